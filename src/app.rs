@@ -1,0 +1,164 @@
+//! Putting a session together: the command line, the config, the demo's
+//! service, and the model they make. `main` only reports and exits.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::config::theme::Theme;
+use crate::config::{self, Config};
+use crate::core::action::Keymap;
+use crate::core::analysis::AnalysisSettings;
+use crate::core::model::{DemoInfo, Model, ModelInit, ServiceMeta, Time};
+use crate::core::plan::Plan;
+use crate::core::policy::ChangeWindow;
+use crate::sources::demo::{self, SimClock, scenario, world};
+use crate::sources::{Clock, Sources};
+
+/// flightdeck — a terminal release console: CI run, canary traffic and
+/// metrics, ECS tasks, logs and a journal on one screen; advance, approve,
+/// pause or roll back with a keystroke.
+#[derive(Debug, Parser)]
+#[command(name = "flightdeck", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: ~/.config/flightdeck/config.toml]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The [[service]] to watch [default: the first]
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// Watch only: every change is refused
+    #[arg(long)]
+    pub read_only: bool,
+    /// Run on a built-in simulated release: no network, no credentials.
+    /// Scenarios: good (default), bad-canary, no-data
+    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "good")]
+    pub demo: Option<String>,
+    /// How many times faster than real time the demo runs
+    #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_SPEED, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub demo_speed: u32,
+    /// Journal file [default: ~/.local/state/flightdeck/journal.jsonl]
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+/// Why a session cannot start; `code` is the exit code.
+#[derive(Debug)]
+pub struct StartError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl StartError {
+    fn usage(message: impl Into<String>) -> StartError {
+        StartError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<config::ConfigError> for StartError {
+    fn from(e: config::ConfigError) -> Self {
+        StartError::usage(e.to_string())
+    }
+}
+
+/// The config named on the command line, else the default one if it exists.
+pub fn load_config(cli: &Cli) -> Result<Option<Config>, StartError> {
+    if let Some(path) = &cli.config {
+        return Ok(Some(config::load(path)?));
+    }
+    match config::default_path() {
+        Some(path) if path.exists() => Ok(Some(config::load(&path)?)),
+        _ => Ok(None),
+    }
+}
+
+/// The service the demo plays, named as in the seed.
+pub fn demo_service() -> ServiceMeta {
+    ServiceMeta {
+        name: "auth-service".into(),
+        environment: "production".into(),
+        protected: true,
+        cluster: world::CLUSTER.into(),
+        stable_service: world::STABLE_SERVICE.into(),
+        canary_service: Some(world::CANARY_SERVICE.into()),
+        listener_rule: world::LISTENER_RULE.into(),
+        account: world::ACCOUNT.into(),
+        region: world::REGION.into(),
+        change_window: ChangeWindow::parse("Tue-Thu 10:00-16:00 UTC").ok(),
+    }
+}
+
+/// The demo's analysis: the defaults, with automatic progression on.
+pub fn demo_analysis() -> AnalysisSettings {
+    AnalysisSettings {
+        auto_advance: true,
+        ..AnalysisSettings::default()
+    }
+}
+
+/// A demo model at `now`, for the binary, the snapshots and the bench.
+pub fn demo_model(
+    scenario: &str,
+    speed: u32,
+    read_only: bool,
+    keymap: Keymap,
+    theme: &str,
+    now: Time,
+) -> Model {
+    Model::new(ModelInit {
+        service: demo_service(),
+        read_only,
+        demo: Some(DemoInfo {
+            scenario: scenario.into(),
+            speed,
+        }),
+        keymap,
+        plan: Plan::default(),
+        analysis: demo_analysis(),
+        theme: theme.into(),
+        themes: Theme::names(),
+        now,
+    })
+}
+
+/// Everything a demo session needs.
+pub fn demo_session(cli: &Cli, config: Option<&Config>) -> Result<(Model, Sources), StartError> {
+    let name = cli.demo.as_deref().unwrap_or("good");
+    let scenario = scenario::by_name(name).ok_or_else(|| {
+        StartError::usage(format!(
+            "unknown demo scenario `{name}`: expected one of {}",
+            scenario::names().join(", ")
+        ))
+    })?;
+    if let Some(service) = &cli.service
+        && service != "auth-service"
+    {
+        return Err(StartError::usage(format!(
+            "--service {service}: the demo plays auth-service only"
+        )));
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(chrono::Utc::now(), cli.demo_speed));
+    let sources = demo::sources(scenario, clock.clone(), 42);
+    let keymap = config.map(|c| c.keymap.clone()).unwrap_or_default();
+    let theme = config.and_then(Config::theme).unwrap_or("default");
+    let model = demo_model(
+        scenario.name,
+        cli.demo_speed,
+        cli.read_only,
+        keymap,
+        theme,
+        clock.now(),
+    );
+    Ok((model, sources))
+}
+
+/// Who is at the keyboard, for the journal.
+pub fn operator() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}

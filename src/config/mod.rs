@@ -1,0 +1,494 @@
+//! The config file: its TOML shape (DESIGN.md), loading it with errors that
+//! name the file, line and key, and turning it into the core's settings.
+//! Themes live in `theme.rs`.
+
+pub mod theme;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use toml::Spanned;
+
+use crate::core::action::{Action, Key, Keymap};
+use crate::core::analysis::{AnalysisSettings, OnFailure};
+use crate::core::plan::{Plan, Step};
+use crate::core::policy::ChangeWindow;
+
+/// A config error: where, which key, what is wrong and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        f.write_str(": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ----- value types that check themselves while parsing ------------------------
+
+/// A duration such as `30s`, `5m`, `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map(Dur).map_err(|_| {
+            de::Error::custom(format!(
+                "`{text}` is not a duration: expected e.g. \"30s\", \"5m\", \"1h\""
+            ))
+        })
+    }
+}
+
+/// A traffic weight in percent, 0 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percent(pub u8);
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        u8::try_from(n)
+            .ok()
+            .filter(|w| *w <= 100)
+            .map(Percent)
+            .ok_or_else(|| {
+                de::Error::custom(format!(
+                    "weight {n} is out of range: expected a whole number from 0 to 100"
+                ))
+            })
+    }
+}
+
+/// A probability strictly between 0 and 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Confidence(pub f64);
+
+impl<'de> Deserialize<'de> for Confidence {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let c = f64::deserialize(d)?;
+        if c > 0.0 && c < 1.0 {
+            Ok(Confidence(c))
+        } else {
+            Err(de::Error::custom(format!(
+                "{c} is out of range: expected a number between 0 and 1, e.g. 0.98"
+            )))
+        }
+    }
+}
+
+/// A change window such as `Tue-Thu 10:00-16:00 UTC`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window(pub ChangeWindow);
+
+impl<'de> Deserialize<'de> for Window {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        ChangeWindow::parse(&text)
+            .map(Window)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// The keys of one action in `[keys]`: one key or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyList(pub Vec<Key>);
+
+impl<'de> Deserialize<'de> for KeyList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let raw = Raw::deserialize(d).map_err(|_| {
+            de::Error::custom("expected a key (\"R\") or a list of keys ([\"R\", \"ctrl-r\"])")
+        })?;
+        let texts = match raw {
+            Raw::One(t) => vec![t],
+            Raw::Many(v) => v,
+        };
+        texts
+            .iter()
+            .map(|t| {
+                Key::parse(t).ok_or_else(|| {
+                    de::Error::custom(format!(
+                        "`{t}` is not a key: expected one character, or ctrl-X, alt-X, enter, esc, tab, shift-tab, up, down, left, right, home, end, pgup, pgdn, space"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map(KeyList)
+    }
+}
+
+/// An action name in `[keys]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ActionName(pub Action);
+
+impl<'de> Deserialize<'de> for ActionName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Action::from_name(&text).map(ActionName).ok_or_else(|| {
+            let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+            de::Error::custom(format!(
+                "unknown action `{text}`: expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+// ----- the file's shape --------------------------------------------------------
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSection {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubSection {
+    pub repo: String,
+    pub workflow: String,
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    pub api_url: Option<String>,
+}
+
+fn default_branch() -> String {
+    "main".into()
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsProvider {
+    Datadog,
+    Cloudwatch,
+    Prometheus,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    pub provider: MetricsProvider,
+    pub api_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UiSection {
+    pub theme: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSection {
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepSection {
+    pub weight: Percent,
+    pub bake: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailureName {
+    Rollback,
+    Pause,
+    Alert,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisSection {
+    pub interval: Option<Dur>,
+    pub lookback: Option<Dur>,
+    pub max_error_rate_pct: Option<f64>,
+    pub max_p95_ms: Option<f64>,
+    pub min_requests: Option<u64>,
+    pub confidence: Option<Confidence>,
+    pub failures_before_action: Option<u32>,
+    pub on_failure: Option<OnFailureName>,
+    pub auto_advance: Option<bool>,
+    pub error_rate_query: Option<String>,
+    pub p95_query: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    pub name: Spanned<String>,
+    pub environment: String,
+    #[serde(default)]
+    pub protected: bool,
+    pub change_window: Option<Window>,
+    pub cluster: String,
+    pub stable_service: String,
+    pub canary_service: Option<String>,
+    pub listener_rule_arn: Option<String>,
+    pub listener_arn: Option<String>,
+    pub stable_target_group_arn: String,
+    pub canary_target_group_arn: Option<String>,
+    pub log_group: Option<String>,
+    pub steps: Option<Spanned<Vec<StepSection>>>,
+    #[serde(default)]
+    pub analysis: AnalysisSection,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub aws: Option<AwsSection>,
+    pub github: Option<GithubSection>,
+    pub metrics: Option<MetricsSection>,
+    #[serde(default)]
+    pub ui: UiSection,
+    #[serde(default)]
+    pub keys: BTreeMap<ActionName, KeyList>,
+    #[serde(default)]
+    pub journal: JournalSection,
+    #[serde(default)]
+    pub service: Vec<ServiceSection>,
+}
+
+// ----- the checked config ----------------------------------------------------
+
+/// One `[[service]]`, checked and turned into the core's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub environment: String,
+    pub protected: bool,
+    pub change_window: Option<ChangeWindow>,
+    pub cluster: String,
+    pub stable_service: String,
+    pub canary_service: Option<String>,
+    pub listener: String,
+    pub stable_target_group_arn: String,
+    pub canary_target_group_arn: Option<String>,
+    pub log_group: Option<String>,
+    pub plan: Plan,
+    pub analysis: AnalysisSettings,
+    pub error_rate_query: Option<String>,
+    pub p95_query: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub file: ConfigFile,
+    pub keymap: Keymap,
+    pub services: Vec<ServiceConfig>,
+}
+
+impl Config {
+    pub fn theme(&self) -> Option<&str> {
+        self.file.ui.theme.as_deref()
+    }
+
+    /// The service named on the command line, else the first one.
+    pub fn service(&self, name: Option<&str>) -> Result<&ServiceConfig, ConfigError> {
+        let found = match name {
+            Some(name) => self.services.iter().find(|s| s.name == name),
+            None => self.services.first(),
+        };
+        found.ok_or_else(|| {
+            let known: Vec<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
+            ConfigError {
+                path: self.path.clone(),
+                line: None,
+                column: None,
+                key: Some("service".into()),
+                message: match name {
+                    Some(name) if !known.is_empty() => {
+                        format!(
+                            "no [[service]] named `{name}`: the config has {}",
+                            known.join(", ")
+                        )
+                    }
+                    _ => "no [[service]] table: add one (see config.example.toml)".into(),
+                },
+            }
+        })
+    }
+}
+
+/// The default config path: `~/.config/flightdeck/config.toml` on Linux.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "flightdeck").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Read and check a config file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        key: None,
+        message: format!("cannot read the config: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// Parse config text; `path` is only for messages.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let error_at = |span: Option<std::ops::Range<usize>>, key: Option<String>, message: String| {
+        let (line, column) = span.map(|s| line_col(text, s.start)).unzip();
+        ConfigError {
+            path: path.to_path_buf(),
+            line,
+            column,
+            key,
+            message,
+        }
+    };
+    let deserializer = toml::de::Deserializer::parse(text)
+        .map_err(|e| error_at(e.span(), None, e.message().trim().to_string()))?;
+    let file: ConfigFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.into_inner();
+        let key = (key != ".").then_some(key);
+        error_at(inner.span(), key, inner.message().trim().to_string())
+    })?;
+    let mut keymap = Keymap::default();
+    for (action, keys) in &file.keys {
+        keymap.bind(action.0, keys.0.clone());
+    }
+    let mut services = Vec::new();
+    for (i, s) in file.service.iter().enumerate() {
+        let key = |name: &str| Some(format!("service[{i}].{name}"));
+        if services
+            .iter()
+            .any(|o: &ServiceConfig| o.name == *s.name.get_ref())
+        {
+            return Err(error_at(
+                Some(s.name.span()),
+                key("name"),
+                format!("service `{}` is defined twice", s.name.get_ref()),
+            ));
+        }
+        let listener = s.listener_rule_arn.clone().or_else(|| s.listener_arn.clone()).ok_or_else(|| {
+            error_at(
+                Some(s.name.span()),
+                key("listener_rule_arn"),
+                "missing: expected listener_rule_arn (or listener_arn) of the weighted forward rule".into(),
+            )
+        })?;
+        let plan = match &s.steps {
+            None => Plan::default(),
+            Some(steps) => {
+                let list: Vec<Step> = steps
+                    .get_ref()
+                    .iter()
+                    .map(|st| Step {
+                        weight: st.weight.0,
+                        bake: st.bake.map(|d| d.0),
+                    })
+                    .collect();
+                let increasing = list.windows(2).all(|w| w[0].weight < w[1].weight);
+                if list.is_empty() || !increasing || list.first().is_some_and(|s| s.weight == 0) {
+                    return Err(error_at(
+                        Some(steps.span()),
+                        key("steps"),
+                        "expected a non-empty list of steps with increasing weights above 0, e.g. [ { weight = 10, bake = \"5m\" }, { weight = 100 } ]".into(),
+                    ));
+                }
+                Plan { steps: list }
+            }
+        };
+        let a = &s.analysis;
+        let defaults = AnalysisSettings::default();
+        let analysis = AnalysisSettings {
+            interval: a.interval.map_or(defaults.interval, |d| d.0),
+            lookback: a.lookback.map_or(defaults.lookback, |d| d.0),
+            max_error_rate_pct: a.max_error_rate_pct.unwrap_or(defaults.max_error_rate_pct),
+            max_p95_ms: a.max_p95_ms.unwrap_or(defaults.max_p95_ms),
+            min_requests: a.min_requests.unwrap_or(defaults.min_requests),
+            confidence: a.confidence.map_or(defaults.confidence, |c| c.0),
+            failures_before_action: a
+                .failures_before_action
+                .unwrap_or(defaults.failures_before_action),
+            on_failure: match a.on_failure {
+                None | Some(OnFailureName::Rollback) => OnFailure::Rollback,
+                Some(OnFailureName::Pause) => OnFailure::Pause,
+                Some(OnFailureName::Alert) => OnFailure::Alert,
+            },
+            auto_advance: a.auto_advance.unwrap_or(defaults.auto_advance),
+        };
+        services.push(ServiceConfig {
+            name: s.name.get_ref().clone(),
+            environment: s.environment.clone(),
+            protected: s.protected,
+            change_window: s.change_window.map(|w| w.0),
+            cluster: s.cluster.clone(),
+            stable_service: s.stable_service.clone(),
+            canary_service: s.canary_service.clone(),
+            listener,
+            stable_target_group_arn: s.stable_target_group_arn.clone(),
+            canary_target_group_arn: s.canary_target_group_arn.clone(),
+            log_group: s.log_group.clone(),
+            plan,
+            analysis,
+            error_rate_query: a.error_rate_query.clone(),
+            p95_query: a.p95_query.clone(),
+        });
+    }
+    if let Some(theme) = &file.ui.theme
+        && !theme::BUILT_IN.iter().any(|(name, _)| name == theme)
+    {
+        let offset = text.find(&format!("\"{theme}\"")).map(|o| o..o + 1);
+        let names: Vec<&str> = theme::BUILT_IN.iter().map(|(n, _)| *n).collect();
+        return Err(error_at(
+            offset,
+            Some("ui.theme".into()),
+            format!(
+                "unknown theme `{theme}`: expected one of {}",
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        file,
+        keymap,
+        services,
+    })
+}

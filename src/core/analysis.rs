@@ -1,0 +1,338 @@
+//! Canary analysis: each interval, the canary's error rate and p95 latency
+//! against thresholds, and its latency against the stable baseline with a
+//! one-sided Mann-Whitney U test. No data is never a pass.
+
+use std::time::Duration;
+
+use super::model::{MetricPoint, Time};
+
+/// `[service.analysis]` of the config.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisSettings {
+    pub interval: Duration,
+    pub lookback: Duration,
+    pub max_error_rate_pct: f64,
+    pub max_p95_ms: f64,
+    pub min_requests: u64,
+    pub confidence: f64,
+    pub failures_before_action: u32,
+    pub on_failure: OnFailure,
+    pub auto_advance: bool,
+}
+
+impl Default for AnalysisSettings {
+    fn default() -> Self {
+        AnalysisSettings {
+            interval: Duration::from_secs(30),
+            lookback: Duration::from_secs(300),
+            max_error_rate_pct: 0.5,
+            max_p95_ms: 200.0,
+            min_requests: 50,
+            confidence: 0.98,
+            failures_before_action: 2,
+            on_failure: OnFailure::Rollback,
+            auto_advance: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    Rollback,
+    Pause,
+    Alert,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Outcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// The result of one analysis interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub at: Time,
+    pub outcome: Outcome,
+    pub canary_error_pct: Option<f64>,
+    pub canary_p95_ms: Option<f64>,
+    pub stable_p95_ms: Option<f64>,
+    pub requests: u64,
+    /// p-value of "canary latency is higher than stable".
+    pub p_value: Option<f64>,
+    /// Why, in a few words.
+    pub reason: String,
+}
+
+/// Judge the canary on the points after `since` (the later of the step's
+/// start and now − lookback). Points older than `stale_after` mean the data
+/// stopped coming: inconclusive.
+pub fn evaluate(
+    canary: &[MetricPoint],
+    stable: &[MetricPoint],
+    settings: &AnalysisSettings,
+    since: Time,
+    now: Time,
+) -> Verdict {
+    let window = |points: &[MetricPoint]| -> Vec<MetricPoint> {
+        points
+            .iter()
+            .filter(|p| p.at > since && p.at <= now)
+            .copied()
+            .collect()
+    };
+    let canary = window(canary);
+    let stable = window(stable);
+    let requests: u64 = canary.iter().map(|p| p.requests).sum();
+    let errors: u64 = canary.iter().map(|p| p.errors).sum();
+    let mut verdict = Verdict {
+        at: now,
+        outcome: Outcome::Inconclusive,
+        canary_error_pct: None,
+        canary_p95_ms: None,
+        stable_p95_ms: median(stable.iter().map(|p| p.p95_ms).collect()),
+        requests,
+        p_value: None,
+        reason: String::new(),
+    };
+    let newest = canary.iter().map(|p| p.at).max();
+    let stale_after = chrono::Duration::from_std(settings.interval * 2).unwrap_or_default();
+    match newest {
+        None => {
+            verdict.reason = "no canary data".into();
+            return verdict;
+        }
+        Some(at) if now - at > stale_after => {
+            verdict.reason = format!(
+                "canary data is stale (newest {}s old)",
+                (now - at).num_seconds()
+            );
+            return verdict;
+        }
+        Some(_) => {}
+    }
+    if requests < settings.min_requests {
+        verdict.reason = format!("{requests} requests < {} needed", settings.min_requests);
+        return verdict;
+    }
+    let error_pct = errors as f64 * 100.0 / requests as f64;
+    let canary_p95 = median(canary.iter().map(|p| p.p95_ms).collect());
+    verdict.canary_error_pct = Some(error_pct);
+    verdict.canary_p95_ms = canary_p95;
+
+    let mut failures = Vec::new();
+    if error_pct > settings.max_error_rate_pct {
+        failures.push(format!(
+            "error rate {error_pct:.2}% > {}%",
+            settings.max_error_rate_pct
+        ));
+    }
+    if let Some(p95) = canary_p95
+        && p95 > settings.max_p95_ms
+    {
+        failures.push(format!("p95 {p95:.0}ms > {}ms", settings.max_p95_ms));
+    }
+    let canary_lat: Vec<f64> = canary.iter().map(|p| p.p95_ms).collect();
+    let stable_lat: Vec<f64> = stable.iter().map(|p| p.p95_ms).collect();
+    verdict.p_value = mann_whitney_greater(&canary_lat, &stable_lat);
+    if let (Some(p), Some(c), Some(s)) = (verdict.p_value, canary_p95, verdict.stable_p95_ms) {
+        // Significant and large enough to matter (Kayenta-style effect size).
+        if p < 1.0 - settings.confidence && c > s * 1.2 {
+            failures.push(format!("p95 {c:.0}ms vs stable {s:.0}ms (p={p:.3})"));
+        }
+    }
+    if failures.is_empty() {
+        verdict.outcome = Outcome::Pass;
+        verdict.reason = format!(
+            "error {error_pct:.2}%, p95 {:.0}ms, {requests} req",
+            canary_p95.unwrap_or_default()
+        );
+    } else {
+        verdict.outcome = Outcome::Fail;
+        verdict.reason = failures.join("; ");
+    }
+    verdict
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+/// One-sided Mann-Whitney U test: the p-value of "values in `a` tend to be
+/// larger than values in `b`", by the normal approximation with a tie
+/// correction. None when either side has fewer than 3 values.
+pub fn mann_whitney_greater(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (n1, n2) = (a.len(), b.len());
+    if n1 < 3 || n2 < 3 {
+        return None;
+    }
+    let mut all: Vec<(f64, bool)> = a
+        .iter()
+        .map(|v| (*v, true))
+        .chain(b.iter().map(|v| (*v, false)))
+        .collect();
+    all.sort_by(|x, y| x.0.total_cmp(&y.0));
+    // Average ranks over ties.
+    let mut ranks = vec![0.0; all.len()];
+    let mut tie_term = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for r in &mut ranks[i..=j] {
+            *r = rank;
+        }
+        let t = (j - i + 1) as f64;
+        tie_term += t * t * t - t;
+        i = j + 1;
+    }
+    let rank_sum_a: f64 = all
+        .iter()
+        .zip(&ranks)
+        .filter(|((_, in_a), _)| *in_a)
+        .map(|(_, r)| r)
+        .sum();
+    let (n1, n2) = (n1 as f64, n2 as f64);
+    let u = rank_sum_a - n1 * (n1 + 1.0) / 2.0;
+    let mean = n1 * n2 / 2.0;
+    let n = n1 + n2;
+    let variance = n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
+    if variance <= 0.0 {
+        return Some(0.5);
+    }
+    // Continuity correction towards the mean.
+    let z = (u - mean - 0.5) / variance.sqrt();
+    Some(0.5 * erfc(z / std::f64::consts::SQRT_2))
+}
+
+/// Complementary error function (Numerical Recipes' erfc, |error| < 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::Track;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> Time {
+        chrono::Utc
+            .timestamp_opt(1_800_000_000 + s, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn points(
+        track: Track,
+        from: i64,
+        n: i64,
+        requests: u64,
+        errors: u64,
+        p95: f64,
+    ) -> Vec<MetricPoint> {
+        (0..n)
+            .map(|i| MetricPoint {
+                at: t(from + i * 10),
+                track,
+                requests,
+                errors,
+                p95_ms: p95 + (i % 3) as f64,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn healthy_canary_passes() {
+        let c = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        let s = points(Track::Stable, 0, 6, 900, 1, 141.0);
+        let v = evaluate(&c, &s, &AnalysisSettings::default(), t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+    }
+
+    #[test]
+    fn error_rate_over_threshold_fails() {
+        let c = points(Track::Canary, 0, 6, 100, 3, 140.0);
+        let s = points(Track::Stable, 0, 6, 900, 1, 141.0);
+        let v = evaluate(&c, &s, &AnalysisSettings::default(), t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Fail);
+        assert!(v.reason.contains("error rate 3.00% > 0.5%"), "{}", v.reason);
+    }
+
+    #[test]
+    fn slow_canary_against_baseline_fails() {
+        let c = points(Track::Canary, 0, 9, 100, 0, 190.0);
+        let s = points(Track::Stable, 0, 9, 900, 0, 120.0);
+        let v = evaluate(&c, &s, &AnalysisSettings::default(), t(-1), t(90));
+        assert_eq!(v.outcome, Outcome::Fail, "{}", v.reason);
+        assert!(v.p_value.is_some_and(|p| p < 0.01));
+    }
+
+    #[test]
+    fn no_data_too_few_requests_or_stale_is_inconclusive() {
+        let settings = AnalysisSettings::default();
+        let none = evaluate(&[], &[], &settings, t(-1), t(60));
+        assert_eq!(none.outcome, Outcome::Inconclusive);
+        let few = points(Track::Canary, 0, 2, 10, 0, 140.0);
+        assert_eq!(
+            evaluate(&few, &[], &settings, t(-1), t(20)).outcome,
+            Outcome::Inconclusive
+        );
+        let old = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        let stale = evaluate(&old, &[], &settings, t(-1), t(200));
+        assert_eq!(stale.outcome, Outcome::Inconclusive);
+        assert!(stale.reason.contains("stale"));
+    }
+
+    #[test]
+    fn mann_whitney_sees_a_shift_and_not_noise() {
+        let low = [10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0];
+        let high = [20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0];
+        let p = mann_whitney_greater(&high, &low).unwrap_or(1.0);
+        assert!(p < 0.001, "p = {p}");
+        let p_same = mann_whitney_greater(&low, &low).unwrap_or(0.0);
+        assert!(p_same > 0.4, "p = {p_same}");
+        assert_eq!(mann_whitney_greater(&low[..2], &high), None);
+    }
+
+    #[test]
+    fn erfc_matches_known_values() {
+        assert!((erfc(0.0) - 1.0).abs() < 1e-6);
+        assert!((erfc(1.0) - 0.157_299_2).abs() < 1e-6);
+        assert!((erfc(-1.0) - 1.842_700_8).abs() < 1e-6);
+    }
+}

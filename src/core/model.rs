@@ -1,0 +1,716 @@
+//! The model: everything the screen shows, owned by one task and changed only
+//! by `core::update`. Data from sources is kept as `Loadable<T>` so a pane can
+//! say how old its data is, or why it has none.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tui_input::Input;
+
+use super::action::Keymap;
+use super::analysis::{AnalysisSettings, Verdict};
+use super::effect::ChangeRequest;
+use super::plan::{Plan, PlanState};
+use super::policy::ChangeWindow;
+
+/// Wall-clock (or simulated) time, always UTC.
+pub type Time = DateTime<Utc>;
+
+/// Most log lines kept in memory; older lines are dropped first.
+pub const MAX_LOG_LINES: usize = 100_000;
+/// Most metric points kept per version (canary, stable).
+pub const MAX_METRIC_POINTS: usize = 360;
+/// Most journal entries kept for the Journal pane (the file keeps all).
+pub const MAX_JOURNAL_ENTRIES: usize = 2_000;
+
+/// Data that comes from a source: not yet there, there (with the time it
+/// arrived), still shown but stale after an error, or never loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loadable<T> {
+    Loading,
+    Ready {
+        value: T,
+        at: Time,
+    },
+    Stale {
+        value: T,
+        at: Time,
+        error: SourceError,
+    },
+    Failed {
+        error: SourceError,
+        since: Time,
+    },
+}
+
+impl<T> Loadable<T> {
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Loadable::Ready { value, .. } | Loadable::Stale { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Store fresh data.
+    pub fn set(&mut self, value: T, at: Time) {
+        *self = Loadable::Ready { value, at };
+    }
+
+    /// Record an error: keep the last good value (now stale) if there is one.
+    pub fn fail(&mut self, error: SourceError, now: Time) {
+        let old = std::mem::replace(self, Loadable::Loading);
+        *self = match old {
+            Loadable::Ready { value, at } | Loadable::Stale { value, at, .. } => {
+                Loadable::Stale { value, at, error }
+            }
+            Loadable::Failed { since, .. } => Loadable::Failed { error, since },
+            Loadable::Loading => Loadable::Failed { error, since: now },
+        };
+    }
+
+    /// How old the shown data is.
+    pub fn age(&self, now: Time) -> Option<Duration> {
+        match self {
+            Loadable::Ready { at, .. } | Loadable::Stale { at, .. } => {
+                (now - *at).to_std().ok().or(Some(Duration::ZERO))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn error(&self) -> Option<&SourceError> {
+        match self {
+            Loadable::Stale { error, .. } | Loadable::Failed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// An error from a source, as data for a pane: what failed and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub message: String,
+    /// What the operator can do about it, e.g. "run `aws sso login`".
+    pub hint: Option<String>,
+}
+
+impl SourceError {
+    pub fn new(message: impl Into<String>) -> Self {
+        SourceError {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.hint {
+            Some(hint) => write!(f, "{} ({hint})", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+// ----- data from the sources -------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageStatus {
+    Queued,
+    InProgress,
+    Waiting,
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
+}
+
+impl StageStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            StageStatus::Queued => "queued",
+            StageStatus::InProgress => "in progress",
+            StageStatus::Waiting => "waiting",
+            StageStatus::Success => "success",
+            StageStatus::Failure => "failure",
+            StageStatus::Cancelled => "cancelled",
+            StageStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            StageStatus::Success
+                | StageStatus::Failure
+                | StageStatus::Cancelled
+                | StageStatus::Skipped
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub status: StageStatus,
+    pub started_at: Option<Time>,
+    pub completed_at: Option<Time>,
+    /// The seed's target duration for this stage, if it has one.
+    pub target: Option<Duration>,
+}
+
+impl Stage {
+    /// Time spent so far (or in all, when done).
+    pub fn elapsed(&self, now: Time) -> Option<Duration> {
+        let start = self.started_at?;
+        let end = self.completed_at.unwrap_or(now);
+        (end - start).to_std().ok()
+    }
+}
+
+/// A deployment waiting for review on a protected GitHub environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingApproval {
+    pub environment: String,
+    pub required_reviewers: u32,
+    pub approvals: u32,
+    pub waiting_since: Time,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineRun {
+    pub id: u64,
+    pub number: u64,
+    pub workflow: String,
+    pub branch: String,
+    pub sha: String,
+    pub author: String,
+    pub message: String,
+    pub started_at: Time,
+    pub stages: Vec<Stage>,
+    pub pending: Option<PendingApproval>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Track {
+    Stable,
+    Canary,
+}
+
+impl Track {
+    pub fn label(self) -> &'static str {
+        match self {
+            Track::Stable => "stable",
+            Track::Canary => "canary",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: String,
+    pub running: u32,
+    pub pending: u32,
+    pub desired: u32,
+    pub created_at: Time,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub track: Track,
+    pub task_definition: String,
+    pub running: u32,
+    pub pending: u32,
+    pub desired: u32,
+    pub deployments: Vec<Deployment>,
+}
+
+impl ServiceInfo {
+    /// The task definition that was PRIMARY before the current one: what a
+    /// rollback without a canary service goes back to.
+    pub fn previous_task_definition(&self) -> Option<&str> {
+        self.deployments
+            .iter()
+            .filter(|d| d.status != "PRIMARY" && d.task_definition != self.task_definition)
+            .max_by_key(|d| d.created_at)
+            .map(|d| d.task_definition.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInfo {
+    pub id: String,
+    pub track: Track,
+    pub task_definition: String,
+    pub last_status: String,
+    pub health: String,
+    pub az: String,
+    pub started_at: Option<Time>,
+    pub stopped_reason: Option<String>,
+}
+
+impl TaskInfo {
+    pub fn short_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+
+    pub fn revision(&self) -> &str {
+        self.task_definition
+            .rsplit_once(':')
+            .map_or(self.task_definition.as_str(), |(_, rev)| rev)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetHealth {
+    pub track: Track,
+    pub target_group: String,
+    pub healthy: u32,
+    pub unhealthy: u32,
+    pub draining: u32,
+    pub initial: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceEvent {
+    pub id: String,
+    pub at: Time,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FleetSnapshot {
+    pub services: Vec<ServiceInfo>,
+    pub tasks: Vec<TaskInfo>,
+    pub targets: Vec<TargetHealth>,
+    pub events: Vec<ServiceEvent>,
+}
+
+impl FleetSnapshot {
+    pub fn service(&self, track: Track) -> Option<&ServiceInfo> {
+        self.services.iter().find(|s| s.track == track)
+    }
+}
+
+/// The weights of the listener rule's forward action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficSplit {
+    pub stable: u8,
+    pub canary: u8,
+}
+
+impl TrafficSplit {
+    pub fn canary_pct(self) -> u8 {
+        let total = u32::from(self.stable) + u32::from(self.canary);
+        if total == 0 {
+            return 0;
+        }
+        // Rounded share, so weights like 1/9 still read as 10 %.
+        ((u32::from(self.canary) * 100 + total / 2) / total) as u8
+    }
+}
+
+/// One metrics point for one track over a short period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricPoint {
+    pub at: Time,
+    pub track: Track,
+    pub requests: u64,
+    pub errors: u64,
+    pub p95_ms: f64,
+}
+
+impl MetricPoint {
+    pub fn error_pct(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 * 100.0 / self.requests as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub at: Time,
+    pub task: String,
+    /// The text as received; the view makes it inert before drawing.
+    pub text: String,
+}
+
+// ----- view state -----------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Pipeline,
+    Canary,
+    Tasks,
+    Logs,
+    Journal,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [
+        Pane::Pipeline,
+        Pane::Canary,
+        Pane::Tasks,
+        Pane::Logs,
+        Pane::Journal,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Pipeline => "Pipeline",
+            Pane::Canary => "Canary",
+            Pane::Tasks => "Tasks",
+            Pane::Logs => "Logs",
+            Pane::Journal => "Journal",
+        }
+    }
+
+    pub fn next(self) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        Pane::ALL[(i + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        let i = Pane::ALL.iter().position(|p| *p == self).unwrap_or(0);
+        Pane::ALL[(i + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// The service the console watches and acts on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceMeta {
+    pub name: String,
+    pub environment: String,
+    pub protected: bool,
+    pub cluster: String,
+    pub stable_service: String,
+    pub canary_service: Option<String>,
+    pub listener_rule: String,
+    pub account: String,
+    pub region: String,
+    pub change_window: Option<ChangeWindow>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// The one-line message in the footer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub text: String,
+    pub level: Level,
+    pub at: Time,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JournalKind {
+    Pipeline,
+    Traffic,
+    Verdict,
+    Ecs,
+    Operator,
+    Automatic,
+    Error,
+}
+
+impl JournalKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            JournalKind::Pipeline => "pipeline",
+            JournalKind::Traffic => "traffic",
+            JournalKind::Verdict => "verdict",
+            JournalKind::Ecs => "ecs",
+            JournalKind::Operator => "operator",
+            JournalKind::Automatic => "auto",
+            JournalKind::Error => "error",
+        }
+    }
+}
+
+/// One line of the Journal pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalEntry {
+    pub at: Time,
+    pub kind: JournalKind,
+    pub text: String,
+}
+
+/// Which field of the confirmation dialog has the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmField {
+    Name,
+    Reason,
+}
+
+/// The confirmation dialog of a change: what will happen, and the inputs the
+/// policy asks for.
+#[derive(Debug, Clone)]
+pub struct Confirm {
+    pub title: String,
+    /// From → to, in plain words; one line each.
+    pub lines: Vec<String>,
+    pub request: ChangeRequest,
+    pub needs_name: bool,
+    pub needs_reason: bool,
+    pub outside_window: Option<String>,
+    pub name: Input,
+    pub reason: Input,
+    pub field: ConfirmField,
+    pub error: Option<String>,
+}
+
+/// What sits on top of the panes and takes the keys.
+#[derive(Debug, Clone, Default)]
+pub enum Overlay {
+    #[default]
+    None,
+    Help,
+    Confirm(Box<Confirm>),
+    /// The `w` prompt: a weight typed as a percentage.
+    Weight {
+        input: Input,
+        error: Option<String>,
+    },
+}
+
+/// The one-line prompt in the footer.
+#[derive(Debug, Clone, Default)]
+pub enum Prompt {
+    #[default]
+    None,
+    Command {
+        input: Input,
+        hint: Option<String>,
+    },
+    Filter {
+        pane: Pane,
+        input: Input,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LogsView {
+    pub lines: VecDeque<LogLine>,
+    pub follow: bool,
+    /// Lines from the bottom, when not following.
+    pub scroll: usize,
+    pub filter: String,
+    pub error: Option<SourceError>,
+    pub last_at: Option<Time>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TasksView {
+    pub selected: usize,
+    pub filter: String,
+}
+
+/// A selection (Pipeline) or, for the Journal, lines scrolled up from the
+/// newest (0 follows the end).
+#[derive(Debug, Clone, Default)]
+pub struct ScrollView {
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MetricsView {
+    pub canary: VecDeque<MetricPoint>,
+    pub stable: VecDeque<MetricPoint>,
+    pub last_at: Option<Time>,
+    pub error: Option<SourceError>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisState {
+    pub verdicts: Vec<Verdict>,
+    pub consecutive_failures: u32,
+    pub last_run: Option<Time>,
+}
+
+/// Shown in the header when the console runs on the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoInfo {
+    pub scenario: String,
+    pub speed: u32,
+}
+
+/// Everything the screen shows.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub service: ServiceMeta,
+    pub read_only: bool,
+    pub demo: Option<DemoInfo>,
+    pub keymap: Keymap,
+    pub plan: Plan,
+    pub plan_state: PlanState,
+    pub analysis_settings: AnalysisSettings,
+    pub analysis: AnalysisState,
+
+    pub pipeline: Loadable<PipelineRun>,
+    pub fleet: Loadable<FleetSnapshot>,
+    pub traffic: Loadable<TrafficSplit>,
+    pub metrics: MetricsView,
+    pub logs: LogsView,
+
+    pub journal: VecDeque<JournalEntry>,
+    pub journal_view: ScrollView,
+    pub pipeline_view: ScrollView,
+    pub tasks_view: TasksView,
+
+    pub focus: Pane,
+    pub zoom: bool,
+    pub overlay: Overlay,
+    pub prompt: Prompt,
+    pub status: Option<Status>,
+    pub theme: String,
+    pub themes: Vec<String>,
+
+    /// Changes sent to the runner and not yet done.
+    pub in_flight: Vec<ChangeRequest>,
+    pub next_change_id: u64,
+    pub seen_events: Vec<String>,
+    pub now: Time,
+    pub size: (u16, u16),
+    pub quit: bool,
+    /// Set by `update` when the screen must be drawn again.
+    pub dirty: bool,
+}
+
+/// What a model is built from.
+#[derive(Debug, Clone)]
+pub struct ModelInit {
+    pub service: ServiceMeta,
+    pub read_only: bool,
+    pub demo: Option<DemoInfo>,
+    pub keymap: Keymap,
+    pub plan: Plan,
+    pub analysis: AnalysisSettings,
+    pub theme: String,
+    pub themes: Vec<String>,
+    pub now: Time,
+}
+
+impl Model {
+    pub fn new(init: ModelInit) -> Self {
+        Model {
+            service: init.service,
+            read_only: init.read_only,
+            demo: init.demo,
+            keymap: init.keymap,
+            plan: init.plan,
+            plan_state: PlanState::default(),
+            analysis_settings: init.analysis,
+            analysis: AnalysisState::default(),
+            pipeline: Loadable::Loading,
+            fleet: Loadable::Loading,
+            traffic: Loadable::Loading,
+            metrics: MetricsView::default(),
+            logs: LogsView {
+                follow: true,
+                ..LogsView::default()
+            },
+            journal: VecDeque::new(),
+            journal_view: ScrollView::default(),
+            pipeline_view: ScrollView::default(),
+            tasks_view: TasksView::default(),
+            focus: Pane::Canary,
+            zoom: false,
+            overlay: Overlay::None,
+            prompt: Prompt::None,
+            status: None,
+            theme: init.theme,
+            themes: init.themes,
+            in_flight: Vec::new(),
+            next_change_id: 1,
+            seen_events: Vec::new(),
+            now: init.now,
+            size: (80, 24),
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// The canary's share of traffic, if the weights are known.
+    pub fn canary_weight(&self) -> Option<u8> {
+        self.traffic.value().map(|t| t.canary_pct())
+    }
+
+    pub fn push_journal(&mut self, at: Time, kind: JournalKind, text: impl Into<String>) {
+        if self.journal.len() == MAX_JOURNAL_ENTRIES {
+            self.journal.pop_front();
+        }
+        self.journal.push_back(JournalEntry {
+            at,
+            kind,
+            text: text.into(),
+        });
+    }
+
+    pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            level,
+            at: self.now,
+        });
+    }
+
+    /// Log lines that pass the filter, newest last. Scans from the end and
+    /// stops after `limit` matches, so the view never walks 100k lines.
+    pub fn visible_logs(&self, limit: usize) -> Vec<&LogLine> {
+        let filter = self.logs.filter.to_lowercase();
+        let skip = if self.logs.follow {
+            0
+        } else {
+            self.logs.scroll
+        };
+        let mut out: Vec<&LogLine> = self
+            .logs
+            .lines
+            .iter()
+            .rev()
+            .filter(|l| filter.is_empty() || l.text.to_lowercase().contains(&filter))
+            .skip(skip)
+            .take(limit)
+            .collect();
+        out.reverse();
+        out
+    }
+
+    /// Tasks that pass the filter, in display order.
+    pub fn visible_tasks(&self) -> Vec<&TaskInfo> {
+        let Some(fleet) = self.fleet.value() else {
+            return Vec::new();
+        };
+        let filter = self.tasks_view.filter.to_lowercase();
+        fleet
+            .tasks
+            .iter()
+            .filter(|t| {
+                filter.is_empty()
+                    || t.id.to_lowercase().contains(&filter)
+                    || t.last_status.to_lowercase().contains(&filter)
+                    || t.health.to_lowercase().contains(&filter)
+                    || t.az.contains(&filter)
+                    || t.track.label().contains(&filter)
+            })
+            .collect()
+    }
+}

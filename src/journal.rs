@@ -1,0 +1,138 @@
+//! The journal: one JSON object per line, appended and flushed to disk
+//! before and after every change. The file is created with mode 0600 and
+//! never holds a secret (records carry no tokens, only who/what/when).
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::core::effect::JournalRecord;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "cannot open the journal {path}: {source} (check the directory exists and is writable, or set [journal] path)"
+    )]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the journal {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Open (or create) the journal for appending.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let open_err = |source| JournalError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(open_err)?;
+        }
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(path).map_err(open_err)?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one record and flush it to disk before returning.
+    pub fn append(&mut self, record: &JournalRecord) -> Result<(), JournalError> {
+        let write_err = |source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line =
+            serde_json::to_vec(record).map_err(|e| write_err(std::io::Error::other(e)))?;
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(write_err)?;
+        self.file.flush().map_err(write_err)?;
+        self.file.sync_data().map_err(write_err)
+    }
+}
+
+/// The default journal path: the platform's state (else data) directory,
+/// e.g. `~/.local/state/flightdeck/journal.jsonl`. The demo writes its own
+/// file beside it, so simulated changes never mix with real ones.
+pub fn default_path(demo: bool) -> Option<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "flightdeck")?;
+    let dir = dirs.state_dir().unwrap_or_else(|| dirs.data_dir());
+    Some(dir.join(if demo {
+        "demo-journal.jsonl"
+    } else {
+        "journal.jsonl"
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(result: &str) -> JournalRecord {
+        JournalRecord {
+            time: "2026-12-01T10:30:00Z".into(),
+            operator: "ana".into(),
+            service: "auth-service".into(),
+            action: "rollback".into(),
+            from: "50%".into(),
+            to: "0%".into(),
+            reason: Some("errors \"spiking\"\nsee #inc-42".into()),
+            result: result.into(),
+            request_ids: vec!["req-1".into()],
+            automatic: false,
+        }
+    }
+
+    #[test]
+    fn appends_one_json_object_per_line_with_mode_0600() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("nested/journal.jsonl");
+        let mut journal = Journal::open(&path)?;
+        journal.append(&record("started"))?;
+        journal.append(&record("ok"))?;
+        drop(journal);
+        // Reopening appends rather than truncates.
+        Journal::open(&path)?.append(&record("ok"))?;
+        let text = std::fs::read_to_string(&path)?;
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["result"], "started");
+        assert_eq!(lines[1]["reason"], "errors \"spiking\"\nsee #inc-42");
+        assert_eq!(lines[1]["request_ids"][0], "req-1");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path)?.permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! flightdeck: a terminal release console for canary deployments on AWS ECS
+//! behind an ALB. See DESIGN.md for the architecture: a pure `core`, source
+//! traits with adapters in `sources`, a tokio `runtime` that owns the model,
+//! and ratatui views in `ui`.
+
+pub mod app;
+pub mod config;
+pub mod core;
+pub mod journal;
+pub mod runtime;
+pub mod sources;
+pub mod ui;

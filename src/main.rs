@@ -1,0 +1,84 @@
+//! The flightdeck binary: parse the command line, load the config, start the
+//! console. Exit codes: 0 ok, 2 bad usage or bad config, 1 anything else.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use flightdeck::app::{self, Cli};
+use flightdeck::config::theme::Themes;
+use flightdeck::journal::{self, Journal};
+use flightdeck::runtime::{self, Session, Targets};
+
+fn main() -> ExitCode {
+    // First, so that every later failure gets a readable report.
+    if let Err(e) = color_eyre::install() {
+        eprintln!("flightdeck: {e}");
+    }
+    let cli = Cli::parse();
+    let config = match app::load_config(&cli) {
+        Ok(config) => config,
+        Err(e) => return fail(e.code, &e.message),
+    };
+    if cli.demo.is_none() {
+        let message = match &config {
+            None => format!(
+                "no config found (looked at {}): pass --config PATH (see config.example.toml), or run `flightdeck --demo`",
+                flightdeck::config::default_path()
+                    .map_or("the default path".into(), |p| p.display().to_string())
+            ),
+            Some(c) => format!(
+                "{}: the config is valid, but this build has no live AWS/GitHub sources yet; run `flightdeck --demo`",
+                c.path.display()
+            ),
+        };
+        return fail(if config.is_none() { 2 } else { 1 }, &message);
+    }
+    let (model, sources) = match app::demo_session(&cli, config.as_ref()) {
+        Ok(session) => session,
+        Err(e) => return fail(e.code, &e.message),
+    };
+    let journal_path = cli
+        .journal
+        .clone()
+        .or_else(|| config.as_ref().and_then(|c| c.file.journal.path.clone()))
+        .or_else(|| journal::default_path(true));
+    let Some(journal_path) = journal_path else {
+        return fail(2, "no home directory for the journal: pass --journal PATH");
+    };
+    let journal = match Journal::open(&journal_path) {
+        Ok(j) => j,
+        Err(e) => return fail(1, &e.to_string()),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let targets = Targets {
+        stable_service: model.service.stable_service.clone(),
+        canary_service: model.service.canary_service.clone(),
+    };
+    let session = Session {
+        model,
+        sources,
+        themes: Themes::load(no_color),
+        journal,
+        operator: app::operator(),
+        targets,
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
+    };
+    match rt.block_on(runtime::run(session)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flightdeck: {e:?}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn fail(code: i32, message: &str) -> ExitCode {
+    eprintln!("flightdeck: {message}");
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

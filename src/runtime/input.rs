@@ -1,0 +1,54 @@
+//! Terminal input: crossterm events turned into the core's messages.
+
+use crossterm::event::{Event, EventStream, KeyEventKind, KeyModifiers};
+use futures_util::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::core::action::{Key, KeyCode};
+use crate::core::msg::Msg;
+
+pub fn spawn(tx: UnboundedSender<Msg>) {
+    tokio::spawn(async move {
+        let mut events = EventStream::new();
+        while let Some(Ok(event)) = events.next().await {
+            let Some(msg) = to_msg(event) else { continue };
+            if tx.send(msg).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+fn to_msg(event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) if key.kind != KeyEventKind::Release => {
+            use crossterm::event::KeyCode as C;
+            let code = match key.code {
+                C::Char(c) => KeyCode::Char(c),
+                C::Enter => KeyCode::Enter,
+                C::Esc => KeyCode::Esc,
+                C::Tab => KeyCode::Tab,
+                C::BackTab => KeyCode::BackTab,
+                C::Backspace => KeyCode::Backspace,
+                C::Delete => KeyCode::Delete,
+                C::Left => KeyCode::Left,
+                C::Right => KeyCode::Right,
+                C::Up => KeyCode::Up,
+                C::Down => KeyCode::Down,
+                C::Home => KeyCode::Home,
+                C::End => KeyCode::End,
+                C::PageUp => KeyCode::PageUp,
+                C::PageDown => KeyCode::PageDown,
+                _ => return None,
+            };
+            Some(Msg::Key(Key {
+                code,
+                ctrl: key.modifiers.contains(KeyModifiers::CONTROL),
+                alt: key.modifiers.contains(KeyModifiers::ALT),
+            }))
+        }
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        _ => None,
+    }
+}

@@ -1,0 +1,124 @@
+//! Pollers: one task per source, each with its own interval and backoff.
+//! They send data as messages; `Effect::Refresh` wakes them all at once
+//! (after a change, so the screen shows its result without waiting).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc::UnboundedSender};
+
+use crate::core::model::{SourceError, Time};
+use crate::core::msg::Msg;
+use crate::sources::Sources;
+
+/// The longest wait after repeated errors.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+pub fn spawn_all(sources: &Sources, tx: UnboundedSender<Msg>, refresh: Arc<Notify>) {
+    let s = sources.clone();
+    poll(
+        Duration::from_secs(2),
+        tx.clone(),
+        refresh.clone(),
+        move || {
+            let s = s.clone();
+            async move { Msg::Pipeline(s.pipeline.latest_run().await) }
+        },
+    );
+    let s = sources.clone();
+    poll(
+        Duration::from_secs(2),
+        tx.clone(),
+        refresh.clone(),
+        move || {
+            let s = s.clone();
+            async move { Msg::Fleet(s.fleet.snapshot().await) }
+        },
+    );
+    let s = sources.clone();
+    poll(
+        Duration::from_secs(1),
+        tx.clone(),
+        refresh.clone(),
+        move || {
+            let s = s.clone();
+            async move { Msg::Traffic(s.traffic.weights().await) }
+        },
+    );
+    // Metrics and logs keep a cursor: each poll asks only for what is new.
+    let s = sources.clone();
+    let cursor = Arc::new(std::sync::Mutex::new(None::<Time>));
+    poll(
+        Duration::from_secs(1),
+        tx.clone(),
+        refresh.clone(),
+        move || {
+            let (s, cursor) = (s.clone(), cursor.clone());
+            async move {
+                let after = cursor.lock().ok().and_then(|c| *c);
+                let result = s.metrics.points(after).await;
+                advance_cursor(&cursor, &result, |p| p.at);
+                Msg::Metrics(result)
+            }
+        },
+    );
+    let s = sources.clone();
+    let cursor = Arc::new(std::sync::Mutex::new(None::<Time>));
+    poll(Duration::from_millis(250), tx, refresh, move || {
+        let (s, cursor) = (s.clone(), cursor.clone());
+        async move {
+            let after = cursor.lock().ok().and_then(|c| *c);
+            let result = s.logs.since(after).await;
+            advance_cursor(&cursor, &result, |l| l.at);
+            Msg::Logs(result)
+        }
+    });
+}
+
+fn advance_cursor<T>(
+    cursor: &std::sync::Mutex<Option<Time>>,
+    result: &Result<Vec<T>, SourceError>,
+    at: impl Fn(&T) -> Time,
+) {
+    if let (Ok(items), Ok(mut c)) = (result, cursor.lock())
+        && let Some(newest) = items.iter().map(at).max()
+    {
+        *c = Some(newest);
+    }
+}
+
+/// Call `fetch` every `interval` (doubling up to a minute while it fails)
+/// and send what it returns; stop when the loop is gone.
+fn poll<F, Fut>(interval: Duration, tx: UnboundedSender<Msg>, refresh: Arc<Notify>, fetch: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Msg> + Send,
+{
+    tokio::spawn(async move {
+        let mut wait = interval;
+        loop {
+            let msg = fetch().await;
+            let failed = matches!(
+                &msg,
+                Msg::Pipeline(Err(_))
+                    | Msg::Fleet(Err(_))
+                    | Msg::Traffic(Err(_))
+                    | Msg::Metrics(Err(_))
+                    | Msg::Logs(Err(_))
+            );
+            wait = if failed {
+                (wait * 2).min(MAX_BACKOFF)
+            } else {
+                interval
+            };
+            if tx.send(msg).is_err() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = refresh.notified() => {}
+            }
+        }
+    });
+}

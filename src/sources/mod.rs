@@ -1,0 +1,95 @@
+//! Ports: one trait per kind of source, so the same console runs on AWS and
+//! GitHub, on the demo simulator, and under test. Adapters live beside this
+//! file (`demo/` today; `aws/`, `github.rs` and the metrics providers plug in
+//! behind the same traits).
+
+pub mod demo;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::core::model::{
+    FleetSnapshot, LogLine, MetricPoint, PipelineRun, SourceError, Time, TrafficSplit,
+};
+
+/// An id the provider gave a call (AWS request id, GitHub delivery id): the
+/// journal keeps them so a change can be traced in CloudTrail.
+pub type RequestId = String;
+
+/// The CI pipeline (GitHub Actions).
+#[async_trait]
+pub trait Pipeline: Send + Sync {
+    /// The newest run of the release workflow.
+    async fn latest_run(&self) -> Result<PipelineRun, SourceError>;
+    /// Approve the run's pending deployment on an environment.
+    async fn approve(
+        &self,
+        run_id: u64,
+        environment: &str,
+        operator: &str,
+    ) -> Result<RequestId, SourceError>;
+}
+
+/// The ECS services, their tasks and their target groups.
+#[async_trait]
+pub trait Fleet: Send + Sync {
+    async fn snapshot(&self) -> Result<FleetSnapshot, SourceError>;
+    async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError>;
+    async fn set_task_definition(
+        &self,
+        service: &str,
+        task_definition: &str,
+    ) -> Result<RequestId, SourceError>;
+}
+
+/// The ALB listener rule's weighted forward action.
+#[async_trait]
+pub trait Traffic: Send + Sync {
+    async fn weights(&self) -> Result<TrafficSplit, SourceError>;
+    /// Set both weights in one call.
+    async fn set_weights(&self, split: TrafficSplit) -> Result<RequestId, SourceError>;
+}
+
+/// The canary's logs.
+#[async_trait]
+pub trait Logs: Send + Sync {
+    /// Lines newer than `after` (all recent lines when None), oldest first.
+    async fn since(&self, after: Option<Time>) -> Result<Vec<LogLine>, SourceError>;
+}
+
+/// Error rate and latency of canary and stable.
+#[async_trait]
+pub trait Metrics: Send + Sync {
+    /// Points newer than `after`, oldest first.
+    async fn points(&self, after: Option<Time>) -> Result<Vec<MetricPoint>, SourceError>;
+}
+
+/// The time the console runs on: the wall clock, or the demo's faster one.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Time;
+    /// How many simulated seconds pass per real second (1 for real time).
+    fn speed(&self) -> u32 {
+        1
+    }
+}
+
+/// The real UTC clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Time {
+        chrono::Utc::now()
+    }
+}
+
+/// Everything the runtime talks to.
+#[derive(Clone)]
+pub struct Sources {
+    pub pipeline: Arc<dyn Pipeline>,
+    pub fleet: Arc<dyn Fleet>,
+    pub traffic: Arc<dyn Traffic>,
+    pub logs: Arc<dyn Logs>,
+    pub metrics: Arc<dyn Metrics>,
+    pub clock: Arc<dyn Clock>,
+}

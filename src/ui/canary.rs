@@ -1,0 +1,336 @@
+//! The Canary pane: the traffic split, the plan with the current step and
+//! bake countdown, error rate and p95 of canary and stable against their
+//! thresholds (sparklines, or charts when there is room), and the verdicts.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
+
+use super::text::sparkline;
+use super::{age_span, pane_block};
+use crate::config::theme::{Role, Theme};
+use crate::core::analysis::Outcome;
+use crate::core::model::{MetricPoint, Model, Pane};
+use crate::core::plan::Phase;
+use crate::core::update::{hold_reason, humanize};
+
+pub struct CanaryPane<'a> {
+    pub model: &'a Model,
+    pub theme: &'a Theme,
+}
+
+/// Which metric a row or chart shows.
+#[derive(Clone, Copy)]
+enum Metric {
+    ErrorRate,
+    P95,
+}
+
+impl Metric {
+    fn value(self, p: &MetricPoint) -> f64 {
+        match self {
+            Metric::ErrorRate => p.error_pct(),
+            Metric::P95 => p.p95_ms,
+        }
+    }
+
+    fn limit(self, model: &Model) -> f64 {
+        match self {
+            Metric::ErrorRate => model.analysis_settings.max_error_rate_pct,
+            Metric::P95 => model.analysis_settings.max_p95_ms,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Metric::ErrorRate => "error %",
+            Metric::P95 => "p95 ms ",
+        }
+    }
+
+    fn fmt(self, v: f64) -> String {
+        match self {
+            Metric::ErrorRate => format!("{v:.2}"),
+            Metric::P95 => format!("{v:.0}"),
+        }
+    }
+}
+
+impl Widget for CanaryPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (model, theme) = (self.model, self.theme);
+        let block = pane_block(
+            Pane::Canary,
+            model,
+            theme,
+            vec![age_span(&model.traffic, model, theme)],
+        );
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let mut lines = vec![
+            traffic_bar(model, theme, inner.width as usize),
+            plan_line(model, theme),
+            state_line(model, theme),
+        ];
+        let charts = inner.height >= 16 && inner.width >= 50;
+        if !charts {
+            lines.push(metric_line(
+                model,
+                theme,
+                Metric::ErrorRate,
+                inner.width as usize,
+            ));
+            lines.push(metric_line(model, theme, Metric::P95, inner.width as usize));
+        }
+        lines.push(verdict_line(model, theme));
+        let text_height = lines.len() as u16;
+        Paragraph::new(lines).render(
+            Rect {
+                height: text_height.min(inner.height),
+                ..inner
+            },
+            buf,
+        );
+        if charts {
+            let rest = Rect {
+                y: inner.y + text_height,
+                height: inner.height - text_height,
+                ..inner
+            };
+            let [left, right] =
+                Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(rest);
+            chart(model, theme, Metric::ErrorRate, left, buf);
+            chart(model, theme, Metric::P95, right, buf);
+        }
+    }
+}
+
+fn traffic_bar<'a>(model: &Model, theme: &Theme, width: usize) -> Line<'a> {
+    let Some(canary) = model.canary_weight() else {
+        return Line::from(Span::styled("traffic: loading…", theme.style(Role::Muted)));
+    };
+    let stable = 100 - canary;
+    let left = format!("stable {stable:>3}% ");
+    let right = format!(" {canary:>3}% canary");
+    let bar = width.saturating_sub(left.len() + right.len()).max(10);
+    let canary_cells = (bar * usize::from(canary) + 50) / 100;
+    Line::from(vec![
+        Span::styled(left, theme.style(Role::Stable)),
+        Span::styled("█".repeat(bar - canary_cells), theme.style(Role::Stable)),
+        Span::styled("█".repeat(canary_cells), theme.style(Role::Canary)),
+        Span::styled(right, theme.style(Role::Canary)),
+    ])
+}
+
+fn plan_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::styled("plan ", theme.style(Role::Muted))];
+    let current = model.plan_state.step;
+    for (i, step) in model.plan.steps.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" → ", theme.style(Role::Muted)));
+        }
+        let text = match step.bake {
+            Some(b) => format!("[{}% {}]", step.weight, humanize(b)),
+            None => format!("[{}%]", step.weight),
+        };
+        let style = match current {
+            Some(c) if c == i => theme.style(Role::Focus),
+            Some(c) if c > i => theme.style(Role::Healthy),
+            _ => theme.style(Role::Muted),
+        };
+        spans.push(Span::styled(text, style));
+    }
+    Line::from(spans)
+}
+
+fn state_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
+    let state = &model.plan_state;
+    let phase_role = match state.phase {
+        Phase::RolledBack => Role::Failing,
+        Phase::Promoted => Role::Healthy,
+        _ => Role::Text,
+    };
+    let mut spans = vec![Span::styled(
+        state.phase.label().to_string(),
+        theme.style(phase_role),
+    )];
+    if let Some(step) = state.step {
+        spans.push(Span::styled(
+            format!(" · step {}/{}", step + 1, model.plan.steps.len()),
+            theme.style(Role::Text),
+        ));
+    }
+    if matches!(state.phase, Phase::Progressing)
+        && let Some(left) = state.bake_left(&model.plan, model.now)
+    {
+        spans.push(Span::styled(
+            format!(" · bake {} left", humanize(left)),
+            theme.style(Role::Text),
+        ));
+    }
+    if state.paused {
+        spans.push(Span::styled(" PAUSED ", theme.style(Role::Danger)));
+    } else if let Some(hold) = hold_reason(model)
+        && matches!(state.phase, Phase::Progressing | Phase::AtFull)
+    {
+        spans.push(Span::styled(
+            format!(" · hold: {hold}"),
+            theme.style(Role::Degraded),
+        ));
+    }
+    if let Some(change) = model.in_flight.first() {
+        spans.push(Span::styled(
+            format!(
+                " · {} {} → {}…",
+                change.op.action_name(),
+                change.from,
+                change.to
+            ),
+            theme.style(Role::Degraded),
+        ));
+    }
+    Line::from(spans)
+}
+
+fn latest(points: &std::collections::VecDeque<MetricPoint>, metric: Metric) -> Option<f64> {
+    points.back().map(|p| metric.value(p))
+}
+
+fn metric_line<'a>(model: &Model, theme: &Theme, metric: Metric, width: usize) -> Line<'a> {
+    let limit = metric.limit(model);
+    let canary = latest(&model.metrics.canary, metric);
+    let stable = latest(&model.metrics.stable, metric);
+    let value_role = |v: Option<f64>| match v {
+        None => Role::Stale,
+        Some(v) if v > limit => Role::Failing,
+        Some(_) => Role::Healthy,
+    };
+    let spark_width = width.saturating_sub(48).clamp(4, 40);
+    let values: Vec<f64> = model
+        .metrics
+        .canary
+        .iter()
+        .map(|p| metric.value(p))
+        .collect();
+    let show = |v: Option<f64>| v.map_or("—".to_string(), |v| metric.fmt(v));
+    Line::from(vec![
+        Span::styled(format!("{} ", metric.label()), theme.style(Role::Muted)),
+        Span::styled("canary ", theme.style(Role::Canary)),
+        Span::styled(
+            format!("{:>6} ", show(canary)),
+            theme.style(value_role(canary)),
+        ),
+        Span::styled(
+            sparkline(&values, spark_width, limit),
+            theme.style(Role::Canary),
+        ),
+        Span::styled(" stable ", theme.style(Role::Stable)),
+        Span::styled(
+            format!("{:>6}", show(stable)),
+            theme.style(value_role(stable)),
+        ),
+        Span::styled(
+            format!(" limit {}", metric.fmt(limit)),
+            theme.style(Role::Muted),
+        ),
+    ])
+}
+
+fn verdict_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::styled("verdicts ", theme.style(Role::Muted))];
+    let verdicts = &model.analysis.verdicts;
+    for v in verdicts.iter().skip(verdicts.len().saturating_sub(12)) {
+        let (sym, role) = match v.outcome {
+            Outcome::Pass => ("✔", Role::Healthy),
+            Outcome::Fail => ("✘", Role::Failing),
+            Outcome::Inconclusive => ("?", Role::Degraded),
+        };
+        spans.push(Span::styled(sym, theme.style(role)));
+    }
+    match verdicts.last() {
+        Some(v) => spans.push(Span::styled(
+            format!(" #{} {}: {}", verdicts.len(), v.outcome.label(), v.reason),
+            theme.style(Role::Text),
+        )),
+        None => spans.push(Span::styled(
+            format!(
+                "none yet (every {})",
+                humanize(model.analysis_settings.interval)
+            ),
+            theme.style(Role::Muted),
+        )),
+    }
+    Line::from(spans)
+}
+
+fn chart(model: &Model, theme: &Theme, metric: Metric, area: Rect, buf: &mut Buffer) {
+    let now = model.now;
+    let window = model.analysis_settings.lookback.as_secs_f64().max(60.0);
+    let series = |points: &std::collections::VecDeque<MetricPoint>| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .map(|p| {
+                (
+                    (p.at - now).num_milliseconds() as f64 / 1000.0,
+                    metric.value(p),
+                )
+            })
+            .filter(|(x, _)| *x >= -window)
+            .collect()
+    };
+    let canary = series(&model.metrics.canary);
+    let stable = series(&model.metrics.stable);
+    let limit = metric.limit(model);
+    let threshold = vec![(-window, limit), (0.0, limit)];
+    let top = canary
+        .iter()
+        .chain(&stable)
+        .map(|(_, y)| *y)
+        .fold(limit * 1.5, f64::max);
+    let datasets = vec![
+        Dataset::default()
+            .name("limit")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.style(Role::Danger).bg(ratatui::style::Color::Reset))
+            .data(&threshold),
+        Dataset::default()
+            .name("stable")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.style(Role::Stable))
+            .data(&stable),
+        Dataset::default()
+            .name("canary")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(theme.style(Role::Canary))
+            .data(&canary),
+    ];
+    let title = format!("{} (limit {})", metric.label().trim(), metric.fmt(limit));
+    Chart::new(datasets)
+        .block(
+            ratatui::widgets::Block::default().title(Span::styled(title, theme.style(Role::Muted))),
+        )
+        .x_axis(
+            Axis::default()
+                .bounds([-window, 0.0])
+                .labels([
+                    format!("-{}", humanize(std::time::Duration::from_secs_f64(window))),
+                    "now".into(),
+                ])
+                .style(theme.style(Role::Muted)),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .labels(["0".to_string(), metric.fmt(top)])
+                .style(theme.style(Role::Muted)),
+        )
+        .style(Style::default())
+        .render(area, buf);
+}

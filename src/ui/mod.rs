@@ -1,0 +1,256 @@
+//! Views: ratatui widgets over `&Model`. They read the model and compute
+//! nothing expensive; one file per pane, shared pieces in `widgets/`.
+
+mod canary;
+mod journal;
+mod logs;
+mod pipeline;
+mod tasks;
+pub mod text;
+mod widgets;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+
+use crate::config::theme::{Role, Theme};
+use crate::core::action::Action;
+use crate::core::model::{Level, Loadable, Model, Overlay, Pane, Prompt};
+use crate::core::update::humanize;
+
+/// Draw the whole screen.
+pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
+    let area = frame.area();
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(frame, header, model, theme);
+    if model.zoom {
+        draw_pane(frame, body, model.focus, model, theme);
+    } else {
+        let [top, middle, bottom] = Layout::vertical([
+            Constraint::Percentage(44),
+            Constraint::Percentage(34),
+            Constraint::Min(4),
+        ])
+        .areas(body);
+        let [pipe, can] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(top);
+        let [tsk, lg] =
+            Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)])
+                .areas(middle);
+        draw_pane(frame, pipe, Pane::Pipeline, model, theme);
+        draw_pane(frame, can, Pane::Canary, model, theme);
+        draw_pane(frame, tsk, Pane::Tasks, model, theme);
+        draw_pane(frame, lg, Pane::Logs, model, theme);
+        draw_pane(frame, bottom, Pane::Journal, model, theme);
+    }
+    draw_footer(frame, footer, model, theme);
+    match &model.overlay {
+        Overlay::None => {}
+        Overlay::Help => widgets::help(frame, area, model, theme),
+        Overlay::Confirm(confirm) => widgets::confirm(frame, area, confirm, model, theme),
+        Overlay::Weight { input, error } => {
+            widgets::weight(frame, area, input, error.as_deref(), model, theme)
+        }
+    }
+}
+
+/// The block around a pane: its title, how old its data is, and focus.
+fn pane_block<'a>(pane: Pane, model: &Model, theme: &Theme, extra: Vec<Span<'a>>) -> Block<'a> {
+    let focused = model.focus == pane;
+    let border = if focused {
+        theme.style(Role::Focus)
+    } else {
+        theme.style(Role::Border)
+    };
+    let mut title = vec![Span::styled(
+        format!(" {} ", pane.title()),
+        if focused {
+            theme.style(Role::Focus)
+        } else {
+            theme.style(Role::Title)
+        },
+    )];
+    title.extend(extra);
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(border)
+        .title(Line::from(title))
+}
+
+/// " 3s ago " or " stale 1m: why " for a pane's title.
+fn age_span<'a, T>(data: &Loadable<T>, model: &Model, theme: &Theme) -> Span<'a> {
+    match data {
+        Loadable::Loading => Span::styled(" loading… ", theme.style(Role::Muted)),
+        Loadable::Ready { .. } => {
+            let age = data.age(model.now).unwrap_or_default();
+            Span::styled(format!("{} ago ", humanize(age)), theme.style(Role::Muted))
+        }
+        Loadable::Stale { error, .. } => {
+            let age = data.age(model.now).unwrap_or_default();
+            Span::styled(
+                format!(" STALE {}: {} ", humanize(age), error),
+                theme.style(Role::Stale),
+            )
+        }
+        Loadable::Failed { error, .. } => {
+            Span::styled(format!(" FAILED: {error} "), theme.style(Role::Failing))
+        }
+    }
+}
+
+fn draw_pane(frame: &mut Frame, area: Rect, pane: Pane, model: &Model, theme: &Theme) {
+    match pane {
+        Pane::Pipeline => frame.render_widget(pipeline::PipelinePane { model, theme }, area),
+        Pane::Canary => frame.render_widget(canary::CanaryPane { model, theme }, area),
+        Pane::Tasks => frame.render_widget(tasks::TasksPane { model, theme }, area),
+        Pane::Logs => frame.render_widget(logs::LogsPane { model, theme }, area),
+        Pane::Journal => frame.render_widget(journal::JournalPane { model, theme }, area),
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let base = theme.style(Role::Header);
+    let svc = &model.service;
+    let mut spans = vec![
+        Span::styled(
+            " flightdeck ",
+            base.add_modifier(ratatui::style::Modifier::BOLD),
+        ),
+        Span::styled(format!("│ {} · {} ", svc.name, svc.environment), base),
+    ];
+    if svc.protected {
+        spans.push(Span::styled("[protected] ", base));
+    }
+    if model.read_only {
+        spans.push(Span::styled(" READ-ONLY ", theme.style(Role::Danger)));
+        spans.push(Span::styled(" ", base));
+    }
+    spans.push(Span::styled(
+        format!("│ {} · {} ", svc.account, svc.region),
+        base,
+    ));
+    let window = match &svc.change_window {
+        None => "window: always open".to_string(),
+        Some(w) if w.is_open(model.now) => "window: OPEN".to_string(),
+        Some(w) => format!("window: closed, opens {}", w.next_open(model.now)),
+    };
+    spans.push(Span::styled(format!("│ {window} "), base));
+    if let Some(demo) = &model.demo {
+        spans.push(Span::styled(
+            format!("│ DEMO {} ×{} ", demo.scenario, demo.speed),
+            base,
+        ));
+    }
+    let clock = model.now.format("%Y-%m-%d %H:%M:%S UTC ").to_string();
+    let [left, right] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(clock.chars().count() as u16),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(base), left);
+    frame.render_widget(Paragraph::new(clock).style(base), right);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    match &model.prompt {
+        Prompt::Command { input, hint } => {
+            let line = Line::from(vec![
+                Span::styled(":", theme.style(Role::Focus)),
+                Span::raw(input.value().to_string()),
+                Span::styled(
+                    format!("   {}", hint.as_deref().unwrap_or_default()),
+                    theme.style(Role::Muted),
+                ),
+            ]);
+            frame.render_widget(Paragraph::new(line), area);
+            let x = area.x + 1 + input.visual_cursor() as u16;
+            frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        }
+        Prompt::Filter { pane, input } => {
+            let line = Line::from(vec![
+                Span::styled(
+                    format!("filter {}: /", pane.title()),
+                    theme.style(Role::Focus),
+                ),
+                Span::raw(input.value().to_string()),
+                Span::styled("   Enter keep · Esc clear", theme.style(Role::Muted)),
+            ]);
+            let offset = format!("filter {}: /", pane.title()).chars().count() as u16;
+            frame.render_widget(Paragraph::new(line), area);
+            let x = area.x + offset + input.visual_cursor() as u16;
+            frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+        }
+        Prompt::None => {
+            let line = match &model.status {
+                Some(status) => {
+                    let role = match status.level {
+                        Level::Info => Role::Text,
+                        Level::Warn => Role::Degraded,
+                        Level::Error => Role::Failing,
+                    };
+                    Line::from(Span::styled(format!(" {}", status.text), theme.style(role)))
+                }
+                None => key_hints(model, theme),
+            };
+            frame.render_widget(Paragraph::new(line), area);
+        }
+    }
+}
+
+fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
+    let hints = [
+        (Action::Help, "help"),
+        (Action::Advance, "advance"),
+        (Action::SetWeight, "weight"),
+        (Action::Promote, "promote"),
+        (
+            Action::Pause,
+            if model.plan_state.paused {
+                "resume"
+            } else {
+                "pause"
+            },
+        ),
+        (Action::Approve, "approve"),
+        (Action::Rollback, "rollback"),
+        (Action::Command, "cmd"),
+        (Action::Filter, "filter"),
+        (Action::Quit, "quit"),
+    ];
+    let mut spans = Vec::new();
+    for (action, label) in hints {
+        let key = model.keymap.hint(action);
+        let style = if action.is_change() && model.read_only {
+            theme.style(Role::Stale)
+        } else {
+            theme.style(Role::Focus)
+        };
+        spans.push(Span::styled(format!(" {key}"), style));
+        spans.push(Span::styled(format!(" {label} "), theme.style(Role::Muted)));
+    }
+    Line::from(spans)
+}
+
+/// Style of a health word (HEALTHY, UNHEALTHY, ...).
+fn health_style(theme: &Theme, word: &str) -> Style {
+    match word {
+        "HEALTHY" | "RUNNING" | "COMPLETED" | "PRIMARY" => theme.style(Role::Healthy),
+        "UNHEALTHY" | "FAILED" | "STOPPED" => theme.style(Role::Failing),
+        "UNKNOWN" | "PENDING" | "IN_PROGRESS" | "ACTIVE" | "PROVISIONING" | "DRAINING" => {
+            theme.style(Role::Degraded)
+        }
+        _ => theme.style(Role::Text),
+    }
+}

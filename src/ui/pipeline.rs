@@ -1,0 +1,139 @@
+//! The Pipeline pane: the GitHub Actions run — commit, each stage's status
+//! and time against the seed's target, and a pending approval.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::text::{inert, truncate};
+use super::{age_span, pane_block};
+use crate::config::theme::{Role, Theme};
+use crate::core::model::{Model, Pane, StageStatus};
+use crate::core::update::{humanize, short_sha};
+
+pub struct PipelinePane<'a> {
+    pub model: &'a Model,
+    pub theme: &'a Theme,
+}
+
+fn symbol(status: StageStatus) -> (&'static str, Role) {
+    match status {
+        StageStatus::Success => ("✔", Role::Healthy),
+        StageStatus::Failure => ("✘", Role::Failing),
+        StageStatus::InProgress => ("●", Role::Degraded),
+        StageStatus::Waiting => ("⏸", Role::Degraded),
+        StageStatus::Queued => ("○", Role::Muted),
+        StageStatus::Cancelled => ("⊘", Role::Stale),
+        StageStatus::Skipped => ("-", Role::Stale),
+    }
+}
+
+impl Widget for PipelinePane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (model, theme) = (self.model, self.theme);
+        let block = pane_block(
+            Pane::Pipeline,
+            model,
+            theme,
+            vec![age_span(&model.pipeline, model, theme)],
+        );
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let Some(run) = model.pipeline.value() else {
+            let text = match model.pipeline.error() {
+                Some(e) => e.to_string(),
+                None => "loading the pipeline run…".into(),
+            };
+            Paragraph::new(text)
+                .style(theme.style(Role::Muted))
+                .render(inner, buf);
+            return;
+        };
+        let width = inner.width as usize;
+        let mut lines = vec![
+            Line::from(vec![
+                Span::styled(format!("#{} ", run.number), theme.style(Role::Title)),
+                Span::styled(format!("{} ", run.branch), theme.style(Role::Muted)),
+                Span::styled(
+                    format!("{} ", short_sha(&run.sha)),
+                    theme.style(Role::Focus),
+                ),
+                Span::raw(inert(&run.author)),
+            ]),
+            Line::from(Span::styled(
+                truncate(&inert(&run.message), width),
+                theme.style(Role::Text),
+            )),
+        ];
+        let name_width = run
+            .stages
+            .iter()
+            .map(|s| s.name.chars().count())
+            .max()
+            .unwrap_or(10);
+        let mut stage_lines = Vec::new();
+        for stage in &run.stages {
+            let (sym, role) = symbol(stage.status);
+            let elapsed = stage.elapsed(model.now);
+            let over = matches!((elapsed, stage.target), (Some(e), Some(t)) if e > t);
+            let time = match (elapsed, stage.target) {
+                (Some(e), Some(t)) => format!("{}/{}", humanize(e), humanize(t)),
+                (Some(e), None) => humanize(e),
+                (None, _) => String::new(),
+            };
+            let mut spans = vec![
+                Span::styled(format!("{sym} "), theme.style(role)),
+                Span::styled(
+                    format!("{:<name_width$} ", stage.name),
+                    theme.style(Role::Text),
+                ),
+                Span::styled(
+                    time,
+                    theme.style(if over { Role::Degraded } else { Role::Muted }),
+                ),
+            ];
+            if over {
+                spans.push(Span::styled(" over", theme.style(Role::Degraded)));
+            }
+            if stage.status == StageStatus::Waiting
+                && let Some(p) = &run.pending
+            {
+                spans.push(Span::styled(
+                    format!(
+                        " {} {}/{} reviews · {} approve",
+                        p.environment,
+                        p.approvals,
+                        p.required_reviewers,
+                        model.keymap.hint(crate::core::action::Action::Approve)
+                    ),
+                    theme.style(Role::Degraded),
+                ));
+            }
+            stage_lines.push(Line::from(spans));
+        }
+        // Keep the selected (else the active) stage in view when short.
+        let room = (inner.height as usize).saturating_sub(lines.len());
+        let active = run
+            .stages
+            .iter()
+            .position(|s| !s.status.is_done())
+            .unwrap_or(run.stages.len().saturating_sub(1));
+        let focus_row = if model.focus == Pane::Pipeline {
+            model.pipeline_view.selected
+        } else {
+            active
+        };
+        let skip = (focus_row + 2)
+            .saturating_sub(room)
+            .min(stage_lines.len().saturating_sub(room));
+        for (i, line) in stage_lines.into_iter().enumerate().skip(skip).take(room) {
+            if model.focus == Pane::Pipeline && i == model.pipeline_view.selected {
+                lines.push(line.style(theme.style(Role::Focus)));
+            } else {
+                lines.push(line);
+            }
+        }
+        Paragraph::new(lines).render(inner, buf);
+    }
+}

@@ -1,0 +1,198 @@
+//! The Tasks pane: stable and canary ECS services (deployments, counts),
+//! target health per target group, and a table of tasks.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget};
+
+use super::text::inert;
+use super::{age_span, health_style, pane_block};
+use crate::config::theme::{Role, Theme};
+use crate::core::model::{Model, Pane, Track};
+use crate::core::update::humanize;
+
+pub struct TasksPane<'a> {
+    pub model: &'a Model,
+    pub theme: &'a Theme,
+}
+
+impl Widget for TasksPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (model, theme) = (self.model, self.theme);
+        let mut extra = vec![age_span(&model.fleet, model, theme)];
+        if !model.tasks_view.filter.is_empty() {
+            extra.push(Span::styled(
+                format!("/{} ", inert(&model.tasks_view.filter)),
+                theme.style(Role::Focus),
+            ));
+        }
+        let block = pane_block(Pane::Tasks, model, theme, extra);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let Some(fleet) = model.fleet.value() else {
+            let text = model
+                .fleet
+                .error()
+                .map_or("loading ECS services…".to_string(), |e| e.to_string());
+            Paragraph::new(text)
+                .style(theme.style(Role::Muted))
+                .render(inner, buf);
+            return;
+        };
+        let mut lines = Vec::new();
+        for svc in &fleet.services {
+            let track_role = if svc.track == Track::Canary {
+                Role::Canary
+            } else {
+                Role::Stable
+            };
+            let mut spans = vec![
+                Span::styled(
+                    format!("{:<6} ", svc.track.label()),
+                    theme.style(track_role),
+                ),
+                Span::styled(format!("{} ", svc.name), theme.style(Role::Text)),
+                Span::styled(
+                    format!("{} ", svc.task_definition),
+                    theme.style(Role::Muted),
+                ),
+                Span::styled(
+                    format!("{}/{} run {} pend ", svc.running, svc.desired, svc.pending),
+                    theme.style(if svc.running >= svc.desired {
+                        Role::Healthy
+                    } else {
+                        Role::Degraded
+                    }),
+                ),
+            ];
+            for d in &svc.deployments {
+                spans.push(Span::styled(
+                    format!("{} ", d.status),
+                    health_style(theme, &d.status),
+                ));
+                spans.push(Span::styled(
+                    format!("{} ", d.rollout_state),
+                    health_style(theme, &d.rollout_state),
+                ));
+                if svc.deployments.len() > 1 {
+                    spans.push(Span::styled(
+                        format!("{} {}/{} ", d.task_definition, d.running, d.desired),
+                        theme.style(Role::Muted),
+                    ));
+                }
+            }
+            lines.push(Line::from(spans));
+        }
+        let mut targets = vec![Span::styled("targets ", theme.style(Role::Muted))];
+        for tg in &fleet.targets {
+            targets.push(Span::styled(
+                format!("{}: ", tg.target_group),
+                theme.style(Role::Text),
+            ));
+            targets.push(Span::styled(
+                format!("{} healthy ", tg.healthy),
+                theme.style(Role::Healthy),
+            ));
+            if tg.unhealthy > 0 {
+                targets.push(Span::styled(
+                    format!("{} UNHEALTHY ", tg.unhealthy),
+                    theme.style(Role::Failing),
+                ));
+            }
+            if tg.initial > 0 {
+                targets.push(Span::styled(
+                    format!("{} initial ", tg.initial),
+                    theme.style(Role::Degraded),
+                ));
+            }
+            if tg.draining > 0 {
+                targets.push(Span::styled(
+                    format!("{} draining ", tg.draining),
+                    theme.style(Role::Degraded),
+                ));
+            }
+        }
+        lines.push(Line::from(targets));
+        let head = lines.len() as u16;
+        Paragraph::new(lines).render(
+            Rect {
+                height: head.min(inner.height),
+                ..inner
+            },
+            buf,
+        );
+        if inner.height <= head + 1 {
+            return;
+        }
+        let table_area = Rect {
+            y: inner.y + head,
+            height: inner.height - head,
+            ..inner
+        };
+        let tasks = model.visible_tasks();
+        let rows: Vec<Row> = tasks
+            .iter()
+            .map(|t| {
+                let age = t
+                    .started_at
+                    .and_then(|s| (model.now - s).to_std().ok())
+                    .map(humanize)
+                    .unwrap_or_default();
+                let track_role = if t.track == Track::Canary {
+                    Role::Canary
+                } else {
+                    Role::Stable
+                };
+                Row::new(vec![
+                    Cell::from(t.short_id().to_string()),
+                    Cell::from(Span::styled(t.track.label(), theme.style(track_role))),
+                    Cell::from(t.revision().to_string()),
+                    Cell::from(Span::styled(
+                        t.last_status.clone(),
+                        health_style(theme, &t.last_status),
+                    )),
+                    Cell::from(Span::styled(
+                        t.health.clone(),
+                        health_style(theme, &t.health),
+                    )),
+                    Cell::from(t.az.clone()),
+                    Cell::from(age),
+                    Cell::from(inert(t.stopped_reason.as_deref().unwrap_or(""))),
+                ])
+            })
+            .collect();
+        let header = Row::new([
+            "TASK",
+            "TRACK",
+            "REV",
+            "STATUS",
+            "HEALTH",
+            "AZ",
+            "AGE",
+            "STOPPED REASON",
+        ])
+        .style(theme.style(Role::Title));
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(8),
+                Constraint::Length(6),
+                Constraint::Length(3),
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(10),
+                Constraint::Length(6),
+                Constraint::Min(10),
+            ],
+        )
+        .header(header)
+        .row_highlight_style(theme.style(Role::Focus))
+        .column_spacing(1);
+        let mut state = TableState::default();
+        if model.focus == Pane::Tasks && !tasks.is_empty() {
+            state.select(Some(model.tasks_view.selected.min(tasks.len() - 1)));
+        }
+        StatefulWidget::render(table, table_area, buf, &mut state);
+    }
+}

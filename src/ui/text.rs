@@ -1,0 +1,87 @@
+//! Small text helpers for the views: making hostile text inert, sparklines,
+//! and truncation.
+
+/// Make text safe to draw: control characters (ESC, BEL, CR, C1 codes, ...)
+/// become visible caret notation (`^[`), so a log line can never move the
+/// cursor, set the window title or clear the screen.
+pub fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("    "),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push(char::from_u32(c as u32 + 0x40).unwrap_or('?'));
+            }
+            '\u{7f}' => out.push_str("^?"),
+            c if ('\u{80}'..='\u{9f}').contains(&c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            // Bidi overrides could make a line read differently than it is.
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of the last `width` values, scaled to `max` (at least).
+pub fn sparkline(values: &[f64], width: usize, max: f64) -> String {
+    let start = values.len().saturating_sub(width);
+    let top = values[start..].iter().copied().fold(max, f64::max);
+    values[start..]
+        .iter()
+        .map(|v| {
+            if top <= 0.0 {
+                BARS[0]
+            } else {
+                let i = ((v / top) * (BARS.len() - 1) as f64).round() as usize;
+                BARS[i.min(BARS.len() - 1)]
+            }
+        })
+        .collect()
+}
+
+/// Cut to `width` characters, with an ellipsis when cut.
+pub fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_become_visible_text() {
+        let hostile = "ua=\"\x1b[2J\x1b]0;pwned\x07curl\" \r\u{9b}31m \u{202e}txt";
+        let safe = inert(hostile);
+        assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
+        assert!(safe.contains("^[[2J"));
+        assert!(safe.contains("^G"));
+        assert!(safe.contains("^M"));
+        assert!(safe.contains("\\u{9b}"));
+        assert!(safe.contains("\\u{202e}"));
+    }
+
+    #[test]
+    fn sparkline_scales_to_the_larger_of_max_and_data() {
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0], 10, 1.0), "▁▅█");
+        assert_eq!(sparkline(&[0.0, 2.0], 10, 1.0), "▁█");
+        assert_eq!(sparkline(&[1.0, 2.0, 3.0], 2, 3.0).chars().count(), 2);
+    }
+
+    #[test]
+    fn truncates_with_ellipsis() {
+        assert_eq!(truncate("abcdef", 4), "abc…");
+        assert_eq!(truncate("abc", 4), "abc");
+    }
+}
