@@ -23,6 +23,8 @@ pub const MAX_LOG_LINES: usize = 100_000;
 pub const MAX_METRIC_POINTS: usize = 360;
 /// Most journal entries kept for the Journal pane (the file keeps all).
 pub const MAX_JOURNAL_ENTRIES: usize = 2_000;
+/// Seconds an info message stays in the footer.
+pub const STATUS_TICKS: u8 = 6;
 
 /// Data that comes from a source: not yet there, there (with the time it
 /// arrived), still shown but stale after an error, or never loaded.
@@ -417,7 +419,8 @@ pub enum Level {
 pub struct Status {
     pub text: String,
     pub level: Level,
-    pub at: Time,
+    /// Ticks (seconds of real time) an info message stays.
+    pub ticks_left: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -657,18 +660,23 @@ impl Model {
         if self.journal.len() == MAX_JOURNAL_ENTRIES {
             self.journal.pop_front();
         }
-        self.journal.push_back(JournalEntry {
-            at,
-            kind,
-            text: text.into(),
-        });
+        // Keep the list in time order: ECS events can arrive late.
+        let pos = self.journal.partition_point(|e| e.at <= at);
+        self.journal.insert(
+            pos,
+            JournalEntry {
+                at,
+                kind,
+                text: text.into(),
+            },
+        );
     }
 
     pub fn set_status(&mut self, level: Level, text: impl Into<String>) {
         self.status = Some(Status {
             text: text.into(),
             level,
-            at: self.now,
+            ticks_left: STATUS_TICKS,
         });
     }
 

@@ -28,8 +28,6 @@ pub const COMMANDS: [&str; 13] = [
     "filter", "help", "quit", "q",
 ];
 
-/// How long an info message stays in the footer.
-const STATUS_SECONDS: i64 = 8;
 /// ECS event ids remembered to journal each event once.
 const MAX_SEEN_EVENTS: usize = 500;
 
@@ -1063,12 +1061,13 @@ fn on_logs(model: &mut Model, lines: Vec<LogLine>) {
 // ----- the tick: analysis and the plan -----------------------------------------
 
 fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    if model
-        .status
-        .as_ref()
-        .is_some_and(|s| s.level == Level::Info && (ctx.now - s.at).num_seconds() >= STATUS_SECONDS)
+    if let Some(status) = &mut model.status
+        && status.level == Level::Info
     {
-        model.status = None;
+        status.ticks_left = status.ticks_left.saturating_sub(1);
+        if status.ticks_left == 0 {
+            model.status = None;
+        }
     }
     run_analysis(model, ctx, fx);
     progress(model, ctx, fx);
@@ -1267,7 +1266,8 @@ pub fn humanize(d: std::time::Duration) -> String {
         0..60 => format!("{s}s"),
         60..3600 if s % 60 == 0 => format!("{}m", s / 60),
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
     }
 }
 
@@ -1294,6 +1294,10 @@ mod tests {
         assert_eq!(humanize(std::time::Duration::from_secs(300)), "5m");
         assert_eq!(humanize(std::time::Duration::from_secs(125)), "2m05s");
         assert_eq!(humanize(std::time::Duration::from_secs(3700)), "1h01m");
+        assert_eq!(
+            humanize(std::time::Duration::from_secs(6 * 86_400 + 7200)),
+            "6d02h"
+        );
     }
 
     #[test]

@@ -126,7 +126,14 @@ pub fn confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, model: &Model, 
         theme.style(Role::Muted),
     )));
     let width = 74.min(area.width);
-    let rect = centered(area, width, lines.len() as u16 + 2);
+    // Long lines wrap: count the rows they take.
+    let inner_width = usize::from(width.saturating_sub(2)).max(1);
+    let lines_rows: Vec<usize> = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .collect();
+    let rows: usize = lines_rows.iter().sum();
+    let rect = centered(area, width, rows as u16 + 2);
     frame.render_widget(Clear, rect);
     let title_role = if danger { Role::Danger } else { Role::Title };
     let block = Block::default()
@@ -146,7 +153,8 @@ pub fn confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, model: &Model, 
     );
     if let Some((row, col, input)) = cursor_row {
         let x = inner.x + (col + input.visual_cursor()) as u16;
-        let y = inner.y + row as u16;
+        let above: usize = lines_rows[..row].iter().sum();
+        let y = inner.y + above as u16;
         if y < inner.bottom() {
             frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), y));
         }

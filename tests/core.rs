@@ -1,0 +1,489 @@
+//! Pure transition tests of `core::update`: every change in normal,
+//! read-only, paused and outside-window states, and the analysis policy
+//! over whole simulated releases. No terminal, no tokio, no network.
+
+mod common;
+
+use common::{Harness, sunday, tuesday};
+use flightdeck::core::action::{Key, KeyCode};
+use flightdeck::core::analysis::Outcome;
+use flightdeck::core::effect::{ChangeOp, Effect};
+use flightdeck::core::model::{Level, Overlay, Pane, Prompt};
+use flightdeck::core::plan::Phase;
+
+fn esc() -> Key {
+    Key::plain(KeyCode::Esc)
+}
+
+fn confirm_of(h: &Harness) -> Option<&flightdeck::core::model::Confirm> {
+    match &h.model.overlay {
+        Overlay::Confirm(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn status(h: &Harness) -> String {
+    h.model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn starts_at_ten_percent_with_the_seed_layout() {
+    let h = Harness::new("good", tuesday(), false);
+    assert_eq!(h.model.canary_weight(), Some(10));
+    assert_eq!(h.model.plan_state.phase, Phase::Progressing);
+    assert_eq!(h.model.plan_state.step, Some(0));
+    let fleet = h.model.fleet.value().map(|f| f.tasks.len());
+    assert_eq!(fleet, Some(10));
+}
+
+#[test]
+fn no_change_happens_without_confirmation_and_esc_emits_nothing() {
+    for key in [']', 'P', 'a', 'R'] {
+        let mut h = Harness::new("good", tuesday(), false);
+        let fx = h.key(Key::char(key));
+        assert!(fx.is_empty(), "{key}: {fx:?}");
+        assert!(confirm_of(&h).is_some(), "{key} opens a confirmation");
+        let fx = h.key(esc());
+        assert!(fx.is_empty(), "{key} then Esc: {fx:?}");
+        assert!(matches!(h.model.overlay, Overlay::None));
+        assert!(status(&h).contains("cancelled"));
+        assert!(h.changes().is_empty());
+    }
+}
+
+#[test]
+fn protected_rollback_needs_the_service_name_and_a_reason() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char('R'));
+    let c = confirm_of(&h).map(|c| (c.needs_name, c.needs_reason, c.lines.join("\n")));
+    let Some((name, reason, lines)) = c else {
+        panic!("no dialog")
+    };
+    assert!(name && reason);
+    assert!(lines.contains("canary 10% → 0%"), "{lines}");
+    assert!(
+        lines.contains("scale auth-service-production-canary 1 → 0"),
+        "{lines}"
+    );
+
+    assert!(h.enter().is_empty());
+    assert!(
+        confirm_of(&h)
+            .and_then(|c| c.error.clone())
+            .is_some_and(|e| e.contains("type auth-service"))
+    );
+    h.type_text("auth-servic");
+    h.key(Key::plain(KeyCode::Tab));
+    h.type_text("x");
+    assert!(h.enter().is_empty(), "wrong name must not confirm");
+    // Fix the name, then the reason is still required.
+    h.key(Key::plain(KeyCode::End));
+    h.type_text("e");
+    h.key(Key::plain(KeyCode::Tab));
+    h.key(Key::plain(KeyCode::Backspace));
+    assert!(h.enter().is_empty());
+    assert!(
+        confirm_of(&h)
+            .and_then(|c| c.error.clone())
+            .is_some_and(|e| e.contains("reason"))
+    );
+    h.type_text("p95 climbing");
+    let fx = h.enter();
+    let [Effect::Change(req)] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert!(matches!(req.op, ChangeOp::Rollback { .. }));
+    assert_eq!((req.from.as_str(), req.to.as_str()), ("10%", "0%"));
+    assert_eq!(req.reason.as_deref(), Some("p95 climbing"));
+    assert!(!req.automatic);
+}
+
+#[test]
+fn rollback_done_shows_zero_percent_and_is_journaled() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char('R'));
+    let fx = h.confirm("bad deploy");
+    h.carry_out(fx);
+    assert_eq!(h.model.canary_weight(), Some(0));
+    assert_eq!(h.model.plan_state.phase, Phase::RolledBack);
+    assert!(
+        h.model
+            .journal
+            .iter()
+            .any(|e| e.text.contains("rollback 10% → 0% done"))
+    );
+    h.run_for(30);
+    let canary = h.model.fleet.value().and_then(|f| {
+        f.service(flightdeck::core::model::Track::Canary)
+            .map(|s| s.running)
+    });
+    assert_eq!(canary, Some(0));
+    // Nothing left to roll back.
+    h.key(Key::char('R'));
+    assert!(confirm_of(&h).is_none());
+    assert!(status(&h).contains("nothing to roll back"));
+}
+
+#[test]
+fn read_only_refuses_every_change_with_a_message() {
+    for key in [']', 'w', 'P', 'p', 'a', 'R'] {
+        let mut h = Harness::new("good", tuesday(), true);
+        let fx = h.key(Key::char(key));
+        assert!(fx.is_empty(), "{key}");
+        assert!(matches!(h.model.overlay, Overlay::None), "{key}");
+        assert!(status(&h).contains("read-only"), "{key}: {}", status(&h));
+        assert_eq!(h.model.status.as_ref().map(|s| s.level), Some(Level::Error));
+    }
+    let mut h = Harness::new("good", tuesday(), true);
+    h.key(Key::char(':'));
+    h.type_text("weight 50");
+    assert!(h.enter().is_empty());
+    assert!(status(&h).contains("read-only"));
+}
+
+#[test]
+fn read_only_never_changes_anything_even_when_analysis_fails() {
+    let mut h = Harness::new("bad-canary", tuesday(), true);
+    // Move the world to 50% by hand (as if someone else did).
+    h.world.set_weights(flightdeck::core::model::TrafficSplit {
+        stable: 50,
+        canary: 50,
+    });
+    h.run_for(200);
+    assert!(h.changes().is_empty(), "{:?}", h.changes());
+    assert!(
+        h.model
+            .journal
+            .iter()
+            .any(|e| e.text.contains("would rollback (read-only)"))
+    );
+}
+
+#[test]
+fn advance_goes_to_the_next_step_of_the_plan() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char(']'));
+    let lines = confirm_of(&h)
+        .map(|c| c.lines.join("\n"))
+        .unwrap_or_default();
+    assert!(
+        lines.contains("Canary traffic 10% → 50%  (stable 90% → 50%)"),
+        "{lines}"
+    );
+    assert!(lines.contains("step 2 of 3, bake 10m"), "{lines}");
+    // Inside the window a protected service needs the name, not a reason.
+    assert_eq!(
+        confirm_of(&h).map(|c| (c.needs_name, c.needs_reason)),
+        Some((true, false))
+    );
+    let fx = h.confirm("");
+    assert!(
+        matches!(fx.as_slice(), [Effect::Change(r)] if r.op == ChangeOp::SetCanaryWeight { weight: 50 })
+    );
+    h.carry_out(fx);
+    assert_eq!(h.model.canary_weight(), Some(50));
+    assert_eq!(h.model.plan_state.step, Some(1));
+}
+
+#[test]
+fn outside_the_change_window_every_change_needs_a_reason() {
+    let mut h = Harness::new("good", sunday(), false);
+    h.key(Key::char(']'));
+    let c = confirm_of(&h).map(|c| (c.needs_reason, c.outside_window.clone()));
+    let Some((true, Some(words))) = c else {
+        panic!("{c:?}")
+    };
+    assert!(
+        words.contains("Outside the change window") && words.contains("Tue 10:00"),
+        "{words}"
+    );
+    h.type_text("auth-service");
+    assert!(
+        h.enter().is_empty(),
+        "Enter on the name moves to the reason"
+    );
+    assert!(h.enter().is_empty(), "no reason, no change");
+    h.type_text("hotfix INC-4411");
+    let fx = h.enter();
+    assert!(
+        matches!(fx.as_slice(), [Effect::Change(r)] if r.reason.as_deref() == Some("hotfix INC-4411"))
+    );
+}
+
+#[test]
+fn weight_input_is_validated_before_any_dialog() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char('w'));
+    h.type_text("150");
+    assert!(h.enter().is_empty());
+    let err = match &h.model.overlay {
+        Overlay::Weight { error, .. } => error.clone().unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    assert!(err.contains("0 to 100"), "{err}");
+    for _ in 0..3 {
+        h.key(Key::plain(KeyCode::Backspace));
+    }
+    h.type_text("25%");
+    assert!(h.enter().is_empty());
+    let lines = confirm_of(&h)
+        .map(|c| c.lines.join("\n"))
+        .unwrap_or_default();
+    assert!(lines.contains("10% → 25%"), "{lines}");
+    let fx = h.confirm("");
+    assert!(
+        matches!(fx.as_slice(), [Effect::Change(r)] if r.op == ChangeOp::SetCanaryWeight { weight: 25 })
+    );
+}
+
+#[test]
+fn a_second_change_waits_for_the_first_but_rollback_does_not() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char(']'));
+    let fx = h.confirm("");
+    assert_eq!(fx.len(), 1);
+    // Not carried out yet: in flight.
+    h.key(Key::char('w'));
+    assert!(status(&h).contains("in progress"), "{}", status(&h));
+    h.key(Key::char('R'));
+    assert!(confirm_of(&h).is_some(), "rollback may overtake");
+}
+
+#[test]
+fn pause_stops_automatic_progression_and_is_journaled() {
+    let mut h = Harness::new("good", tuesday(), false);
+    let fx = h.key(Key::char('p'));
+    assert!(
+        matches!(fx.as_slice(), [Effect::Journal(r)] if r.action == "pause" && r.to == "paused")
+    );
+    assert!(h.model.plan_state.paused);
+    h.run_for(6 * 60);
+    assert!(h.changes().is_empty(), "paused: nothing moves");
+    assert_eq!(h.model.canary_weight(), Some(10));
+    // A change by hand is still possible while paused.
+    h.key(Key::char(']'));
+    assert!(confirm_of(&h).is_some());
+    h.key(Key::plain(KeyCode::Esc));
+    let fx = h.key(Key::char('p'));
+    assert!(matches!(fx.as_slice(), [Effect::Journal(r)] if r.action == "resume"));
+    h.run_for(40);
+    assert_eq!(
+        h.model.canary_weight(),
+        Some(50),
+        "resumed: advances after the bake"
+    );
+}
+
+#[test]
+fn a_good_release_plays_to_promotion_when_left_alone() {
+    let mut h = Harness::new("good", sunday(), false);
+    h.run_for(5 * 60);
+    assert_eq!(h.model.canary_weight(), Some(50));
+    // 50% baked by ~15 min, but the approval only comes at 12 min.
+    h.run_for(10 * 60 + 30);
+    assert_eq!(
+        h.model.plan_state.phase,
+        Phase::Promoted,
+        "{:?}",
+        h.model.plan_state
+    );
+    let changes = h.changes();
+    let weights: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{}>{}", c.from, c.to))
+        .collect();
+    assert!(changes.iter().all(|c| c.automatic), "{weights:?}");
+    assert!(
+        matches!(
+            changes.last().map(|c| &c.op),
+            Some(ChangeOp::Promote { .. })
+        ),
+        "{weights:?}"
+    );
+    assert!(
+        h.model
+            .analysis
+            .verdicts
+            .iter()
+            .all(|v| v.outcome == Outcome::Pass)
+    );
+}
+
+#[test]
+fn the_last_step_waits_for_approval_and_approve_releases_it() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char(']'));
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.run_for(10 * 60 + 40);
+    // Baked, passing, but production is not approved before 12 min.
+    assert_eq!(h.model.canary_weight(), Some(50));
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(
+        hold.contains("waiting for approval on production"),
+        "{hold}"
+    );
+    h.key(Key::char('a'));
+    let lines = confirm_of(&h)
+        .map(|c| c.lines.join("\n"))
+        .unwrap_or_default();
+    assert!(
+        lines.contains("Approve run #1284") && lines.contains("Reviews 1/2 → 2/2"),
+        "{lines}"
+    );
+    let fx = h.confirm("");
+    assert!(
+        matches!(fx.as_slice(), [Effect::Change(r)] if matches!(r.op, ChangeOp::Approve { .. }))
+    );
+    h.carry_out(fx);
+    h.run_for(5);
+    assert_eq!(h.model.canary_weight(), Some(100));
+}
+
+#[test]
+fn bad_canary_is_rolled_back_after_n_failing_intervals() {
+    let mut h = Harness::new("bad-canary", sunday(), false);
+    h.run_for(5 * 60);
+    assert_eq!(h.model.canary_weight(), Some(50));
+    h.run_for(120);
+    let rollbacks: Vec<_> = h
+        .changes()
+        .into_iter()
+        .filter(|c| matches!(c.op, ChangeOp::Rollback { .. }))
+        .collect();
+    assert_eq!(rollbacks.len(), 1, "{rollbacks:?}");
+    assert!(rollbacks[0].automatic);
+    assert!(
+        rollbacks[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("analysis failed 2 intervals"))
+    );
+    let fails = h
+        .model
+        .analysis
+        .verdicts
+        .iter()
+        .filter(|v| v.outcome == Outcome::Fail)
+        .count();
+    assert_eq!(fails, 2);
+    assert_eq!(h.model.canary_weight(), Some(0));
+    assert_eq!(h.model.plan_state.phase, Phase::RolledBack);
+    assert!(
+        h.model
+            .journal
+            .iter()
+            .any(|e| e.kind == flightdeck::core::model::JournalKind::Automatic)
+    );
+}
+
+#[test]
+fn inconclusive_never_advances() {
+    let mut h = Harness::new("no-data", tuesday(), false);
+    h.run_for(8 * 60);
+    assert!(h.changes().is_empty(), "{:?}", h.changes());
+    assert_eq!(h.model.canary_weight(), Some(10));
+    assert_eq!(
+        h.model.analysis.verdicts.last().map(|v| v.outcome),
+        Some(Outcome::Inconclusive)
+    );
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("inconclusive"), "{hold}");
+}
+
+#[test]
+fn command_line_runs_commands_and_names_what_exists() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char(':'));
+    h.type_text("weight 25");
+    h.enter();
+    assert!(
+        confirm_of(&h).is_some_and(|c| c.request.op == ChangeOp::SetCanaryWeight { weight: 25 })
+    );
+    h.key(esc());
+
+    h.key(Key::char(':'));
+    h.type_text("weight 101");
+    h.enter();
+    assert!(status(&h).contains("over 100"));
+
+    h.key(Key::char(':'));
+    h.type_text("theme light");
+    h.enter();
+    assert_eq!(h.model.theme, "light");
+
+    h.key(Key::char(':'));
+    h.type_text("theme neon");
+    h.enter();
+    assert!(status(&h).contains("unknown theme `neon`") && status(&h).contains("high-contrast"));
+
+    h.key(Key::char(':'));
+    h.type_text("rollb");
+    h.key(Key::plain(KeyCode::Tab));
+    assert!(
+        matches!(&h.model.prompt, Prompt::Command { input, .. } if input.value() == "rollback ")
+    );
+    h.enter();
+    assert!(confirm_of(&h).is_some_and(|c| matches!(c.request.op, ChangeOp::Rollback { .. })));
+    h.key(esc());
+
+    h.key(Key::char(':'));
+    h.type_text("frobnicate");
+    h.enter();
+    assert!(status(&h).contains("unknown command `frobnicate`"));
+
+    h.key(Key::char(':'));
+    let fx = h.type_text("q");
+    assert!(fx.is_empty());
+    assert!(matches!(h.enter().as_slice(), [Effect::Quit]));
+}
+
+#[test]
+fn filter_applies_to_the_focused_pane_as_you_type() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(20);
+    h.model.focus = Pane::Logs;
+    h.key(Key::char('/'));
+    h.type_text("token issued");
+    assert_eq!(h.model.logs.filter, "token issued");
+    h.enter();
+    let visible = h.model.visible_logs(50);
+    assert!(!visible.is_empty() && visible.iter().all(|l| l.text.contains("token issued")));
+    // Esc clears it.
+    h.key(esc());
+    assert!(h.model.logs.filter.is_empty());
+
+    h.model.focus = Pane::Tasks;
+    h.key(Key::char('/'));
+    h.type_text("canary");
+    h.enter();
+    assert_eq!(h.model.visible_tasks().len(), 1);
+
+    h.model.focus = Pane::Journal;
+    h.key(Key::char('/'));
+    assert!(matches!(h.model.prompt, Prompt::None));
+    assert!(status(&h).contains("Logs and Tasks"));
+}
+
+#[test]
+fn focus_cycles_and_help_closes_on_any_key() {
+    let mut h = Harness::new("good", tuesday(), false);
+    let start = h.model.focus;
+    for _ in 0..5 {
+        h.key(Key::plain(KeyCode::Tab));
+    }
+    assert_eq!(h.model.focus, start);
+    h.key(Key::plain(KeyCode::BackTab));
+    assert_eq!(h.model.focus, start.prev());
+    h.key(Key::char('?'));
+    assert!(matches!(h.model.overlay, Overlay::Help));
+    assert!(h.key(Key::char('R')).is_empty());
+    assert!(
+        matches!(h.model.overlay, Overlay::None),
+        "help swallowed the key"
+    );
+}
