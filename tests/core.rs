@@ -449,13 +449,13 @@ fn filter_applies_to_the_focused_pane_as_you_type() {
     h.model.focus = Pane::Logs;
     h.key(Key::char('/'));
     h.type_text("token issued");
-    assert_eq!(h.model.logs.filter, "token issued");
+    assert_eq!(h.model.logs.filter(), "token issued");
     h.enter();
-    let visible = h.model.visible_logs(50);
+    let visible = h.model.logs.visible(50);
     assert!(!visible.is_empty() && visible.iter().all(|l| l.text.contains("token issued")));
     // Esc clears it.
     h.key(esc());
-    assert!(h.model.logs.filter.is_empty());
+    assert!(h.model.logs.filter().is_empty());
 
     h.model.focus = Pane::Tasks;
     h.key(Key::char('/'));

@@ -383,7 +383,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let deserializer = toml::de::Deserializer::parse(text)
         .map_err(|e| error_at(e.span(), None, e.message().trim().to_string()))?;
     let file: ConfigFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let key = e.path().to_string();
+        // Spanned<T> shows up in the path as a private field: drop it.
+        let key = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
         let inner = e.into_inner();
         let key = (key != ".").then_some(key);
         error_at(inner.span(), key, inner.message().trim().to_string())

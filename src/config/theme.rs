@@ -63,7 +63,7 @@ impl<'de> Deserialize<'de> for ColorName {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
     name: String,
@@ -155,6 +155,9 @@ pub struct Themes {
     themes: Vec<Theme>,
     /// NO_COLOR is set: every lookup gives monochrome.
     pub no_color: bool,
+    /// Plain terminal colours, if no built-in theme parsed (a test makes
+    /// sure they all do).
+    fallback: Theme,
 }
 
 impl Themes {
@@ -165,6 +168,12 @@ impl Themes {
                 .filter_map(|(_, text)| Theme::parse(text).ok())
                 .collect(),
             no_color,
+            fallback: Theme {
+                file: ThemeFile {
+                    name: "plain".into(),
+                    ..ThemeFile::default()
+                },
+            },
         }
     }
 
@@ -175,47 +184,8 @@ impl Themes {
             .iter()
             .find(|t| t.name() == name)
             .or_else(|| self.themes.first())
-            .unwrap_or_else(|| unreachable_theme())
+            .unwrap_or(&self.fallback)
     }
-}
-
-/// The built-in default theme is checked by a test; this only keeps `get`
-/// total if that test were ever ignored.
-fn unreachable_theme() -> &'static Theme {
-    static FALLBACK: std::sync::OnceLock<Theme> = std::sync::OnceLock::new();
-    FALLBACK.get_or_init(|| Theme {
-        file: ThemeFile {
-            name: "fallback".into(),
-            text: RoleSpec::default(),
-            muted: RoleSpec::default(),
-            border: RoleSpec::default(),
-            focus: RoleSpec {
-                reversed: true,
-                ..RoleSpec::default()
-            },
-            title: RoleSpec {
-                bold: true,
-                ..RoleSpec::default()
-            },
-            healthy: RoleSpec::default(),
-            degraded: RoleSpec::default(),
-            failing: RoleSpec {
-                bold: true,
-                ..RoleSpec::default()
-            },
-            stale: RoleSpec::default(),
-            danger: RoleSpec {
-                bold: true,
-                ..RoleSpec::default()
-            },
-            stable: RoleSpec::default(),
-            canary: RoleSpec::default(),
-            header: RoleSpec {
-                reversed: true,
-                ..RoleSpec::default()
-            },
-        },
-    })
 }
 
 #[cfg(test)]

@@ -509,15 +509,110 @@ pub enum Prompt {
     },
 }
 
+/// The log tail. Lines matching the filter are indexed as they arrive (and
+/// all at once when the filter changes), so drawing never scans 100k lines.
 #[derive(Debug, Clone, Default)]
 pub struct LogsView {
-    pub lines: VecDeque<LogLine>,
+    lines: VecDeque<LogLine>,
+    /// Sequence number of `lines[0]`; a line's number never changes.
+    first_seq: u64,
+    filter: String,
+    /// Lower-cased filter (matching ignores case).
+    needle: String,
+    /// Sequence numbers of the lines that match the filter, oldest first.
+    matches: VecDeque<u64>,
     pub follow: bool,
     /// Lines from the bottom, when not following.
     pub scroll: usize,
-    pub filter: String,
     pub error: Option<SourceError>,
     pub last_at: Option<Time>,
+}
+
+impl LogsView {
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    fn is_match(&self, line: &LogLine) -> bool {
+        line.text.to_lowercase().contains(&self.needle) || line.task.contains(&self.needle)
+    }
+
+    /// Append a line, dropping the oldest past `MAX_LOG_LINES`.
+    pub fn push(&mut self, line: LogLine) -> bool {
+        if self.lines.len() == MAX_LOG_LINES {
+            self.lines.pop_front();
+            self.first_seq += 1;
+            while self.matches.front().is_some_and(|m| *m < self.first_seq) {
+                self.matches.pop_front();
+            }
+        }
+        let matched = !self.filter.is_empty() && self.is_match(&line);
+        if matched {
+            self.matches
+                .push_back(self.first_seq + self.lines.len() as u64);
+        }
+        self.last_at = Some(line.at);
+        self.lines.push_back(line);
+        matched || self.filter.is_empty()
+    }
+
+    /// Set the filter and index the lines that match it.
+    pub fn set_filter(&mut self, filter: &str) {
+        if filter == self.filter {
+            return;
+        }
+        self.filter = filter.to_string();
+        self.needle = filter.to_lowercase();
+        self.scroll = 0;
+        self.matches.clear();
+        if filter.is_empty() {
+            return;
+        }
+        let matches: VecDeque<u64> = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| self.is_match(l))
+            .map(|(i, _)| self.first_seq + i as u64)
+            .collect();
+        self.matches = matches;
+    }
+
+    /// How many lines pass the filter.
+    pub fn shown_len(&self) -> usize {
+        if self.filter.is_empty() {
+            self.lines.len()
+        } else {
+            self.matches.len()
+        }
+    }
+
+    /// Up to `limit` lines that pass the filter, newest last, `scroll` lines
+    /// up from the newest when not following.
+    pub fn visible(&self, limit: usize) -> Vec<&LogLine> {
+        let skip = if self.follow { 0 } else { self.scroll };
+        let mut out: Vec<&LogLine> = if self.filter.is_empty() {
+            self.lines.iter().rev().skip(skip).take(limit).collect()
+        } else {
+            self.matches
+                .iter()
+                .rev()
+                .skip(skip)
+                .take(limit)
+                .filter_map(|seq| self.lines.get((seq - self.first_seq) as usize))
+                .collect()
+        };
+        out.reverse();
+        out
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -680,28 +775,6 @@ impl Model {
         });
     }
 
-    /// Log lines that pass the filter, newest last. Scans from the end and
-    /// stops after `limit` matches, so the view never walks 100k lines.
-    pub fn visible_logs(&self, limit: usize) -> Vec<&LogLine> {
-        let filter = self.logs.filter.to_lowercase();
-        let skip = if self.logs.follow {
-            0
-        } else {
-            self.logs.scroll
-        };
-        let mut out: Vec<&LogLine> = self
-            .logs
-            .lines
-            .iter()
-            .rev()
-            .filter(|l| filter.is_empty() || l.text.to_lowercase().contains(&filter))
-            .skip(skip)
-            .take(limit)
-            .collect();
-        out.reverse();
-        out
-    }
-
     /// Tasks that pass the filter, in display order.
     pub fn visible_tasks(&self) -> Vec<&TaskInfo> {
         let Some(fleet) = self.fleet.value() else {
@@ -720,5 +793,47 @@ impl Model {
                     || t.track.label().contains(&filter)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(i: usize) -> LogLine {
+        LogLine {
+            at: Time::default(),
+            task: "t".into(),
+            text: if i.is_multiple_of(10) {
+                format!("ERROR {i}")
+            } else {
+                format!("ok {i}")
+            },
+        }
+    }
+
+    #[test]
+    fn log_filter_index_survives_eviction_and_ignores_case() {
+        let mut logs = LogsView {
+            follow: true,
+            ..LogsView::default()
+        };
+        logs.set_filter("error");
+        for i in 0..MAX_LOG_LINES + 25 {
+            logs.push(line(i));
+        }
+        assert_eq!(logs.len(), MAX_LOG_LINES);
+        // 25 lines evicted: "ERROR 0", "ERROR 10", "ERROR 20" went with them.
+        assert_eq!(logs.shown_len(), MAX_LOG_LINES / 10 + 3 - 3);
+        let last: Vec<&str> = logs.visible(2).iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(last, ["ERROR 100010", "ERROR 100020"]);
+        logs.follow = false;
+        logs.scroll = 1;
+        let back: Vec<&str> = logs.visible(1).iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(back, ["ERROR 100010"]);
+        logs.set_filter("");
+        assert_eq!(logs.shown_len(), MAX_LOG_LINES);
+        logs.set_filter("ok 99999");
+        assert_eq!(logs.shown_len(), 1);
     }
 }

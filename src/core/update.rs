@@ -8,8 +8,8 @@ use super::action::{Action, Key, KeyCode};
 use super::analysis::{self, OnFailure, Outcome};
 use super::effect::{ChangeOp, ChangeOutcome, ChangeRequest, Effect, JournalRecord};
 use super::model::{
-    Confirm, ConfirmField, FleetSnapshot, JournalKind, Level, LogLine, MAX_LOG_LINES,
-    MAX_METRIC_POINTS, MetricPoint, Model, Overlay, Pane, PipelineRun, Prompt, Track, TrafficSplit,
+    Confirm, ConfirmField, FleetSnapshot, JournalKind, Level, LogLine, MAX_METRIC_POINTS,
+    MetricPoint, Model, Overlay, Pane, PipelineRun, Prompt, Track, TrafficSplit,
 };
 use super::msg::Msg;
 use super::plan::Phase;
@@ -115,10 +115,8 @@ fn quit(model: &mut Model, fx: &mut Vec<Effect>) {
 fn escape(model: &mut Model) {
     if model.zoom {
         model.zoom = false;
-    } else if model.focus == Pane::Logs {
-        model.logs.filter.clear();
-    } else if model.focus == Pane::Tasks {
-        model.tasks_view.filter.clear();
+    } else if matches!(model.focus, Pane::Logs | Pane::Tasks) {
+        set_filter(model, model.focus, "");
     }
 }
 
@@ -192,7 +190,7 @@ fn move_selection(model: &mut Model, delta: i64) {
         }
         Pane::Logs => {
             // Up goes back in time: stop following and scroll.
-            let len = model.logs.lines.len();
+            let len = model.logs.shown_len();
             let scroll =
                 (model.logs.scroll as i64 - delta).clamp(0, len.saturating_sub(1) as i64) as usize;
             model.logs.scroll = scroll;
@@ -203,7 +201,7 @@ fn move_selection(model: &mut Model, delta: i64) {
 
 fn open_filter(model: &mut Model) {
     let current = match model.focus {
-        Pane::Logs => &model.logs.filter,
+        Pane::Logs => model.logs.filter(),
         Pane::Tasks => &model.tasks_view.filter,
         _ => {
             model.set_status(
@@ -215,7 +213,7 @@ fn open_filter(model: &mut Model) {
     };
     model.prompt = Prompt::Filter {
         pane: model.focus,
-        input: Input::new(current.clone()),
+        input: Input::new(current.to_string()),
     };
 }
 
@@ -239,23 +237,24 @@ fn edit(input: &mut Input, key: Key) -> bool {
     true
 }
 
-fn on_filter_key(model: &mut Model, pane: Pane, mut input: Input, key: Key) {
-    fn target(model: &mut Model, pane: Pane) -> &mut String {
-        if pane == Pane::Logs {
-            &mut model.logs.filter
-        } else {
-            &mut model.tasks_view.filter
-        }
+/// Filter the Logs or Tasks pane.
+fn set_filter(model: &mut Model, pane: Pane, text: &str) {
+    if pane == Pane::Logs {
+        model.logs.set_filter(text);
+    } else {
+        model.tasks_view.filter = text.to_string();
+        model.tasks_view.selected = 0;
     }
+}
+
+fn on_filter_key(model: &mut Model, pane: Pane, mut input: Input, key: Key) {
     match key.code {
         KeyCode::Enter => {}
-        KeyCode::Esc => target(model, pane).clear(),
+        KeyCode::Esc => set_filter(model, pane, ""),
         _ => {
             edit(&mut input, key);
             // Filter as you type, like k9s.
-            *target(model, pane) = input.value().to_string();
-            model.tasks_view.selected = 0;
-            model.logs.scroll = 0;
+            set_filter(model, pane, input.value());
             model.prompt = Prompt::Filter { pane, input };
         }
     }
@@ -349,7 +348,7 @@ fn run_command(model: &mut Model, line: &str, ctx: &Ctx, fx: &mut Vec<Effect>) {
             Err(why) => model.set_status(Level::Error, format!(":weight {arg}: {why}")),
         },
         "theme" => {
-            if model.themes.iter().any(|t| *t == arg) {
+            if model.themes.contains(&arg) {
                 model.theme = arg.clone();
                 model.set_status(Level::Info, format!("theme: {arg}"));
             } else {
@@ -373,8 +372,7 @@ fn run_command(model: &mut Model, line: &str, ctx: &Ctx, fx: &mut Vec<Effect>) {
             }
         }
         "filter" => match model.focus {
-            Pane::Logs => model.logs.filter = arg,
-            Pane::Tasks => model.tasks_view.filter = arg,
+            Pane::Logs | Pane::Tasks => set_filter(model, model.focus, &arg),
             _ => model.set_status(Level::Warn, "filter works in the Logs and Tasks panes"),
         },
         other => model.set_status(
@@ -1042,18 +1040,16 @@ fn on_metrics(model: &mut Model, points: Vec<MetricPoint>) {
 }
 
 fn on_logs(model: &mut Model, lines: Vec<LogLine>) {
-    let added = lines.len();
+    let mut shown = 0;
     for line in lines {
-        if model.logs.lines.len() == MAX_LOG_LINES {
-            model.logs.lines.pop_front();
+        if model.logs.push(line) {
+            shown += 1;
         }
-        model.logs.last_at = Some(line.at);
-        model.logs.lines.push_back(line);
     }
-    if !model.logs.follow && model.logs.filter.is_empty() {
+    if !model.logs.follow {
         // Keep the lines the operator is reading where they are.
         model.logs.scroll =
-            (model.logs.scroll + added).min(model.logs.lines.len().saturating_sub(1));
+            (model.logs.scroll + shown).min(model.logs.shown_len().saturating_sub(1));
     }
     model.logs.error = None;
 }
@@ -1264,7 +1260,7 @@ pub fn humanize(d: std::time::Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s}s"),
-        60..3600 if s % 60 == 0 => format!("{}m", s / 60),
+        60..3600 if s.is_multiple_of(60) => format!("{}m", s / 60),
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),

@@ -38,9 +38,14 @@ impl Widget for LogsPane<'_> {
                 Role::Degraded
             }),
         )];
-        if !logs.filter.is_empty() {
+        if !logs.filter().is_empty() {
             extra.push(Span::styled(
-                format!("/{} ", inert(&logs.filter)),
+                format!(
+                    "/{} ({} of {}) ",
+                    inert(logs.filter()),
+                    logs.shown_len(),
+                    logs.len()
+                ),
                 theme.style(Role::Focus),
             ));
         }
@@ -51,9 +56,9 @@ impl Widget for LogsPane<'_> {
         let inner = block.inner(area);
         block.render(area, buf);
         let width = inner.width as usize;
-        let visible = model.visible_logs(inner.height as usize);
+        let visible = logs.visible(inner.height as usize);
         if visible.is_empty() {
-            let text = if logs.filter.is_empty() {
+            let text = if logs.filter().is_empty() {
                 "no log lines yet"
             } else {
                 "no line matches the filter"

@@ -123,37 +123,60 @@ fn draw_pane(frame: &mut Frame, area: Rect, pane: Pane, model: &Model, theme: &T
 fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let base = theme.style(Role::Header);
     let svc = &model.service;
-    let mut spans = vec![
-        Span::styled(
-            " flightdeck ",
-            base.add_modifier(ratatui::style::Modifier::BOLD),
-        ),
-        Span::styled(format!("│ {} · {} ", svc.name, svc.environment), base),
-    ];
-    if svc.protected {
-        spans.push(Span::styled("[protected] ", base));
-    }
-    if model.read_only {
-        spans.push(Span::styled(" READ-ONLY ", theme.style(Role::Danger)));
-        spans.push(Span::styled(" ", base));
-    }
-    spans.push(Span::styled(
-        format!("│ {} · {} ", svc.account, svc.region),
-        base,
-    ));
+    let wide = area.width >= 140;
+    let clock = if wide {
+        model.now.format("%Y-%m-%d %H:%M:%S UTC ").to_string()
+    } else {
+        model.now.format("%H:%M:%S UTC ").to_string()
+    };
     let window = match &svc.change_window {
         None => "window: always open".to_string(),
         Some(w) if w.is_open(model.now) => "window: OPEN".to_string(),
-        Some(w) => format!("window: closed, opens {}", w.next_open(model.now)),
+        Some(w) if wide => format!("window: closed, opens {}", w.next_open(model.now)),
+        Some(_) => "window: closed".to_string(),
     };
-    spans.push(Span::styled(format!("│ {window} "), base));
+    // Segments in order of importance: what does not fit is left out,
+    // never cut in the middle.
+    let protected = if svc.protected { " [protected]" } else { "" };
+    let mut segments: Vec<(u8, Span)> = vec![
+        (
+            0,
+            Span::styled(
+                " flightdeck ",
+                base.add_modifier(ratatui::style::Modifier::BOLD),
+            ),
+        ),
+        (
+            0,
+            Span::styled(
+                format!("│ {} · {}{protected} ", svc.name, svc.environment),
+                base,
+            ),
+        ),
+    ];
+    if model.read_only {
+        segments.push((0, Span::styled(" READ-ONLY ", theme.style(Role::Danger))));
+    }
+    segments.push((1, Span::styled(format!("│ {window} "), base)));
     if let Some(demo) = &model.demo {
-        spans.push(Span::styled(
-            format!("│ DEMO {} ×{} ", demo.scenario, demo.speed),
-            base,
+        segments.push((
+            2,
+            Span::styled(format!("│ DEMO {} ×{} ", demo.scenario, demo.speed), base),
         ));
     }
-    let clock = model.now.format("%Y-%m-%d %H:%M:%S UTC ").to_string();
+    segments.push((
+        3,
+        Span::styled(format!("│ {} · {} ", svc.account, svc.region), base),
+    ));
+    let room = usize::from(area.width).saturating_sub(clock.chars().count());
+    for drop in [3, 2, 1] {
+        let used: usize = segments.iter().map(|(_, s)| s.width()).sum();
+        if used <= room {
+            break;
+        }
+        segments.retain(|(p, _)| *p < drop);
+    }
+    let spans: Vec<Span> = segments.into_iter().map(|(_, s)| s).collect();
     let [left, right] = Layout::horizontal([
         Constraint::Min(0),
         Constraint::Length(clock.chars().count() as u16),

@@ -40,6 +40,7 @@ impl Widget for TasksPane<'_> {
                 .render(inner, buf);
             return;
         };
+        let wide = inner.width >= 100;
         let mut lines = Vec::new();
         for svc in &fleet.services {
             let track_role = if svc.track == Track::Canary {
@@ -47,25 +48,28 @@ impl Widget for TasksPane<'_> {
             } else {
                 Role::Stable
             };
-            let mut spans = vec![
-                Span::styled(
-                    format!("{:<6} ", svc.track.label()),
-                    theme.style(track_role),
-                ),
-                Span::styled(format!("{} ", svc.name), theme.style(Role::Text)),
-                Span::styled(
-                    format!("{} ", svc.task_definition),
-                    theme.style(Role::Muted),
-                ),
-                Span::styled(
-                    format!("{}/{} run {} pend ", svc.running, svc.desired, svc.pending),
-                    theme.style(if svc.running >= svc.desired {
-                        Role::Healthy
-                    } else {
-                        Role::Degraded
-                    }),
-                ),
-            ];
+            let mut spans = vec![Span::styled(
+                format!("{:<6} ", svc.track.label()),
+                theme.style(track_role),
+            )];
+            if wide {
+                spans.push(Span::styled(
+                    format!("{} ", svc.name),
+                    theme.style(Role::Text),
+                ));
+            }
+            spans.push(Span::styled(
+                format!("{}/{} run {} pend ", svc.running, svc.desired, svc.pending),
+                theme.style(if svc.running >= svc.desired {
+                    Role::Healthy
+                } else {
+                    Role::Degraded
+                }),
+            ));
+            spans.push(Span::styled(
+                format!("{} ", svc.task_definition),
+                theme.style(Role::Muted),
+            ));
             for d in &svc.deployments {
                 spans.push(Span::styled(
                     format!("{} ", d.status),
@@ -131,8 +135,35 @@ impl Widget for TasksPane<'_> {
             ..inner
         };
         let tasks = model.visible_tasks();
+        // Narrow panes keep the columns that matter most.
+        let columns: &[(&str, u16)] = if inner.width >= 70 {
+            &[
+                ("TASK", 8),
+                ("TRACK", 6),
+                ("REV", 3),
+                ("STATUS", 8),
+                ("HEALTH", 9),
+                ("AZ", 10),
+                ("AGE", 6),
+                ("STOPPED REASON", 0),
+            ]
+        } else {
+            &[
+                ("TASK", 8),
+                ("TRACK", 6),
+                ("STATUS", 8),
+                ("HEALTH", 9),
+                ("AGE", 6),
+            ]
+        };
+        // Build only the rows that fit, keeping the selection in view.
+        let fits = usize::from(table_area.height.saturating_sub(1)).max(1);
+        let selected = model.tasks_view.selected.min(tasks.len().saturating_sub(1));
+        let offset = (selected + 1).saturating_sub(fits);
         let rows: Vec<Row> = tasks
             .iter()
+            .skip(offset)
+            .take(fits)
             .map(|t| {
                 let age = t
                     .started_at
@@ -144,54 +175,41 @@ impl Widget for TasksPane<'_> {
                 } else {
                     Role::Stable
                 };
-                Row::new(vec![
-                    Cell::from(t.short_id().to_string()),
-                    Cell::from(Span::styled(t.track.label(), theme.style(track_role))),
-                    Cell::from(t.revision().to_string()),
-                    Cell::from(Span::styled(
+                let cells = columns.iter().map(|(name, _)| match *name {
+                    "TASK" => Cell::from(t.short_id().to_string()),
+                    "TRACK" => Cell::from(Span::styled(t.track.label(), theme.style(track_role))),
+                    "REV" => Cell::from(t.revision().to_string()),
+                    "STATUS" => Cell::from(Span::styled(
                         t.last_status.clone(),
                         health_style(theme, &t.last_status),
                     )),
-                    Cell::from(Span::styled(
+                    "HEALTH" => Cell::from(Span::styled(
                         t.health.clone(),
                         health_style(theme, &t.health),
                     )),
-                    Cell::from(t.az.clone()),
-                    Cell::from(age),
-                    Cell::from(inert(t.stopped_reason.as_deref().unwrap_or(""))),
-                ])
+                    "AZ" => Cell::from(t.az.clone()),
+                    "AGE" => Cell::from(age.clone()),
+                    _ => Cell::from(inert(t.stopped_reason.as_deref().unwrap_or(""))),
+                });
+                Row::new(cells.collect::<Vec<_>>())
             })
             .collect();
-        let header = Row::new([
-            "TASK",
-            "TRACK",
-            "REV",
-            "STATUS",
-            "HEALTH",
-            "AZ",
-            "AGE",
-            "STOPPED REASON",
-        ])
-        .style(theme.style(Role::Title));
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(8),
-                Constraint::Length(6),
-                Constraint::Length(3),
-                Constraint::Length(8),
-                Constraint::Length(9),
-                Constraint::Length(10),
-                Constraint::Length(6),
-                Constraint::Min(10),
-            ],
-        )
-        .header(header)
-        .row_highlight_style(theme.style(Role::Focus))
-        .column_spacing(1);
+        let header =
+            Row::new(columns.iter().map(|(name, _)| *name)).style(theme.style(Role::Title));
+        let widths = columns.iter().map(|(_, w)| {
+            if *w == 0 {
+                Constraint::Min(10)
+            } else {
+                Constraint::Length(*w)
+            }
+        });
+        let table = Table::new(rows, widths)
+            .header(header)
+            .row_highlight_style(theme.style(Role::Focus))
+            .column_spacing(1);
         let mut state = TableState::default();
         if model.focus == Pane::Tasks && !tasks.is_empty() {
-            state.select(Some(model.tasks_view.selected.min(tasks.len() - 1)));
+            state.select(Some(selected - offset));
         }
         StatefulWidget::render(table, table_area, buf, &mut state);
     }

@@ -29,32 +29,51 @@ pub fn help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .into_iter()
         .map(|(keys, desc)| {
             Line::from(vec![
-                Span::styled(format!("{keys:>14}  "), theme.style(Role::Focus)),
+                Span::styled(format!("{keys:>10}  "), theme.style(Role::Focus)),
                 Span::styled(desc, theme.style(Role::Text)),
             ])
         })
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
-        Span::styled("      commands  ", theme.style(Role::Focus)),
+        Span::styled("  commands  ", theme.style(Role::Focus)),
         Span::styled(format!(":{}", COMMANDS.join(" :")), theme.style(Role::Text)),
     ]));
     lines.push(Line::from(Span::styled(
-        format!("        themes  {}", model.themes.join(", ")),
+        format!("    themes  {}", model.themes.join(", ")),
         theme.style(Role::Muted),
     )));
     lines.push(Line::from(Span::styled(
         "any key closes this screen",
         theme.style(Role::Muted),
     )));
+    // Short terminals get the keys in two columns.
+    let two_columns = lines.len() as u16 + 2 > area.height && area.width >= 80;
+    if two_columns {
+        let half = lines.len().div_ceil(2);
+        let right = lines.split_off(half);
+        let rect = centered(area, area.width.min(120), half as u16 + 2);
+        frame.render_widget(Clear, rect);
+        let block = help_block(theme);
+        let inner = block.inner(rect);
+        frame.render_widget(block, rect);
+        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(inner);
+        frame.render_widget(Paragraph::new(lines), l);
+        frame.render_widget(Paragraph::new(right), r);
+        return;
+    }
     let rect = centered(area, 78, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
-    let block = Block::default()
+    frame.render_widget(Paragraph::new(lines).block(help_block(theme)), rect);
+}
+
+fn help_block(theme: &Theme) -> Block<'static> {
+    Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(theme.style(Role::Focus))
-        .title(Span::styled(" Help: keys ", theme.style(Role::Title)));
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+        .title(Span::styled(" Help: keys ", theme.style(Role::Title)))
 }
 
 fn field_line<'a>(label: &str, input: &Input, active: bool, theme: &Theme) -> Line<'a> {

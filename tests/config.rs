@@ -1,0 +1,174 @@
+//! Config tests: the example config parses into what it says; every file in
+//! `tests/invalid_configs/` fails with the message its first line expects
+//! (`# expect: ...`), naming the file, the line and the key.
+
+use std::path::{Path, PathBuf};
+
+use flightdeck::config;
+use flightdeck::core::action::{Action, Key};
+use flightdeck::core::analysis::OnFailure;
+
+#[test]
+fn the_example_config_parses_and_documents_the_seed() -> Result<(), Box<dyn std::error::Error>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let config = config::load(&path)?;
+    let svc = config.service(None)?;
+    assert_eq!(svc.name, "auth-service");
+    assert!(svc.protected);
+    assert_eq!(
+        svc.change_window.map(|w| w.to_string()).as_deref(),
+        Some("Tue-Thu 10:00-16:00 UTC")
+    );
+    let weights: Vec<u8> = svc.plan.steps.iter().map(|s| s.weight).collect();
+    assert_eq!(weights, [10, 50, 100]);
+    assert_eq!(
+        svc.plan.steps[1].bake,
+        Some(std::time::Duration::from_secs(600))
+    );
+    assert_eq!(svc.analysis.max_p95_ms, 200.0);
+    assert_eq!(svc.analysis.on_failure, OnFailure::Rollback);
+    assert!(!svc.analysis.auto_advance);
+    assert_eq!(
+        config.keymap.action_for(Key::char('R')),
+        Some(Action::Rollback)
+    );
+    assert_eq!(config.theme(), Some("default"));
+    assert!(
+        config
+            .service(Some("nope"))
+            .is_err_and(|e| e.to_string().contains("no [[service]] named `nope`"))
+    );
+    Ok(())
+}
+
+#[test]
+fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std::error::Error>> {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml"))?;
+    for key in [
+        "region",
+        "profile",
+        "endpoint_url",
+        "repo",
+        "workflow",
+        "branch",
+        "api_url",
+        "provider",
+        "name",
+        "environment",
+        "protected",
+        "change_window",
+        "cluster",
+        "stable_service",
+        "canary_service",
+        "listener_rule_arn",
+        "listener_arn",
+        "stable_target_group_arn",
+        "canary_target_group_arn",
+        "log_group",
+        "steps",
+        "interval",
+        "lookback",
+        "max_error_rate_pct",
+        "max_p95_ms",
+        "min_requests",
+        "confidence",
+        "failures_before_action",
+        "on_failure",
+        "auto_advance",
+        "error_rate_query",
+        "p95_query",
+        "theme",
+        "path",
+    ] {
+        assert!(
+            text.contains(&format!("{key} =")),
+            "config.example.toml does not document `{key}`"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn keys_can_be_rebound() -> Result<(), Box<dyn std::error::Error>> {
+    let config = config::parse(
+        Path::new("k.toml"),
+        "[keys]\nrollback = [\"ctrl-r\", \"X\"]\n",
+    )?;
+    assert_eq!(
+        config.keymap.action_for(Key::ctrl('r')),
+        Some(Action::Rollback)
+    );
+    assert_eq!(
+        config.keymap.action_for(Key::char('X')),
+        Some(Action::Rollback)
+    );
+    assert_eq!(config.keymap.action_for(Key::char('R')), None);
+    Ok(())
+}
+
+#[test]
+fn each_invalid_config_fails_with_file_line_key_and_what_is_expected()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_configs");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 15, "the corpus shrank: {}", files.len());
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file)?;
+        let expected = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .ok_or_else(|| format!("{}: first line must be `# expect: ...`", file.display()))?;
+        match config::load(file) {
+            Ok(_) => failures.push(format!("{}: parsed, expected an error", file.display())),
+            Err(e) => {
+                let message = e.to_string();
+                let file_name = file.display().to_string();
+                if !message.starts_with(&format!("{file_name}:"))
+                    || !message.contains(expected)
+                    || e.line.is_none()
+                {
+                    failures.push(format!(
+                        "{}:\n  expected: {expected}\n  got:      {message}",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    Ok(())
+}
+
+#[test]
+fn the_binary_exits_2_on_a_bad_config_and_prints_where() -> Result<(), Box<dyn std::error::Error>> {
+    let file =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_configs/bad_duration.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .arg("--config")
+        .arg(&file)
+        .arg("--demo")
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad_duration.toml:9:33: key `service[0].steps[0].bake`"),
+        "{stderr}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .arg("--demo=nope")
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown demo scenario `nope`"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .arg("--bogus")
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    Ok(())
+}

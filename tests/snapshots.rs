@@ -1,0 +1,152 @@
+//! Whole-screen snapshots at 80×24 and 160×48 with a fixed clock: start,
+//! a confirmation dialog, help, and after a rollback. Snapshots hold text
+//! only, so the colour of health badges is asserted separately.
+
+mod common;
+
+use common::{Harness, tuesday};
+use flightdeck::config::theme::{Role, Theme, Themes};
+use flightdeck::core::action::{Key, KeyCode};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+
+fn render(h: &Harness, width: u16, height: u16) -> Result<Buffer, Box<dyn std::error::Error>> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height))?;
+    let themes = Themes::load(false);
+    terminal.draw(|frame| flightdeck::ui::draw(frame, &h.model, themes.get(&h.model.theme)))?;
+    Ok(terminal.backend().buffer().clone())
+}
+
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        for x in 0..area.width {
+            out.push_str(buffer[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The demo one minute in: two verdicts, logs, the pipeline waiting.
+fn started() -> Harness {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(60);
+    h
+}
+
+#[test]
+fn start() -> Result<(), Box<dyn std::error::Error>> {
+    let h = started();
+    for (w, ht) in [(80, 24), (160, 48)] {
+        let screen = text(&render(&h, w, ht)?);
+        for title in ["Pipeline", "Canary", "Tasks", "Logs", "Journal"] {
+            assert!(screen.contains(title), "{w}x{ht} lacks {title}");
+        }
+        insta::assert_snapshot!(format!("start_{w}x{ht}"), screen);
+    }
+    Ok(())
+}
+
+#[test]
+fn confirmation_dialog() -> Result<(), Box<dyn std::error::Error>> {
+    let mut h = started();
+    h.key(Key::char(']'));
+    for (w, ht) in [(80, 24), (160, 48)] {
+        let screen = text(&render(&h, w, ht)?);
+        assert!(screen.contains("Type auth-service to confirm"), "{screen}");
+        insta::assert_snapshot!(format!("confirm_advance_{w}x{ht}"), screen);
+    }
+    h.key(Key::plain(KeyCode::Esc));
+    h.key(Key::char('R'));
+    for (w, ht) in [(80, 24), (160, 48)] {
+        insta::assert_snapshot!(
+            format!("confirm_rollback_{w}x{ht}"),
+            text(&render(&h, w, ht)?)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn help() -> Result<(), Box<dyn std::error::Error>> {
+    let mut h = started();
+    h.key(Key::char('?'));
+    for (w, ht) in [(80, 24), (160, 48)] {
+        let screen = text(&render(&h, w, ht)?);
+        insta::assert_snapshot!(format!("help_{w}x{ht}"), screen);
+    }
+    Ok(())
+}
+
+#[test]
+fn after_rollback() -> Result<(), Box<dyn std::error::Error>> {
+    let mut h = started();
+    h.key(Key::char('R'));
+    let fx = h.confirm("error spike");
+    h.carry_out(fx);
+    h.run_for(30);
+    for (w, ht) in [(80, 24), (160, 48)] {
+        let screen = text(&render(&h, w, ht)?);
+        assert!(screen.contains("rolled back"), "{screen}");
+        insta::assert_snapshot!(format!("after_rollback_{w}x{ht}"), screen);
+    }
+    Ok(())
+}
+
+#[test]
+fn tiny_and_odd_sizes_do_not_panic() -> Result<(), Box<dyn std::error::Error>> {
+    let mut h = started();
+    for (w, ht) in [(1, 1), (20, 5), (40, 10), (80, 24), (300, 100)] {
+        render(&h, w, ht)?;
+    }
+    h.key(Key::char('R'));
+    for (w, ht) in [(1, 1), (20, 5), (40, 10)] {
+        render(&h, w, ht)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn health_badges_carry_their_colour() -> Result<(), Box<dyn std::error::Error>> {
+    let h = started();
+    let buffer = render(&h, 160, 48)?;
+    let theme = Theme::built_in("default").ok_or("no default theme")?;
+    let healthy = theme.style(Role::Healthy).fg;
+    // Find a HEALTHY cell in the task table and check its colour.
+    let screen = text(&buffer);
+    let (row, line) = screen
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(" stable ") && l.contains("HEALTHY"))
+        .ok_or("no healthy task row")?;
+    let col = line
+        .chars()
+        .collect::<Vec<_>>()
+        .windows(7)
+        .position(|w| w.iter().collect::<String>() == "HEALTHY");
+    let col = col.ok_or("no HEALTHY")? as u16;
+    assert_eq!(buffer[(col, row as u16)].fg, healthy.unwrap_or_default());
+    Ok(())
+}
+
+#[test]
+fn hostile_log_lines_are_drawn_inert() -> Result<(), Box<dyn std::error::Error>> {
+    let mut h = started();
+    h.run_for(120);
+    h.model.focus = flightdeck::core::model::Pane::Logs;
+    h.model.zoom = true;
+    h.model.logs.set_filter("pwned");
+    let buffer = render(&h, 160, 48)?;
+    let screen = text(&buffer);
+    assert!(screen.contains("^[]0;pwned^G"), "{screen}");
+    assert!(
+        !buffer
+            .content()
+            .iter()
+            .any(|c| c.symbol().chars().any(|ch| ch.is_control()))
+    );
+    Ok(())
+}
