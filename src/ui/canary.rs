@@ -176,6 +176,8 @@ fn state_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
         spans.push(Span::styled(" PAUSED ", theme.style(Role::Danger)));
     } else if let Some(hold) = hold_reason(model)
         && matches!(state.phase, Phase::Progressing | Phase::AtFull)
+        // While baking, a hold only matters once the bake is done.
+        && state.bake_left(&model.plan, model.now).is_none_or(|left| left.is_zero())
     {
         spans.push(Span::styled(
             format!(" · hold: {hold}"),
