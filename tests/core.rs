@@ -139,9 +139,7 @@ fn read_only_refuses_every_change_with_a_message() {
         assert_eq!(h.model.status.as_ref().map(|s| s.level), Some(Level::Error));
     }
     let mut h = Harness::new("good", tuesday(), true);
-    h.key(Key::char(':'));
-    h.type_text("weight 50");
-    assert!(h.enter().is_empty());
+    assert!(h.command("weight 50").is_empty());
     assert!(status(&h).contains("read-only"));
 }
 
@@ -398,27 +396,19 @@ fn inconclusive_never_advances() {
 #[test]
 fn command_line_runs_commands_and_names_what_exists() {
     let mut h = Harness::new("good", tuesday(), false);
-    h.key(Key::char(':'));
-    h.type_text("weight 25");
-    h.enter();
+    h.command("weight 25");
     assert!(
         confirm_of(&h).is_some_and(|c| c.request.op == ChangeOp::SetCanaryWeight { weight: 25 })
     );
     h.key(esc());
 
-    h.key(Key::char(':'));
-    h.type_text("weight 101");
-    h.enter();
+    h.command("weight 101");
     assert!(status(&h).contains("over 100"));
 
-    h.key(Key::char(':'));
-    h.type_text("theme light");
-    h.enter();
+    h.command("theme light");
     assert_eq!(h.model.theme, "light");
 
-    h.key(Key::char(':'));
-    h.type_text("theme neon");
-    h.enter();
+    h.command("theme neon");
     assert!(status(&h).contains("unknown theme `neon`") && status(&h).contains("high-contrast"));
 
     h.key(Key::char(':'));
@@ -431,9 +421,7 @@ fn command_line_runs_commands_and_names_what_exists() {
     assert!(confirm_of(&h).is_some_and(|c| matches!(c.request.op, ChangeOp::Rollback { .. })));
     h.key(esc());
 
-    h.key(Key::char(':'));
-    h.type_text("frobnicate");
-    h.enter();
+    h.command("frobnicate");
     assert!(status(&h).contains("unknown command `frobnicate`"));
 
     h.key(Key::char(':'));

@@ -2,6 +2,7 @@
 //! back as an operator would, quit, and check the terminal was restored and
 //! the journal holds the change.
 
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::num::NonZeroU16;
 use std::sync::mpsc;
@@ -50,98 +51,139 @@ impl Screen {
     }
 }
 
+/// The binary running in a pseudo-terminal of `rows` × `cols`.
+struct Running {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Screen,
+}
+
+impl Running {
+    fn start(
+        args: &[&OsStr],
+        env: &[(&str, &str)],
+        rows: u16,
+        cols: u16,
+    ) -> Result<Running, Box<dyn std::error::Error>> {
+        let pair = native_pty_system().openpty(PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        })?;
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flightdeck"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let child = pair.slave.spawn_command(cmd)?;
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader()?;
+        let writer = pair.master.take_writer()?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let screen = Screen {
+            parser: vt100::Parser::new(
+                NonZeroU16::new(rows).ok_or("rows")?,
+                NonZeroU16::new(cols).ok_or("cols")?,
+                0,
+            ),
+            bytes: rx,
+            raw: Vec::new(),
+        };
+        Ok(Running {
+            child,
+            writer,
+            screen,
+        })
+    }
+
+    fn send(&mut self, keys: &str) -> std::io::Result<()> {
+        self.writer.write_all(keys.as_bytes())?;
+        self.writer.flush()
+    }
+
+    /// Wait for the process to end, reading what it draws meanwhile.
+    fn wait_exit(
+        &mut self,
+        why: &str,
+    ) -> Result<portable_pty::ExitStatus, Box<dyn std::error::Error>> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                while self.screen.pump(Duration::from_millis(200)) {}
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                self.child.kill()?;
+                return Err(format!("flightdeck did not exit {why}").into());
+            }
+            self.screen.pump(Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 fn demo_rollback_in_a_real_terminal() -> TestResult {
     let dir = tempfile::tempdir()?;
     let journal = dir.path().join("journal.jsonl");
-    let pty = native_pty_system();
-    let pair = pty.openpty(PtySize {
-        rows: ROWS,
-        cols: COLS,
-        pixel_width: 0,
-        pixel_height: 0,
-    })?;
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flightdeck"));
-    cmd.arg("--demo");
-    cmd.arg("--journal");
-    cmd.arg(&journal);
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("USER", "e2e-operator");
-    cmd.env_remove("NO_COLOR");
-    let mut child = pair.slave.spawn_command(cmd)?;
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader()?;
-    let mut writer = pair.master.take_writer()?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let rows = NonZeroU16::new(ROWS).ok_or("rows")?;
-    let cols = NonZeroU16::new(COLS).ok_or("cols")?;
-    let mut screen = Screen {
-        parser: vt100::Parser::new(rows, cols, 0),
-        bytes: rx,
-        raw: Vec::new(),
-    };
-    let mut send = |keys: &str| -> std::io::Result<()> {
-        writer.write_all(keys.as_bytes())?;
-        writer.flush()
-    };
+    let args = [
+        OsStr::new("--demo"),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let mut app = Running::start(&args, &[("USER", "e2e-operator")], ROWS, COLS)?;
 
-    screen.wait_for("the five pane titles and data", |s| {
+    app.screen.wait_for("the five pane titles and data", |s| {
         ["Pipeline", "Canary", "Tasks", "Logs", "Journal"]
             .iter()
             .all(|t| s.contains(t))
             && s.contains("10% canary")
     })?;
     assert!(
-        screen.parser.screen().alternate_screen(),
+        app.screen.parser.screen().alternate_screen(),
         "runs in the alternate screen"
     );
 
-    send("R")?;
-    screen.wait_for("the rollback dialog", |s| {
+    app.send("R")?;
+    app.screen.wait_for("the rollback dialog", |s| {
         s.contains("ROLL BACK") && s.contains("Type auth-service to confirm")
     })?;
-    send("auth-service")?;
-    send("\t")?;
-    send("e2e: canary errors")?;
-    screen.wait_for("the typed reason", |s| s.contains("[e2e: canary errors]"))?;
-    send("\r")?;
-    let after = screen.wait_for("canary at 0% and the rollback journaled", |s| {
-        s.contains("  0% canary")
-            && s.contains("rolled back")
-            && s.contains("rollback 10% → 0% done")
-    })?;
+    app.send("auth-service")?;
+    app.send("\t")?;
+    app.send("e2e: canary errors")?;
+    app.screen
+        .wait_for("the typed reason", |s| s.contains("[e2e: canary errors]"))?;
+    app.send("\r")?;
+    let after = app
+        .screen
+        .wait_for("canary at 0% and the rollback journaled", |s| {
+            s.contains("  0% canary")
+                && s.contains("rolled back")
+                && s.contains("rollback 10% → 0% done")
+        })?;
     assert!(
         after.contains("e2e-operator: rollback 10% → 0% started — e2e: canary errors"),
         "{after}"
     );
 
-    send("q")?;
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill()?;
-            return Err("flightdeck did not exit after q".into());
-        }
-        screen.pump(Duration::from_millis(50));
-    };
-    while screen.pump(Duration::from_millis(200)) {}
+    app.send("q")?;
+    let status = app.wait_exit("after q")?;
     assert!(status.success(), "exit status {status:?}");
     assert!(
-        !screen.parser.screen().alternate_screen(),
+        !app.screen.parser.screen().alternate_screen(),
         "left the alternate screen"
     );
-    let raw = String::from_utf8_lossy(&screen.raw);
+    let raw = String::from_utf8_lossy(&app.screen.raw);
     assert!(
         raw.contains("\x1b[?1049l"),
         "sent the leave-alternate-screen sequence"
@@ -167,66 +209,36 @@ fn demo_rollback_in_a_real_terminal() -> TestResult {
 #[test]
 fn read_only_refuses_in_a_real_terminal_and_sigterm_restores_it() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let pty = native_pty_system();
-    let pair = pty.openpty(PtySize {
-        rows: 24,
-        cols: 80,
-        pixel_width: 0,
-        pixel_height: 0,
-    })?;
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flightdeck"));
-    cmd.args(["--demo", "--read-only", "--journal"]);
-    cmd.arg(dir.path().join("j.jsonl"));
-    cmd.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(cmd)?;
-    drop(pair.slave);
-    let mut reader = pair.master.try_clone_reader()?;
-    let mut writer = pair.master.take_writer()?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut screen = Screen {
-        parser: vt100::Parser::new(
-            NonZeroU16::new(24).ok_or("rows")?,
-            NonZeroU16::new(80).ok_or("cols")?,
-            0,
-        ),
-        bytes: rx,
-        raw: Vec::new(),
-    };
-    screen.wait_for("READ-ONLY in the header", |s| {
+    let journal = dir.path().join("j.jsonl");
+    let args = [
+        OsStr::new("--demo"),
+        OsStr::new("--read-only"),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let mut app = Running::start(&args, &[], 24, 80)?;
+    app.screen.wait_for("READ-ONLY in the header", |s| {
         s.contains("READ-ONLY") && s.contains("Journal")
     })?;
-    writer.write_all(b"R")?;
-    writer.flush()?;
-    screen.wait_for("the refusal", |s| {
+    app.send("R")?;
+    app.screen.wait_for("the refusal", |s| {
         s.contains("read-only: changes are disabled")
     })?;
-    let pid = child.process_id().ok_or("no pid")?;
+    let pid = app.child.process_id().ok_or("no pid")?;
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()?;
     assert!(killed.success());
-    let deadline = Instant::now() + PATIENCE;
-    while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
-            child.kill()?;
-            return Err("flightdeck did not exit on SIGTERM".into());
-        }
-        screen.pump(Duration::from_millis(50));
-    }
-    while screen.pump(Duration::from_millis(200)) {}
+    app.wait_exit("on SIGTERM")?;
     assert!(
-        !screen.parser.screen().alternate_screen(),
+        !app.screen.parser.screen().alternate_screen(),
         "SIGTERM left the alternate screen"
     );
-    let raw = String::from_utf8_lossy(&screen.raw);
-    assert!(raw.contains("\x1b[?1049l"));
+    assert!(String::from_utf8_lossy(&app.screen.raw).contains("\x1b[?1049l"));
+    assert_eq!(
+        std::fs::read_to_string(&journal)?,
+        "",
+        "read-only journals nothing"
+    );
     Ok(())
 }

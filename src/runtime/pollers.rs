@@ -47,45 +47,61 @@ pub fn spawn_all(sources: &Sources, tx: UnboundedSender<Msg>, refresh: Arc<Notif
         },
     );
     // Metrics and logs keep a cursor: each poll asks only for what is new.
-    let s = sources.clone();
-    let cursor = Arc::new(std::sync::Mutex::new(None::<Time>));
-    poll(
+    let metrics = sources.metrics.clone();
+    poll_new(
         Duration::from_secs(1),
         tx.clone(),
         refresh.clone(),
-        move || {
-            let (s, cursor) = (s.clone(), cursor.clone());
-            async move {
-                let after = cursor.lock().ok().and_then(|c| *c);
-                let result = s.metrics.points(after).await;
-                advance_cursor(&cursor, &result, |p| p.at);
-                Msg::Metrics(result)
-            }
+        move |after| {
+            let metrics = metrics.clone();
+            async move { metrics.points(after).await }
         },
+        |p| p.at,
+        Msg::Metrics,
     );
-    let s = sources.clone();
-    let cursor = Arc::new(std::sync::Mutex::new(None::<Time>));
-    poll(Duration::from_millis(250), tx, refresh, move || {
-        let (s, cursor) = (s.clone(), cursor.clone());
-        async move {
-            let after = cursor.lock().ok().and_then(|c| *c);
-            let result = s.logs.since(after).await;
-            advance_cursor(&cursor, &result, |l| l.at);
-            Msg::Logs(result)
-        }
-    });
+    let logs = sources.logs.clone();
+    poll_new(
+        Duration::from_millis(250),
+        tx,
+        refresh,
+        move |after| {
+            let logs = logs.clone();
+            async move { logs.since(after).await }
+        },
+        |l| l.at,
+        Msg::Logs,
+    );
 }
 
-fn advance_cursor<T>(
-    cursor: &std::sync::Mutex<Option<Time>>,
-    result: &Result<Vec<T>, SourceError>,
-    at: impl Fn(&T) -> Time,
-) {
-    if let (Ok(items), Ok(mut c)) = (result, cursor.lock())
-        && let Some(newest) = items.iter().map(at).max()
-    {
-        *c = Some(newest);
-    }
+/// Poll a source that returns items newer than a cursor, moving the cursor
+/// to the newest item each time.
+fn poll_new<T, F, Fut>(
+    interval: Duration,
+    tx: UnboundedSender<Msg>,
+    refresh: Arc<Notify>,
+    fetch: F,
+    at: fn(&T) -> Time,
+    wrap: fn(Result<Vec<T>, SourceError>) -> Msg,
+) where
+    T: Send + 'static,
+    F: Fn(Option<Time>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<T>, SourceError>> + Send,
+{
+    let cursor = Arc::new(std::sync::Mutex::new(None::<Time>));
+    let fetch = Arc::new(fetch);
+    poll(interval, tx, refresh, move || {
+        let (cursor, fetch) = (cursor.clone(), fetch.clone());
+        async move {
+            let after = cursor.lock().ok().and_then(|c| *c);
+            let result = fetch(after).await;
+            if let (Ok(items), Ok(mut c)) = (&result, cursor.lock())
+                && let Some(newest) = items.iter().map(at).max()
+            {
+                *c = Some(newest);
+            }
+            wrap(result)
+        }
+    });
 }
 
 /// Call `fetch` every `interval` (doubling up to a minute while it fails)

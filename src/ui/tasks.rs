@@ -94,27 +94,17 @@ impl Widget for TasksPane<'_> {
                 format!("{}: ", tg.target_group),
                 theme.style(Role::Text),
             ));
-            targets.push(Span::styled(
-                format!("{} healthy ", tg.healthy),
-                theme.style(Role::Healthy),
-            ));
-            if tg.unhealthy > 0 {
-                targets.push(Span::styled(
-                    format!("{} UNHEALTHY ", tg.unhealthy),
-                    theme.style(Role::Failing),
-                ));
-            }
-            if tg.initial > 0 {
-                targets.push(Span::styled(
-                    format!("{} initial ", tg.initial),
-                    theme.style(Role::Degraded),
-                ));
-            }
-            if tg.draining > 0 {
-                targets.push(Span::styled(
-                    format!("{} draining ", tg.draining),
-                    theme.style(Role::Degraded),
-                ));
+            let counts = [
+                (tg.healthy, "healthy", Role::Healthy),
+                (tg.unhealthy, "UNHEALTHY", Role::Failing),
+                (tg.initial, "initial", Role::Degraded),
+                (tg.draining, "draining", Role::Degraded),
+            ];
+            for (i, (count, label, role)) in counts.into_iter().enumerate() {
+                // Healthy is always shown; the others only when there are some.
+                if i == 0 || count > 0 {
+                    targets.push(Span::styled(format!("{count} {label} "), theme.style(role)));
+                }
             }
         }
         lines.push(Line::from(targets));

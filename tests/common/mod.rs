@@ -104,6 +104,13 @@ impl Harness {
         fx
     }
 
+    /// Type a `:` command and press Enter.
+    pub fn command(&mut self, line: &str) -> Vec<Effect> {
+        self.key(Key::char(':'));
+        self.type_text(line);
+        self.enter()
+    }
+
     pub fn enter(&mut self) -> Vec<Effect> {
         self.key(Key::plain(KeyCode::Enter))
     }
