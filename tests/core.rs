@@ -475,3 +475,17 @@ fn focus_cycles_and_help_closes_on_any_key() {
         "help swallowed the key"
     );
 }
+
+#[test]
+fn quitting_during_a_change_asks_twice() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char('R'));
+    let fx = h.confirm("drill");
+    assert_eq!(fx.len(), 1);
+    assert!(h.key(Key::char('q')).is_empty(), "first q only warns");
+    assert!(status(&h).contains("press q again") && status(&h).contains("rollback"));
+    assert!(matches!(h.key(Key::char('q')).as_slice(), [Effect::Quit]));
+    // With nothing under way, one q quits.
+    let mut h = Harness::new("good", tuesday(), false);
+    assert!(matches!(h.key(Key::char('q')).as_slice(), [Effect::Quit]));
+}

@@ -106,10 +106,29 @@ fn on_key(model: &mut Model, key: Key, ctx: &Ctx, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Quit; while a change is under way, only when asked twice.
 fn quit(model: &mut Model, fx: &mut Vec<Effect>) {
+    let armed = model
+        .status
+        .as_ref()
+        .is_some_and(|s| s.text.starts_with(QUIT_AGAIN));
+    if let Some(change) = model.in_flight.first()
+        && !armed
+    {
+        let text = format!(
+            "{QUIT_AGAIN}: {} {} → {} is under way (quitting waits for it to finish)",
+            change.op.action_name(),
+            change.from,
+            change.to
+        );
+        model.set_status(Level::Warn, text);
+        return;
+    }
     model.quit = true;
     fx.push(Effect::Quit);
 }
+
+const QUIT_AGAIN: &str = "press q again to quit";
 
 /// Esc outside any dialog: unzoom, else clear the focused pane's filter.
 fn escape(model: &mut Model) {

@@ -26,6 +26,8 @@ pub use runner::Targets;
 
 /// The shortest time between two frames (~30 frames/s).
 const FRAME: Duration = Duration::from_millis(33);
+/// How long quitting waits for a change under way.
+const DRAIN: Duration = Duration::from_secs(30);
 
 pub struct Session {
     pub model: Model,
@@ -54,7 +56,7 @@ pub async fn run(session: Session) -> Result<()> {
     input::spawn(tx.clone());
     spawn_tick(tx.clone());
     pollers::spawn_all(&sources, tx.clone(), refresh.clone());
-    let effects = runner::spawn(
+    let (effects, runner) = runner::spawn(
         sources.clone(),
         journal,
         operator.clone(),
@@ -108,6 +110,14 @@ pub async fn run(session: Session) -> Result<()> {
         }
     };
     terminal::leave()?;
+    // Let a change that is under way finish and be journaled.
+    drop(effects);
+    if tokio::time::timeout(DRAIN, runner).await.is_err() {
+        eprintln!(
+            "flightdeck: a change was still running after {}s; check the journal",
+            DRAIN.as_secs()
+        );
+    }
     result
 }
 

@@ -28,9 +28,9 @@ pub fn spawn(
     operator: String,
     targets: Targets,
     tx: UnboundedSender<Msg>,
-) -> UnboundedSender<Effect> {
+) -> (UnboundedSender<Effect>, tokio::task::JoinHandle<()>) {
     let (effects, mut rx) = mpsc::unbounded_channel::<Effect>();
-    tokio::spawn(async move {
+    let handle = tokio::spawn(async move {
         while let Some(effect) = rx.recv().await {
             match effect {
                 Effect::Change(request) => {
@@ -51,7 +51,7 @@ pub fn spawn(
             }
         }
     });
-    effects
+    (effects, handle)
 }
 
 fn record(

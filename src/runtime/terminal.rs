@@ -24,6 +24,15 @@ pub fn enter() -> Result<Term> {
     // color-eyre's (installed first, in main).
     let term = ratatui::try_init()?;
     execute!(stdout(), EnableBracketedPaste)?;
+    // A panic in any task ends the console: the terminal is restored (by
+    // the hooks above) and the process exits, instead of running on in a
+    // terminal that is no longer in raw mode.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(stdout(), DisableBracketedPaste);
+        hook(info);
+        std::process::exit(101);
+    }));
     Ok(term)
 }
 

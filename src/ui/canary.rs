@@ -211,7 +211,8 @@ fn metric_line<'a>(model: &Model, theme: &Theme, metric: Metric, width: usize) -
         Some(v) if v > limit => Role::Failing,
         Some(_) => Role::Healthy,
     };
-    let spark_width = width.saturating_sub(48).clamp(4, 40);
+    // Fixed parts take 41 columns; the sparkline gets what is left.
+    let spark_width = width.saturating_sub(41).min(40);
     let values: Vec<f64> = model
         .metrics
         .canary
@@ -223,7 +224,7 @@ fn metric_line<'a>(model: &Model, theme: &Theme, metric: Metric, width: usize) -
         Span::styled(format!("{} ", metric.label()), theme.style(Role::Muted)),
         Span::styled("canary ", theme.style(Role::Canary)),
         Span::styled(
-            format!("{:>6} ", show(canary)),
+            format!("{:>5} ", show(canary)),
             theme.style(value_role(canary)),
         ),
         Span::styled(
@@ -232,13 +233,10 @@ fn metric_line<'a>(model: &Model, theme: &Theme, metric: Metric, width: usize) -
         ),
         Span::styled(" stable ", theme.style(Role::Stable)),
         Span::styled(
-            format!("{:>6}", show(stable)),
+            format!("{:>5}", show(stable)),
             theme.style(value_role(stable)),
         ),
-        Span::styled(
-            format!(" limit {}", metric.fmt(limit)),
-            theme.style(Role::Muted),
-        ),
+        Span::styled(format!(" ≤{}", metric.fmt(limit)), theme.style(Role::Muted)),
     ])
 }
 

@@ -66,12 +66,15 @@ impl Widget for PipelinePane<'_> {
                 theme.style(Role::Text),
             )),
         ];
-        let name_width = run
+        // Names shrink (with an ellipsis) before the times do.
+        let longest = run
             .stages
             .iter()
             .map(|s| s.name.chars().count())
             .max()
             .unwrap_or(10);
+        let name_width = longest.min(width.saturating_sub(14)).max(6);
+
         let mut stage_lines = Vec::new();
         for stage in &run.stages {
             let (sym, role) = symbol(stage.status);
@@ -85,7 +88,7 @@ impl Widget for PipelinePane<'_> {
             let mut spans = vec![
                 Span::styled(format!("{sym} "), theme.style(role)),
                 Span::styled(
-                    format!("{:<name_width$} ", stage.name),
+                    format!("{:<name_width$} ", truncate(&stage.name, name_width)),
                     theme.style(Role::Text),
                 ),
                 Span::styled(
@@ -94,7 +97,8 @@ impl Widget for PipelinePane<'_> {
                 ),
             ];
             if over {
-                spans.push(Span::styled(" over", theme.style(Role::Degraded)));
+                let mark = if width >= 45 { " over" } else { "!" };
+                spans.push(Span::styled(mark, theme.style(Role::Degraded)));
             }
             if stage.status == StageStatus::Waiting
                 && let Some(p) = &run.pending
