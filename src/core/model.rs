@@ -686,7 +686,6 @@ pub struct Model {
     pub next_change_id: u64,
     pub seen_events: Vec<String>,
     pub now: Time,
-    pub size: (u16, u16),
     pub quit: bool,
     /// Set by `update` when the screen must be drawn again.
     pub dirty: bool,
@@ -740,7 +739,6 @@ impl Model {
             next_change_id: 1,
             seen_events: Vec::new(),
             now: init.now,
-            size: (80, 24),
             quit: false,
             dirty: true,
         }
@@ -835,5 +833,34 @@ mod tests {
         assert_eq!(logs.shown_len(), MAX_LOG_LINES);
         logs.set_filter("ok 99999");
         assert_eq!(logs.shown_len(), 1);
+    }
+
+    #[test]
+    fn previous_task_definition_is_the_last_primary_before_the_current() {
+        let deployment = |status: &str, td: &str, secs: i64| Deployment {
+            status: status.into(),
+            task_definition: td.into(),
+            rollout_state: "COMPLETED".into(),
+            running: 1,
+            pending: 0,
+            desired: 1,
+            created_at: Time::default() + chrono::Duration::seconds(secs),
+        };
+        let mut svc = ServiceInfo {
+            name: "s".into(),
+            track: Track::Stable,
+            task_definition: "app:42".into(),
+            running: 1,
+            pending: 0,
+            desired: 1,
+            deployments: vec![
+                deployment("PRIMARY", "app:42", 30),
+                deployment("ACTIVE", "app:41", 20),
+                deployment("INACTIVE", "app:39", 10),
+            ],
+        };
+        assert_eq!(svc.previous_task_definition(), Some("app:41"));
+        svc.deployments.truncate(1);
+        assert_eq!(svc.previous_task_definition(), None, "never a guess");
     }
 }

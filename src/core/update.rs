@@ -42,7 +42,8 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
                 on_key(model, Key::char(c), ctx, &mut fx);
             }
         }
-        Msg::Resize(w, h) => model.size = (w, h),
+        // The next frame is drawn at the new size.
+        Msg::Resize(..) => {}
         Msg::Tick => on_tick(model, ctx, &mut fx),
         Msg::Pipeline(result) => match result {
             Ok(run) => on_pipeline(model, run, ctx),

@@ -65,9 +65,6 @@ pub async fn run(session: Session) -> Result<()> {
     );
 
     let mut signals = terminal::Signals::new()?;
-    if let Ok(size) = term.size() {
-        model.size = (size.width, size.height);
-    }
     let mut last_draw = Instant::now() - FRAME;
     let result: Result<()> = loop {
         let wait_draw = model.dirty;

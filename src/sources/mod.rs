@@ -68,10 +68,6 @@ pub trait Metrics: Send + Sync {
 /// The time the console runs on: the wall clock, or the demo's faster one.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Time;
-    /// How many simulated seconds pass per real second (1 for real time).
-    fn speed(&self) -> u32 {
-        1
-    }
 }
 
 /// The real UTC clock.

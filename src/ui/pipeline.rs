@@ -105,10 +105,11 @@ impl Widget for PipelinePane<'_> {
             {
                 spans.push(Span::styled(
                     format!(
-                        " {} {}/{} reviews · {} approve",
+                        " {} {}/{} reviews, waiting {} · {} approve",
                         p.environment,
                         p.approvals,
                         p.required_reviewers,
+                        humanize((model.now - p.waiting_since).to_std().unwrap_or_default()),
                         model.keymap.hint(crate::core::action::Action::Approve)
                     ),
                     theme.style(Role::Degraded),

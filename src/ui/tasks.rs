@@ -20,7 +20,13 @@ pub struct TasksPane<'a> {
 impl Widget for TasksPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (model, theme) = (self.model, self.theme);
-        let mut extra = vec![age_span(&model.fleet, model, theme)];
+        let mut extra = vec![
+            Span::styled(
+                format!("{} ", model.service.cluster),
+                theme.style(Role::Muted),
+            ),
+            age_span(&model.fleet, model, theme),
+        ];
         if !model.tasks_view.filter.is_empty() {
             extra.push(Span::styled(
                 format!("/{} ", inert(&model.tasks_view.filter)),

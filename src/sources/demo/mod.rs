@@ -43,10 +43,6 @@ impl Clock for SimClock {
         let real = self.real_start.elapsed() * self.speed;
         self.sim_start + chrono::Duration::from_std(real).unwrap_or_default()
     }
-
-    fn speed(&self) -> u32 {
-        self.speed
-    }
 }
 
 /// One adapter for every trait, over the shared simulated world. Each call
