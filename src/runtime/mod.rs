@@ -6,7 +6,7 @@
 
 mod input;
 mod pollers;
-mod runner;
+pub mod runner;
 pub mod terminal;
 
 use std::time::Duration;

@@ -1,10 +1,14 @@
-//! The effect runner: carries out changes one at a time, in order. Each
-//! change is journaled (and flushed) before it is made and again after; if
-//! the first record cannot be written, the change is not made.
+//! The effect runner. Each change is journaled (and flushed) before it is
+//! made and again after; if the first record cannot be written, the change
+//! is not made. Changes run one at a time (the core sends a new one only
+//! when the last is done), except a rollback: it never waits behind another
+//! change, it interrupts it, and the interrupted change is journaled as such.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::task::JoinHandle;
 
 use crate::core::effect::{ChangeOp, ChangeOutcome, ChangeRequest, Effect, JournalRecord};
 use crate::core::model::{SourceError, Track, TrafficSplit};
@@ -22,47 +26,96 @@ pub struct Targets {
 /// How long a promotion waits for the stable service to finish deploying.
 const PROMOTE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-pub fn spawn(
+/// What every change task needs.
+#[derive(Clone)]
+struct Runner {
     sources: Sources,
-    mut journal: Journal,
+    journal: Arc<Mutex<Journal>>,
     operator: String,
     targets: Targets,
     tx: UnboundedSender<Msg>,
-) -> (UnboundedSender<Effect>, tokio::task::JoinHandle<()>) {
+}
+
+impl Runner {
+    /// Append to the journal; the error says why it could not.
+    fn journal(&self, record: &JournalRecord) -> Result<(), String> {
+        let mut journal = self
+            .journal
+            .lock()
+            .map_err(|_| "the journal lock is poisoned".to_string())?;
+        journal.append(record).map_err(|e| e.to_string())
+    }
+
+    fn journal_or_report(&self, record: &JournalRecord) {
+        if let Err(e) = self.journal(record) {
+            let _ = self.tx.send(Msg::JournalFailed(e));
+        }
+    }
+}
+
+pub fn spawn(
+    sources: Sources,
+    journal: Journal,
+    operator: String,
+    targets: Targets,
+    tx: UnboundedSender<Msg>,
+) -> (UnboundedSender<Effect>, JoinHandle<()>) {
+    let runner = Runner {
+        sources,
+        journal: Arc::new(Mutex::new(journal)),
+        operator,
+        targets,
+        tx,
+    };
     let (effects, mut rx) = mpsc::unbounded_channel::<Effect>();
     let handle = tokio::spawn(async move {
+        let mut current: Option<(ChangeRequest, JoinHandle<()>)> = None;
         while let Some(effect) = rx.recv().await {
             match effect {
                 Effect::Change(request) => {
-                    let result =
-                        run_change(&sources, &mut journal, &operator, &targets, &request, &tx)
-                            .await;
-                    let _ = tx.send(Msg::ChangeDone {
-                        id: request.id,
-                        result,
-                    });
-                }
-                Effect::Journal(record) => {
-                    if let Err(e) = journal.append(&record) {
-                        let _ = tx.send(Msg::JournalFailed(e.to_string()));
+                    if let Some((running, task)) = current.take() {
+                        if matches!(request.op, ChangeOp::Rollback { .. }) && !task.is_finished() {
+                            task.abort();
+                            let why = "interrupted by a rollback";
+                            runner.journal_or_report(&record(
+                                &runner,
+                                &running,
+                                &format!("failed: {why}"),
+                                &[],
+                            ));
+                            let _ = runner.tx.send(Msg::ChangeDone {
+                                id: running.id,
+                                result: Err(why.into()),
+                            });
+                        } else {
+                            let _ = task.await;
+                        }
                     }
+                    let r = runner.clone();
+                    let req = request.clone();
+                    let task = tokio::spawn(async move {
+                        let result = run_change(&r, &req).await;
+                        let _ = r.tx.send(Msg::ChangeDone { id: req.id, result });
+                    });
+                    current = Some((request, task));
                 }
+                Effect::Journal(record) => runner.journal_or_report(&record),
                 Effect::Refresh | Effect::Quit => {}
             }
+        }
+        // Quitting: let the change under way finish and be journaled.
+        if let Some((_, task)) = current {
+            let _ = task.await;
         }
     });
     (effects, handle)
 }
 
-fn record(
-    sources: &Sources,
-    operator: &str,
-    request: &ChangeRequest,
-    result: &str,
-    ids: &[String],
-) -> JournalRecord {
+fn record(runner: &Runner, request: &ChangeRequest, result: &str, ids: &[String]) -> JournalRecord {
+    let operator = &runner.operator;
     JournalRecord {
-        time: sources
+        time: runner
+            .sources
             .clock
             .now()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -82,37 +135,23 @@ fn record(
     }
 }
 
-async fn run_change(
-    sources: &Sources,
-    journal: &mut Journal,
-    operator: &str,
-    targets: &Targets,
-    request: &ChangeRequest,
-    tx: &UnboundedSender<Msg>,
-) -> Result<ChangeOutcome, String> {
-    journal
-        .append(&record(sources, operator, request, "started", &[]))
+async fn run_change(runner: &Runner, request: &ChangeRequest) -> Result<ChangeOutcome, String> {
+    runner
+        .journal(&record(runner, request, "started", &[]))
         .map_err(|e| format!("not done: {e}"))?;
     let mut ids = Vec::new();
-    let result = execute(sources, operator, targets, &request.op, &mut ids).await;
+    let result = execute(runner, &request.op, &mut ids).await;
     let outcome = match &result {
         Ok(()) => "ok".to_string(),
         Err(e) => format!("failed: {e}"),
     };
-    if let Err(e) = journal.append(&record(sources, operator, request, &outcome, &ids)) {
-        let _ = tx.send(Msg::JournalFailed(e.to_string()));
-    }
+    runner.journal_or_report(&record(runner, request, &outcome, &ids));
     result.map(|()| ChangeOutcome { request_ids: ids })
 }
 
 /// The API calls of one change, in the order DESIGN.md gives.
-async fn execute(
-    sources: &Sources,
-    operator: &str,
-    targets: &Targets,
-    op: &ChangeOp,
-    ids: &mut Vec<String>,
-) -> Result<(), String> {
+async fn execute(runner: &Runner, op: &ChangeOp, ids: &mut Vec<String>) -> Result<(), String> {
+    let (sources, operator, targets) = (&runner.sources, runner.operator.as_str(), &runner.targets);
     let split = |canary: u8| TrafficSplit {
         stable: 100 - canary,
         canary,
