@@ -208,7 +208,7 @@ pub fn weight(
         "Enter next · Esc cancel",
         theme.style(Role::Muted),
     )));
-    let rect = centered(area, 50, lines.len() as u16 + 2);
+    let rect = centered(area, 72, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
