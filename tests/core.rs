@@ -22,6 +22,12 @@ fn confirm_of(h: &Harness) -> Option<&flightdeck::core::model::Confirm> {
     }
 }
 
+fn dialog_error(h: &Harness) -> String {
+    confirm_of(h)
+        .and_then(|c| c.error.clone())
+        .unwrap_or_default()
+}
+
 fn status(h: &Harness) -> String {
     h.model
         .status
@@ -72,9 +78,9 @@ fn protected_rollback_needs_the_service_name_and_a_reason() {
 
     assert!(h.enter().is_empty());
     assert!(
-        confirm_of(&h)
-            .and_then(|c| c.error.clone())
-            .is_some_and(|e| e.contains("type auth-service"))
+        dialog_error(&h).contains("type auth-service"),
+        "{}",
+        dialog_error(&h)
     );
     h.type_text("auth-servic");
     h.key(Key::plain(KeyCode::Tab));
@@ -86,11 +92,7 @@ fn protected_rollback_needs_the_service_name_and_a_reason() {
     h.key(Key::plain(KeyCode::Tab));
     h.key(Key::plain(KeyCode::Backspace));
     assert!(h.enter().is_empty());
-    assert!(
-        confirm_of(&h)
-            .and_then(|c| c.error.clone())
-            .is_some_and(|e| e.contains("reason"))
-    );
+    assert!(dialog_error(&h).contains("reason"), "{}", dialog_error(&h));
     h.type_text("p95 climbing");
     let fx = h.enter();
     let [Effect::Change(req)] = fx.as_slice() else {

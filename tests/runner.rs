@@ -35,6 +35,22 @@ fn targets() -> Targets {
     }
 }
 
+type Started = (
+    flightdeck::sources::Sources,
+    mpsc::UnboundedSender<Effect>,
+    mpsc::UnboundedReceiver<Msg>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// A runner over a fresh demo world on a real-time clock.
+fn start(journal: Journal) -> Started {
+    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(chrono::Utc::now(), 1));
+    let sources = demo::sources(&scenario::GOOD, clock, 1);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (effects, handle) = runner::spawn(sources.clone(), journal, "ana".into(), targets(), tx);
+    (sources, effects, rx, handle)
+}
+
 async fn done(
     rx: &mut mpsc::UnboundedReceiver<Msg>,
 ) -> Result<(u64, Result<Vec<String>, String>), String> {
@@ -64,16 +80,7 @@ fn journal_lines(
 async fn a_weight_change_is_journaled_before_and_after_and_made() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("j.jsonl");
-    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(chrono::Utc::now(), 1));
-    let sources = demo::sources(&scenario::GOOD, clock, 1);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (effects, handle) = runner::spawn(
-        sources.clone(),
-        Journal::open(&path)?,
-        "ana".into(),
-        targets(),
-        tx,
-    );
+    let (sources, effects, mut rx, handle) = start(Journal::open(&path)?);
     effects.send(Effect::Change(request(
         7,
         ChangeOp::SetCanaryWeight { weight: 25 },
@@ -104,16 +111,7 @@ async fn a_rollback_interrupts_a_promotion_under_way() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("j.jsonl");
     // Real-time clock: the promotion waits ~40 s for the stable deployment.
-    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(chrono::Utc::now(), 1));
-    let sources = demo::sources(&scenario::GOOD, clock, 1);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (effects, handle) = runner::spawn(
-        sources.clone(),
-        Journal::open(&path)?,
-        "ana".into(),
-        targets(),
-        tx,
-    );
+    let (sources, effects, mut rx, handle) = start(Journal::open(&path)?);
     let promote = ChangeOp::Promote {
         canary_task_definition: "auth-service:42".into(),
         stable_desired: 9,
@@ -172,11 +170,8 @@ async fn a_rollback_interrupts_a_promotion_under_way() -> TestResult {
 #[tokio::test]
 async fn no_change_is_made_when_the_journal_cannot_be_written() -> TestResult {
     // Every write to /dev/full fails with "no space left on device".
-    let journal = Journal::open(std::path::Path::new("/dev/full"))?;
-    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(chrono::Utc::now(), 1));
-    let sources = demo::sources(&scenario::GOOD, clock, 1);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let (effects, handle) = runner::spawn(sources.clone(), journal, "ana".into(), targets(), tx);
+    let (sources, effects, mut rx, handle) =
+        start(Journal::open(std::path::Path::new("/dev/full"))?);
     effects.send(Effect::Change(request(
         3,
         ChangeOp::SetCanaryWeight { weight: 50 },

@@ -248,14 +248,8 @@ fn erfc(x: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::core::model::Track;
-    use chrono::TimeZone;
 
-    fn t(s: i64) -> Time {
-        chrono::Utc
-            .timestamp_opt(1_800_000_000 + s, 0)
-            .single()
-            .unwrap_or_default()
-    }
+    use crate::core::model::test_time as t;
 
     fn points(
         track: Track,

@@ -794,6 +794,16 @@ impl Model {
     }
 }
 
+/// A fixed instant plus `s` seconds, for tests.
+#[cfg(test)]
+pub(crate) fn test_time(s: i64) -> Time {
+    use chrono::TimeZone;
+    chrono::Utc
+        .timestamp_opt(1_800_000_000 + s, 0)
+        .single()
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

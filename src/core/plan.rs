@@ -141,14 +141,8 @@ impl PlanState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
-    fn t(s: i64) -> Time {
-        chrono::Utc
-            .timestamp_opt(1_800_000_000 + s, 0)
-            .single()
-            .unwrap_or_default()
-    }
+    use crate::core::model::test_time as t;
 
     #[test]
     fn steps_and_next_weight() {

@@ -16,36 +16,16 @@ use crate::sources::Sources;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 pub fn spawn_all(sources: &Sources, tx: UnboundedSender<Msg>, refresh: Arc<Notify>) {
-    let s = sources.clone();
-    poll(
-        Duration::from_secs(2),
-        tx.clone(),
-        refresh.clone(),
-        move || {
-            let s = s.clone();
-            async move { Msg::Pipeline(s.pipeline.latest_run().await) }
-        },
-    );
-    let s = sources.clone();
-    poll(
-        Duration::from_secs(2),
-        tx.clone(),
-        refresh.clone(),
-        move || {
-            let s = s.clone();
-            async move { Msg::Fleet(s.fleet.snapshot().await) }
-        },
-    );
-    let s = sources.clone();
-    poll(
-        Duration::from_secs(1),
-        tx.clone(),
-        refresh.clone(),
-        move || {
-            let s = s.clone();
-            async move { Msg::Traffic(s.traffic.weights().await) }
-        },
-    );
+    let every = |interval: Duration| (interval, sources.clone(), tx.clone(), refresh.clone());
+    poll_with(every(Duration::from_secs(2)), |s| async move {
+        Msg::Pipeline(s.pipeline.latest_run().await)
+    });
+    poll_with(every(Duration::from_secs(2)), |s| async move {
+        Msg::Fleet(s.fleet.snapshot().await)
+    });
+    poll_with(every(Duration::from_secs(1)), |s| async move {
+        Msg::Traffic(s.traffic.weights().await)
+    });
     // Metrics and logs keep a cursor: each poll asks only for what is new.
     let metrics = sources.metrics.clone();
     poll_new(
@@ -71,6 +51,17 @@ pub fn spawn_all(sources: &Sources, tx: UnboundedSender<Msg>, refresh: Arc<Notif
         |l| l.at,
         Msg::Logs,
     );
+}
+
+/// Poll with a clone of the sources for each call.
+fn poll_with<F, Fut>(
+    (interval, sources, tx, refresh): (Duration, Sources, UnboundedSender<Msg>, Arc<Notify>),
+    fetch: F,
+) where
+    F: Fn(Sources) -> Fut + Send + 'static,
+    Fut: Future<Output = Msg> + Send,
+{
+    poll(interval, tx, refresh, move || fetch(sources.clone()));
 }
 
 /// Poll a source that returns items newer than a cursor, moving the cursor
