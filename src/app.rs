@@ -38,7 +38,8 @@ pub struct Cli {
     /// How many times faster than real time the demo runs
     #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_SPEED, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub demo_speed: u32,
-    /// Journal file [default: ~/.local/state/flightdeck/journal.jsonl]
+    /// Journal file [default: ~/.local/state/flightdeck/journal.jsonl, or
+    /// demo-journal.jsonl beside it with --demo]
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
 }
