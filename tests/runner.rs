@@ -114,7 +114,6 @@ async fn a_rollback_interrupts_a_promotion_under_way() -> TestResult {
     let (sources, effects, mut rx, handle) = start(Journal::open(&path)?);
     let promote = ChangeOp::Promote {
         canary_task_definition: "auth-service:42".into(),
-        stable_desired: 9,
     };
     effects.send(Effect::Change(request(1, promote)))?;
     tokio::time::sleep(Duration::from_millis(200)).await;

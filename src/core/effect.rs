@@ -10,10 +10,7 @@ pub enum ChangeOp {
     SetCanaryWeight { weight: u8 },
     /// Canary to 100 %, stable service to the canary's task definition,
     /// traffic back to the (new) stable, canary scaled to 0.
-    Promote {
-        canary_task_definition: String,
-        stable_desired: u32,
-    },
+    Promote { canary_task_definition: String },
     /// Approve the pending deployment of a run on a GitHub environment.
     Approve { run_id: u64, environment: String },
     /// All traffic to stable in one call, then the canary to 0 tasks; with

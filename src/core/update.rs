@@ -701,7 +701,6 @@ fn promote_request(model: &mut Model) -> Result<(ChangeRequest, Vec<String>), St
     ];
     let op = ChangeOp::Promote {
         canary_task_definition: canary.task_definition.clone(),
-        stable_desired: stable.desired,
     };
     let to = format!("stable {}", canary.task_definition);
     let from_text = format!("canary {from}%, stable {}", stable.task_definition);

@@ -10,6 +10,7 @@ use super::pane_block;
 use super::text::{inert, truncate};
 use crate::config::theme::{Role, Theme};
 use crate::core::model::{Model, Pane};
+use crate::core::update::humanize;
 
 pub struct LogsPane<'a> {
     pub model: &'a Model,
@@ -47,6 +48,13 @@ impl Widget for LogsPane<'_> {
                     logs.len()
                 ),
                 theme.style(Role::Focus),
+            ));
+        }
+        if let Some(at) = logs.last_at {
+            let age = (model.now - at).to_std().unwrap_or_default();
+            extra.push(Span::styled(
+                format!("last line {} ago ", humanize(age)),
+                theme.style(Role::Muted),
             ));
         }
         if let Some(e) = &logs.error {
