@@ -107,9 +107,7 @@ fn protected_rollback_needs_the_service_name_and_a_reason() {
 #[test]
 fn rollback_done_shows_zero_percent_and_is_journaled() {
     let mut h = Harness::new("good", tuesday(), false);
-    h.key(Key::char('R'));
-    let fx = h.confirm("bad deploy");
-    h.carry_out(fx);
+    h.change('R', "bad deploy");
     assert_eq!(h.model.canary_weight(), Some(0));
     assert_eq!(h.model.plan_state.phase, Phase::RolledBack);
     assert!(
@@ -316,9 +314,7 @@ fn a_good_release_plays_to_promotion_when_left_alone() {
 #[test]
 fn the_last_step_waits_for_approval_and_approve_releases_it() {
     let mut h = Harness::new("good", tuesday(), false);
-    h.key(Key::char(']'));
-    let fx = h.confirm("");
-    h.carry_out(fx);
+    h.change(']', "");
     h.run_for(10 * 60 + 40);
     // Baked, passing, but production is not approved before 12 min.
     assert_eq!(h.model.canary_weight(), Some(50));

@@ -84,9 +84,7 @@ fn help() -> Result<(), Box<dyn std::error::Error>> {
 #[test]
 fn after_rollback() -> Result<(), Box<dyn std::error::Error>> {
     let mut h = started();
-    h.key(Key::char('R'));
-    let fx = h.confirm("error spike");
-    h.carry_out(fx);
+    h.change('R', "error spike");
     h.run_for(30);
     for (w, ht) in [(80, 24), (160, 48)] {
         let screen = text(&render(&h, w, ht)?);

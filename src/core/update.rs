@@ -559,21 +559,14 @@ fn new_request(model: &mut Model, op: ChangeOp, from: String, to: String) -> Cha
     }
 }
 
+/// Open the dialog of a change the policy allowed, asking for what `req` says.
 fn open_confirm(
     model: &mut Model,
     title: &str,
     lines: Vec<String>,
     request: ChangeRequest,
-    is_rollback: bool,
-    ctx: &Ctx,
+    req: policy::Requirements,
 ) {
-    let req = match change_allowed(model, is_rollback, ctx) {
-        Ok(req) => req,
-        Err(why) => {
-            model.set_status(Level::Error, why);
-            return;
-        }
-    };
     let field = if req.type_name {
         ConfirmField::Name
     } else {
@@ -605,9 +598,10 @@ fn weight_lines(model: &Model, from: u8, to: u8) -> Vec<String> {
 }
 
 fn propose_weight(model: &mut Model, weight: u8, ctx: &Ctx) {
-    if let Err(why) = change_allowed(model, false, ctx) {
-        return model.set_status(Level::Error, why);
-    }
+    let req = match change_allowed(model, false, ctx) {
+        Ok(req) => req,
+        Err(why) => return model.set_status(Level::Error, why),
+    };
     let Some(from) = traffic_or_refuse(model) else {
         return;
     };
@@ -626,13 +620,14 @@ fn propose_weight(model: &mut Model, weight: u8, ctx: &Ctx) {
     let op = ChangeOp::SetCanaryWeight { weight };
     let request = new_request(model, op, format!("{from}%"), format!("{weight}%"));
     let lines = weight_lines(model, from, weight);
-    open_confirm(model, "Set canary weight", lines, request, false, ctx);
+    open_confirm(model, "Set canary weight", lines, request, req);
 }
 
 fn propose_advance(model: &mut Model, ctx: &Ctx) {
-    if let Err(why) = change_allowed(model, false, ctx) {
-        return model.set_status(Level::Error, why);
-    }
+    let req = match change_allowed(model, false, ctx) {
+        Ok(req) => req,
+        Err(why) => return model.set_status(Level::Error, why),
+    };
     let Some(from) = traffic_or_refuse(model) else {
         return;
     };
@@ -670,7 +665,7 @@ fn propose_advance(model: &mut Model, ctx: &Ctx) {
             p.environment
         ));
     }
-    open_confirm(model, "Advance canary", lines, request, false, ctx);
+    open_confirm(model, "Advance canary", lines, request, req);
 }
 
 fn promote_request(model: &mut Model) -> Result<(ChangeRequest, Vec<String>), String> {
@@ -708,19 +703,21 @@ fn promote_request(model: &mut Model) -> Result<(ChangeRequest, Vec<String>), St
 }
 
 fn propose_promote(model: &mut Model, ctx: &Ctx) {
-    if let Err(why) = change_allowed(model, false, ctx) {
-        return model.set_status(Level::Error, why);
-    }
+    let req = match change_allowed(model, false, ctx) {
+        Ok(req) => req,
+        Err(why) => return model.set_status(Level::Error, why),
+    };
     match promote_request(model) {
-        Ok((request, lines)) => open_confirm(model, "Promote canary", lines, request, false, ctx),
+        Ok((request, lines)) => open_confirm(model, "Promote canary", lines, request, req),
         Err(why) => model.set_status(Level::Error, why),
     }
 }
 
 fn propose_approve(model: &mut Model, ctx: &Ctx) {
-    if let Err(why) = change_allowed(model, false, ctx) {
-        return model.set_status(Level::Error, why);
-    }
+    let req = match change_allowed(model, false, ctx) {
+        Ok(req) => req,
+        Err(why) => return model.set_status(Level::Error, why),
+    };
     let Some(run) = model.pipeline.value() else {
         return model.set_status(Level::Error, "the pipeline is not loaded yet");
     };
@@ -753,7 +750,7 @@ fn propose_approve(model: &mut Model, ctx: &Ctx) {
         environment: pending.environment.clone(),
     };
     let request = new_request(model, op, "waiting".into(), "approved".into());
-    open_confirm(model, "Approve deployment", lines, request, false, ctx);
+    open_confirm(model, "Approve deployment", lines, request, req);
 }
 
 fn rollback_request(model: &mut Model) -> Result<(ChangeRequest, Vec<String>), String> {
@@ -802,11 +799,12 @@ fn rollback_request(model: &mut Model) -> Result<(ChangeRequest, Vec<String>), S
 }
 
 fn propose_rollback(model: &mut Model, ctx: &Ctx) {
-    if let Err(why) = change_allowed(model, true, ctx) {
-        return model.set_status(Level::Error, why);
-    }
+    let req = match change_allowed(model, true, ctx) {
+        Ok(req) => req,
+        Err(why) => return model.set_status(Level::Error, why),
+    };
     match rollback_request(model) {
-        Ok((request, lines)) => open_confirm(model, "ROLL BACK", lines, request, true, ctx),
+        Ok((request, lines)) => open_confirm(model, "ROLL BACK", lines, request, req),
         Err(why) => model.set_status(Level::Error, why),
     }
 }

@@ -195,6 +195,13 @@ impl Harness {
         self.enter()
     }
 
+    /// Press `key`, confirm the dialog it opens, and carry the change out.
+    pub fn change(&mut self, key: char, reason: &str) {
+        self.key(Key::char(key));
+        let fx = self.confirm(reason);
+        self.carry_out(fx);
+    }
+
     pub fn changes(&self) -> Vec<flightdeck::core::effect::ChangeRequest> {
         self.effects
             .iter()
