@@ -123,6 +123,9 @@ pub fn demo_model(
         theme: theme.into(),
         themes: Theme::names(),
         now,
+        session: now.timestamp().to_string(),
+        baseline: None,
+        unfinished: Vec::new(),
     })
 }
 

@@ -6,7 +6,9 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::core::change::Baseline;
 use crate::core::effect::JournalRecord;
+use crate::core::model::{TrafficSplit, Unfinished};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -74,6 +76,67 @@ impl Journal {
     }
 }
 
+/// What an earlier session left in the journal for `service`: the latest
+/// release baseline, and changes that started and never ended (the console
+/// was killed under them). Lines that do not parse are skipped: the journal
+/// is the operator's record, not ours to refuse.
+pub fn read_back(path: &Path, service: &str) -> (Option<Baseline>, Vec<Unfinished>) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return (None, Vec::new());
+    };
+    let mut baseline = None;
+    let mut open: Vec<(JournalRecord, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        let Ok(record) = serde_json::from_str::<JournalRecord>(line) else {
+            continue;
+        };
+        if record.service != service {
+            continue;
+        }
+        match (record.action.as_str(), &record.change) {
+            ("baseline", _) => {
+                let [stable, canary] = record.weights.unwrap_or([100, 0]);
+                baseline = Some(Baseline {
+                    stable_task_definition: record.from.clone(),
+                    release_task_definition: record.to.clone(),
+                    split: TrafficSplit { stable, canary },
+                    seen_at: chrono::DateTime::parse_from_rfc3339(&record.time)
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                        .unwrap_or_default(),
+                });
+            }
+            ("acknowledge", _) => open.retain(|(r, _)| r.change.as_deref() != Some(&record.from)),
+            (_, Some(id)) => {
+                let known = open.iter().position(|(r, _)| r.change.as_ref() == Some(id));
+                match (known, record.step.as_ref()) {
+                    (None, None) if record.result == "started" => {
+                        open.push((record.clone(), Vec::new()));
+                    }
+                    (Some(i), Some(step)) if record.result != "started" => {
+                        open[i].1.push(format!("{step}: {}", record.result));
+                    }
+                    (Some(i), None) if record.result != "started" => {
+                        open.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    let unfinished = open
+        .into_iter()
+        .map(|(r, ran)| Unfinished {
+            change: r.change.unwrap_or_default(),
+            action: format!("{} {} → {}", r.action, r.from, r.to),
+            operator: r.operator,
+            time: r.time,
+            ran,
+        })
+        .collect();
+    (baseline, unfinished)
+}
+
 /// The default journal path: the platform's state (else data) directory,
 /// e.g. `~/.local/state/flightdeck/journal.jsonl`. The demo writes its own
 /// file beside it, so simulated changes never mix with real ones.
@@ -103,6 +166,10 @@ mod tests {
             result: result.into(),
             request_ids: vec!["req-1".into()],
             automatic: false,
+            change: None,
+            step: None,
+            steps: Vec::new(),
+            weights: None,
         }
     }
 
@@ -133,6 +200,47 @@ mod tests {
                 0o600
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn reads_back_the_baseline_and_unfinished_changes() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("j.jsonl");
+        let mut journal = Journal::open(&path)?;
+        let mut base = record("seen");
+        base.action = "baseline".into();
+        base.from = "app:41".into();
+        base.to = "app:42".into();
+        base.weights = Some([90, 10]);
+        journal.append(&base)?;
+        let mut started = record("started");
+        started.action = "promote".into();
+        started.change = Some("s1-1".into());
+        journal.append(&started)?;
+        let mut step = started.clone();
+        step.step = Some("1/7 scale_canary: scale x 1 → 9 tasks".into());
+        step.result = "ok".into();
+        journal.append(&step)?;
+        let mut other = started.clone();
+        other.change = Some("s1-2".into());
+        journal.append(&other)?;
+        let mut end = other.clone();
+        end.result = "ok".into();
+        journal.append(&end)?;
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(&path)? + "not json
+",
+        )?;
+        let (baseline, unfinished) = read_back(&path, "auth-service");
+        let baseline = baseline.ok_or("no baseline")?;
+        assert_eq!(baseline.stable_task_definition, "app:41");
+        assert_eq!(baseline.split, TrafficSplit { stable: 90, canary: 10 });
+        assert_eq!(unfinished.len(), 1, "{unfinished:?}");
+        assert_eq!(unfinished[0].change, "s1-1");
+        assert_eq!(unfinished[0].ran.len(), 1);
+        assert_eq!(read_back(&path, "other").0, None);
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use clap::Parser;
 use flightdeck::app::{self, Cli};
 use flightdeck::config::theme::Themes;
 use flightdeck::journal::{self, Journal};
-use flightdeck::runtime::{self, Session, Targets};
+use flightdeck::runtime::{self, Session};
 
 fn main() -> ExitCode {
     // First, so that every later failure gets a readable report.
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         };
         return fail(if config.is_none() { 2 } else { 1 }, &message);
     }
-    let (model, sources) = match app::demo_session(&cli, config.as_ref()) {
+    let (mut model, sources) = match app::demo_session(&cli, config.as_ref()) {
         Ok(session) => session,
         Err(e) => return fail(e.code, &e.message),
     };
@@ -45,22 +45,22 @@ fn main() -> ExitCode {
     let Some(journal_path) = journal_path else {
         return fail(2, "no home directory for the journal: pass --journal PATH");
     };
+    // What an earlier session left: the release baseline, and changes it
+    // started and never ended.
+    let (baseline, unfinished) = journal::read_back(&journal_path, &model.service.name);
+    model.baseline = baseline;
+    model.unfinished = unfinished;
     let journal = match Journal::open(&journal_path) {
         Ok(j) => j,
         Err(e) => return fail(1, &e.to_string()),
     };
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let targets = Targets {
-        stable_service: model.service.stable_service.clone(),
-        canary_service: model.service.canary_service.clone(),
-    };
     let session = Session {
         model,
         sources,
         themes: Themes::load(no_color),
         journal,
         operator: app::operator(),
-        targets,
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };
     match rt.block_on(runtime::run(session)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("flightdeck: {e:?}");
             ExitCode::FAILURE

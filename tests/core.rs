@@ -7,9 +7,34 @@ mod common;
 use common::{Harness, sunday, tuesday};
 use flightdeck::core::action::{Key, KeyCode};
 use flightdeck::core::analysis::Outcome;
-use flightdeck::core::effect::{ChangeOp, Effect};
+use flightdeck::core::change::Step;
+use flightdeck::core::effect::{Effect, JournalRecord};
+use flightdeck::core::model::{Proposal, TrafficSplit};
 use flightdeck::core::model::{Level, Overlay, Pane, Prompt};
 use flightdeck::core::plan::Phase;
+
+/// The start record of the change that `fx` started, if any.
+fn started(fx: &[Effect]) -> Option<JournalRecord> {
+    fx.iter().find_map(|e| match e {
+        Effect::Step(call) => call.before.first().filter(|r| r.step.is_none()).cloned(),
+        Effect::Journal(r) if r.result == "started" && r.step.is_none() => Some(r.clone()),
+        _ => None,
+    })
+}
+
+/// The first call `fx` asks for.
+fn first_call(fx: &[Effect]) -> Option<Step> {
+    fx.iter().find_map(|e| match e {
+        Effect::Step(call) => Some(call.step.clone()),
+        _ => None,
+    })
+}
+
+/// The second reviewer approves in the world (as GitHub would).
+fn approve_in_world(h: &mut Harness) {
+    let id = h.world.pipeline().id;
+    assert!(h.world.approve(id, "production", "mlopes").is_ok());
+}
 
 fn esc() -> Key {
     Key::plain(KeyCode::Esc)
@@ -70,10 +95,13 @@ fn protected_rollback_needs_the_service_name_and_a_reason() {
         panic!("no dialog")
     };
     assert!(name && reason);
-    assert!(lines.contains("canary 10% → 0%"), "{lines}");
+    assert!(lines.contains("Canary traffic 10% → 0%"), "{lines}");
+    let steps = confirm_of(&h)
+        .map(|c| c.change.step_lines().join("\n"))
+        .unwrap_or_default();
     assert!(
-        lines.contains("scale auth-service-production-canary 1 → 0"),
-        "{lines}"
+        steps.contains("scale auth-service-production-canary 1 → 0"),
+        "{steps}"
     );
 
     assert!(h.enter().is_empty());
@@ -95,26 +123,34 @@ fn protected_rollback_needs_the_service_name_and_a_reason() {
     assert!(dialog_error(&h).contains("reason"), "{}", dialog_error(&h));
     h.type_text("p95 climbing");
     let fx = h.enter();
-    let [Effect::Change(req)] = fx.as_slice() else {
-        panic!("{fx:?}")
-    };
-    assert!(matches!(req.op, ChangeOp::Rollback { .. }));
+    let req = started(&fx).unwrap_or_else(|| panic!("{fx:?}"));
+    assert_eq!(req.action, "rollback");
     assert_eq!((req.from.as_str(), req.to.as_str()), ("10%", "0%"));
     assert_eq!(req.reason.as_deref(), Some("p95 climbing"));
     assert!(!req.automatic);
+    // Safety first: all traffic to stable, without a prior read.
+    assert_eq!(
+        first_call(&fx),
+        Some(Step::SetWeights {
+            expect: None,
+            to: TrafficSplit::ALL_STABLE
+        })
+    );
 }
 
 #[test]
 fn rollback_done_shows_zero_percent_and_is_journaled() {
     let mut h = Harness::new("good", tuesday(), false);
-    h.change('R', "bad deploy");
+    h.change_and_wait('R', "bad deploy", 60);
     assert_eq!(h.model.canary_weight(), Some(0));
     assert_eq!(h.model.plan_state.phase, Phase::RolledBack);
     assert!(
         h.model
             .journal
             .iter()
-            .any(|e| e.text.contains("rollback 10% → 0% done"))
+            .any(|e| e.text.contains("rollback 10% → 0% done")),
+        "{:?}",
+        h.model.journal
     );
     h.run_for(30);
     let canary = h.model.fleet.value().and_then(|f| {
@@ -168,11 +204,18 @@ fn advance_goes_to_the_next_step_of_the_plan() {
     let lines = confirm_of(&h)
         .map(|c| c.lines.join("\n"))
         .unwrap_or_default();
-    assert!(
-        lines.contains("Canary traffic 10% → 50%  (stable 90% → 50%)"),
-        "{lines}"
-    );
+    assert!(lines.contains("Canary traffic 10% → 50%"), "{lines}");
     assert!(lines.contains("step 2 of 3, bake 10m"), "{lines}");
+    // Scale before shift: 5 canary tasks for 50 % beside 9 stable.
+    let steps = confirm_of(&h)
+        .map(|c| c.change.step_lines().join("\n"))
+        .unwrap_or_default();
+    assert!(
+        steps.contains("1. scale auth-service-production-canary 1 → 5 tasks")
+            && steps.contains("2. wait for 5 healthy canary targets")
+            && steps.contains("3. traffic: canary 50%, stable 50%"),
+        "{steps}"
+    );
     // Inside the window a protected service needs the name, not a reason.
     assert_eq!(
         confirm_of(&h).map(|c| (c.needs_name, c.needs_reason)),
@@ -180,11 +223,16 @@ fn advance_goes_to_the_next_step_of_the_plan() {
     );
     let fx = h.confirm("");
     assert!(
-        matches!(fx.as_slice(), [Effect::Change(r)] if r.op == ChangeOp::SetCanaryWeight { weight: 50 })
+        matches!(first_call(&fx), Some(Step::ScaleCanary { to: 5, .. })),
+        "{fx:?}"
     );
     h.carry_out(fx);
-    assert_eq!(h.model.canary_weight(), Some(50));
+    assert_eq!(h.model.canary_weight(), Some(10), "not before 5 are healthy");
+    h.settle(120);
+    assert_eq!(h.model.canary_weight(), Some(50), "{:?} {:?}", h.model.last_change, h.model.journal);
     assert_eq!(h.model.plan_state.step, Some(1));
+    let healthy = h.world.fleet().targets.iter().filter(|t| t.track == flightdeck::core::model::Track::Canary).map(|t| t.healthy).sum::<u32>();
+    assert!(healthy >= 5, "{healthy}");
 }
 
 #[test]
@@ -207,8 +255,9 @@ fn outside_the_change_window_every_change_needs_a_reason() {
     assert!(h.enter().is_empty(), "no reason, no change");
     h.type_text("hotfix INC-4411");
     let fx = h.enter();
-    assert!(
-        matches!(fx.as_slice(), [Effect::Change(r)] if r.reason.as_deref() == Some("hotfix INC-4411"))
+    assert_eq!(
+        started(&fx).and_then(|r| r.reason),
+        Some("hotfix INC-4411".to_string())
     );
 }
 
@@ -233,9 +282,8 @@ fn weight_input_is_validated_before_any_dialog() {
         .unwrap_or_default();
     assert!(lines.contains("10% → 25%"), "{lines}");
     let fx = h.confirm("");
-    assert!(
-        matches!(fx.as_slice(), [Effect::Change(r)] if r.op == ChangeOp::SetCanaryWeight { weight: 25 })
-    );
+    let start = started(&fx).unwrap_or_else(|| panic!("{fx:?}"));
+    assert_eq!((start.action.as_str(), start.to.as_str()), ("set_weight", "25%"));
 }
 
 #[test]
@@ -254,6 +302,7 @@ fn a_second_change_waits_for_the_first_but_rollback_does_not() {
 #[test]
 fn pause_stops_automatic_progression_and_is_journaled() {
     let mut h = Harness::new("good", tuesday(), false);
+    approve_in_world(&mut h);
     let fx = h.key(Key::char('p'));
     assert!(
         matches!(fx.as_slice(), [Effect::Journal(r)] if r.action == "pause" && r.to == "paused")
@@ -268,7 +317,7 @@ fn pause_stops_automatic_progression_and_is_journaled() {
     h.key(Key::plain(KeyCode::Esc));
     let fx = h.key(Key::char('p'));
     assert!(matches!(fx.as_slice(), [Effect::Journal(r)] if r.action == "resume"));
-    h.run_for(40);
+    h.run_for(90);
     assert_eq!(
         h.model.canary_weight(),
         Some(50),
@@ -278,11 +327,16 @@ fn pause_stops_automatic_progression_and_is_journaled() {
 
 #[test]
 fn a_good_release_plays_to_promotion_when_left_alone() {
-    let mut h = Harness::new("good", sunday(), false);
-    h.run_for(5 * 60);
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(5 * 60 + 10);
+    // Baked and passing, but production waits for its second reviewer.
+    assert_eq!(h.model.canary_weight(), Some(10));
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("waiting for approval on production"), "{hold}");
+    // The reviewer approves at 12 min; then 50 % (after scaling to 5).
+    h.run_for(7 * 60 + 30);
     assert_eq!(h.model.canary_weight(), Some(50));
-    // 50% baked by ~15 min, but the approval only comes at 12 min.
-    h.run_for(10 * 60 + 30);
+    h.run_for(12 * 60);
     assert_eq!(
         h.model.plan_state.phase,
         Phase::Promoted,
@@ -290,17 +344,14 @@ fn a_good_release_plays_to_promotion_when_left_alone() {
         h.model.plan_state
     );
     let changes = h.changes();
-    let weights: Vec<String> = changes
+    let seen: Vec<String> = changes
         .iter()
-        .map(|c| format!("{}>{}", c.from, c.to))
+        .map(|c| format!("{} {}>{}", c.action, c.from, c.to))
         .collect();
-    assert!(changes.iter().all(|c| c.automatic), "{weights:?}");
-    assert!(
-        matches!(
-            changes.last().map(|c| &c.op),
-            Some(ChangeOp::Promote { .. })
-        ),
-        "{weights:?}"
+    assert!(changes.iter().all(|c| c.automatic), "{seen:?}");
+    assert_eq!(
+        seen,
+        ["set_weight 10%>50%", "set_weight 50%>100%", "promote canary 100%, stable auth-service:41>stable auth-service:42"]
     );
     assert!(
         h.model
@@ -309,6 +360,39 @@ fn a_good_release_plays_to_promotion_when_left_alone() {
             .iter()
             .all(|v| v.outcome == Outcome::Pass)
     );
+    // The stable service runs the release everywhere; the canary is gone.
+    assert_eq!(h.world_state(), (0, "auth-service:42".to_string(), 0));
+}
+
+#[test]
+fn automation_holds_while_the_window_is_closed_and_says_so_once() {
+    let mut h = Harness::new("good", sunday(), false);
+    approve_in_world(&mut h);
+    h.run_for(8 * 60);
+    assert!(h.changes().is_empty(), "{:?}", h.changes());
+    assert_eq!(h.model.canary_weight(), Some(10));
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("change window closed (opens Tue 10:00"), "{hold}");
+    let holds: Vec<_> = h.records().into_iter().filter(|r| r.action == "hold").collect();
+    assert_eq!(holds.len(), 1, "{holds:?}");
+    assert!(holds[0].to.contains("change window closed"));
+}
+
+#[test]
+fn an_automatic_promote_waits_for_a_pending_approval() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.command("weight 100");
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.run_for(5 * 60);
+    assert_eq!(h.model.canary_weight(), Some(100));
+    assert!(h.world.pipeline().pending.is_some());
+    assert!(
+        h.changes().iter().all(|c| c.action != "promote"),
+        "no promotion while production awaits review: {:?}",
+        h.changes()
+    );
+    assert_eq!(h.world_state().1, "auth-service:41");
 }
 
 #[test]
@@ -332,24 +416,27 @@ fn the_last_step_waits_for_approval_and_approve_releases_it() {
         "{lines}"
     );
     let fx = h.confirm("");
-    assert!(
-        matches!(fx.as_slice(), [Effect::Change(r)] if matches!(r.op, ChangeOp::Approve { .. }))
-    );
+    assert!(matches!(first_call(&fx), Some(Step::Approve { .. })), "{fx:?}");
     h.carry_out(fx);
-    h.run_for(5);
+    h.run_for(60);
     assert_eq!(h.model.canary_weight(), Some(100));
 }
 
 #[test]
 fn bad_canary_is_rolled_back_after_n_failing_intervals() {
+    // Sunday: outside the window, the operator advances by hand (with a
+    // reason); the analysis may still roll back on its own.
     let mut h = Harness::new("bad-canary", sunday(), false);
-    h.run_for(5 * 60);
+    h.key(Key::char(']'));
+    let fx = h.confirm("hotfix INC-7");
+    h.carry_out(fx);
+    h.settle(120);
     assert_eq!(h.model.canary_weight(), Some(50));
     h.run_for(120);
     let rollbacks: Vec<_> = h
         .changes()
         .into_iter()
-        .filter(|c| matches!(c.op, ChangeOp::Rollback { .. }))
+        .filter(|c| c.action == "rollback")
         .collect();
     assert_eq!(rollbacks.len(), 1, "{rollbacks:?}");
     assert!(rollbacks[0].automatic);
@@ -380,6 +467,7 @@ fn bad_canary_is_rolled_back_after_n_failing_intervals() {
 #[test]
 fn inconclusive_never_advances() {
     let mut h = Harness::new("no-data", tuesday(), false);
+    approve_in_world(&mut h);
     h.run_for(8 * 60);
     assert!(h.changes().is_empty(), "{:?}", h.changes());
     assert_eq!(h.model.canary_weight(), Some(10));
@@ -396,7 +484,7 @@ fn command_line_runs_commands_and_names_what_exists() {
     let mut h = Harness::new("good", tuesday(), false);
     h.command("weight 25");
     assert!(
-        confirm_of(&h).is_some_and(|c| c.request.op == ChangeOp::SetCanaryWeight { weight: 25 })
+        confirm_of(&h).is_some_and(|c| c.proposal == Proposal::Weight(25))
     );
     h.key(esc());
 
@@ -416,7 +504,7 @@ fn command_line_runs_commands_and_names_what_exists() {
         matches!(&h.model.prompt, Prompt::Command { input, .. } if input.value() == "rollback ")
     );
     h.enter();
-    assert!(confirm_of(&h).is_some_and(|c| matches!(c.request.op, ChangeOp::Rollback { .. })));
+    assert!(confirm_of(&h).is_some_and(|c| c.proposal == Proposal::Rollback));
     h.key(esc());
 
     h.command("frobnicate");
@@ -482,8 +570,21 @@ fn quitting_during_a_change_asks_twice() {
     assert_eq!(fx.len(), 1);
     assert!(h.key(Key::char('q')).is_empty(), "first q only warns");
     assert!(status(&h).contains("press q again") && status(&h).contains("rollback"));
-    assert!(matches!(h.key(Key::char('q')).as_slice(), [Effect::Quit]));
+    // The second stops the change after the call in flight, then quits.
+    assert!(h.key(Key::char('q')).is_empty());
+    assert!(status(&h).contains("stopping after the call"), "{}", status(&h));
+    h.carry_out(fx);
+    assert!(h.model.quit);
+    assert!(h.effects.iter().any(|e| matches!(e, Effect::Quit)));
+    assert_eq!(h.model.exit_code, 1, "a change cut short exits non-zero");
+    let end = h.records().into_iter().rev().find(|r| r.step.is_none());
+    let end = end.map(|r| r.result).unwrap_or_default();
+    assert!(
+        end.starts_with("stopped: quit during the change after 1 of 2 steps; traffic left at canary 0%"),
+        "{end}"
+    );
     // With nothing under way, one q quits.
     let mut h = Harness::new("good", tuesday(), false);
     assert!(matches!(h.key(Key::char('q')).as_slice(), [Effect::Quit]));
 }
+

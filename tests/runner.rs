@@ -1,192 +1,448 @@
-//! The effect runner against the demo adapters: a change is journaled before
-//! and after, its API calls happen in order, and a rollback interrupts a
-//! change under way instead of waiting behind it.
+//! The real runner, driven by the real core, against the demo adapters (on
+//! a fast simulated clock) with failures injected in front of them: a call
+//! that fails, a wait that times out, a conflict, a source that does not
+//! answer, and a rollback arriving at every step of a promotion. Every
+//! journal record is read back from the file.
 
-use std::sync::Arc;
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flightdeck::core::effect::{ChangeOp, ChangeRequest, Effect};
+use async_trait::async_trait;
+use flightdeck::app::demo_model;
+use flightdeck::core::action::{Key, KeyCode, Keymap};
+use flightdeck::core::effect::Effect;
+use flightdeck::core::model::{
+    ErrorKind, FleetSnapshot, Forward, Model, RequestId, SourceError, Track, TrafficSplit,
+};
 use flightdeck::core::msg::Msg;
+use flightdeck::core::update::{Ctx, update};
 use flightdeck::journal::Journal;
-use flightdeck::runtime::runner::{self, Targets};
-use flightdeck::sources::Clock;
-use flightdeck::sources::demo::world::{CANARY_SERVICE, STABLE_SERVICE};
+use flightdeck::runtime::runner;
 use flightdeck::sources::demo::{self, SimClock, scenario};
+use flightdeck::sources::{Clock, Fleet, Sources, Traffic};
 use tokio::sync::mpsc;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn request(id: u64, op: ChangeOp) -> ChangeRequest {
-    ChangeRequest {
-        id,
-        op,
-        service: "auth-service".into(),
-        from: "10%".into(),
-        to: "x".into(),
-        reason: Some("test".into()),
-        automatic: false,
-    }
+/// What to do to the calls of one kind: fail the Nth, or hang it.
+#[derive(Default)]
+struct Faults {
+    /// (step name, nth call of that name from 1, error)
+    fail: Mutex<Vec<(&'static str, usize, SourceError)>>,
+    hang: Mutex<Vec<(&'static str, usize)>>,
+    counts: Mutex<Vec<(&'static str, usize)>>,
+    calls: AtomicUsize,
 }
 
-fn targets() -> Targets {
-    Targets {
-        stable_service: STABLE_SERVICE.into(),
-        canary_service: Some(CANARY_SERVICE.into()),
-    }
-}
-
-type Started = (
-    flightdeck::sources::Sources,
-    mpsc::UnboundedSender<Effect>,
-    mpsc::UnboundedReceiver<Msg>,
-    tokio::task::JoinHandle<()>,
-);
-
-/// A runner over a fresh demo world on a real-time clock.
-fn start(journal: Journal) -> Started {
-    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(chrono::Utc::now(), 1));
-    let sources = demo::sources(&scenario::GOOD, clock, 1);
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (effects, handle) = runner::spawn(sources.clone(), journal, "ana".into(), targets(), tx);
-    (sources, effects, rx, handle)
-}
-
-async fn done(
-    rx: &mut mpsc::UnboundedReceiver<Msg>,
-) -> Result<(u64, Result<Vec<String>, String>), String> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
-            Ok(Some(Msg::ChangeDone { id, result })) => {
-                return Ok((id, result.map(|o| o.request_ids)));
+impl Faults {
+    /// Count a call; the injected outcome, if any.
+    async fn check(&self, name: &'static str) -> Result<(), SourceError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let n = {
+            let mut counts = self.counts.lock().map_err(|_| SourceError::new("lock"))?;
+            match counts.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, c)) => {
+                    *c += 1;
+                    *c
+                }
+                None => {
+                    counts.push((name, 1));
+                    1
+                }
             }
-            Ok(Some(_)) => continue,
-            Ok(None) => return Err("runner gone".into()),
-            Err(_) => return Err("no ChangeDone in 20 s".into()),
+        };
+        let hang = self
+            .hang
+            .lock()
+            .map_err(|_| SourceError::new("lock"))?
+            .iter()
+            .any(|(k, i)| *k == name && *i == n);
+        if hang {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+        let fail = self
+            .fail
+            .lock()
+            .map_err(|_| SourceError::new("lock"))?
+            .iter()
+            .find(|(k, i, _)| *k == name && *i == n)
+            .map(|(_, _, e)| e.clone());
+        fail.map_or(Ok(()), Err)
+    }
+}
+
+/// Demo adapters with faults in front of the calls that change things.
+struct Faulty {
+    inner: Sources,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl Fleet for Faulty {
+    async fn snapshot(&self) -> Result<FleetSnapshot, SourceError> {
+        self.inner.fleet.snapshot().await
+    }
+    async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError> {
+        self.faults.check("scale_canary").await?;
+        self.inner.fleet.scale(service, desired).await
+    }
+    async fn set_task_definition(&self, service: &str, td: &str) -> Result<RequestId, SourceError> {
+        self.faults.check("update_stable").await?;
+        self.inner.fleet.set_task_definition(service, td).await
+    }
+}
+
+#[async_trait]
+impl Traffic for Faulty {
+    async fn weights(&self) -> Result<Forward, SourceError> {
+        self.inner.traffic.weights().await
+    }
+    async fn set_weights(
+        &self,
+        expect: Option<TrafficSplit>,
+        to: TrafficSplit,
+    ) -> Result<RequestId, SourceError> {
+        self.faults.check("set_weights").await?;
+        self.inner.traffic.set_weights(expect, to).await
+    }
+}
+
+/// The core, the real runner and the demo world, in one test.
+struct Rig {
+    model: Model,
+    sources: Sources,
+    faults: Arc<Faults>,
+    effects: mpsc::UnboundedSender<Effect>,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    runner: tokio::task::JoinHandle<()>,
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// A good release on Tuesday inside the window; the clock runs 120×
+    /// faster, so a 40 s task start takes a third of a second.
+    fn new(timeout: Duration) -> Result<Rig, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("journal.jsonl");
+        let clock: Arc<dyn Clock> = Arc::new(SimClock::new(common::tuesday(), 120));
+        let inner = demo::sources(&scenario::GOOD, clock.clone(), 7);
+        let faults = Arc::new(Faults::default());
+        let faulty = Arc::new(Faulty {
+            inner: inner.clone(),
+            faults: faults.clone(),
+        });
+        let sources = Sources {
+            fleet: faulty.clone(),
+            traffic: faulty,
+            ..inner
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (effects, runner) = runner::spawn_with_timeout(
+            sources.clone(),
+            Journal::open(&path)?,
+            "ana".into(),
+            tx,
+            timeout,
+        );
+        let mut model = demo_model(
+            "good",
+            120,
+            false,
+            Keymap::default(),
+            "default",
+            clock.now(),
+        );
+        model.analysis_settings.auto_advance = false;
+        let mut rig = Rig {
+            model,
+            sources,
+            faults,
+            effects,
+            rx,
+            runner,
+            path,
+            _dir: dir,
+        };
+        rig.send(Msg::Resize(160, 48));
+        Ok(rig)
+    }
+
+    fn send(&mut self, msg: Msg) {
+        let ctx = Ctx {
+            now: self.sources.clock.now(),
+            operator: "ana".into(),
+        };
+        for effect in update(&mut self.model, msg, &ctx) {
+            let _ = self.effects.send(effect);
         }
     }
+
+    /// What the pollers do, once.
+    async fn poll(&mut self) {
+        let fleet = self.sources.fleet.snapshot().await;
+        self.send(Msg::Fleet(fleet));
+        let traffic = self.sources.traffic.weights().await;
+        self.send(Msg::Traffic(traffic));
+        let run = self.sources.pipeline.latest_run().await;
+        self.send(Msg::Pipeline(run));
+    }
+
+    /// Poll, tick and pass the runner's answers to the core for `ms`.
+    async fn run_for(&mut self, ms: u64) {
+        let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while tokio::time::Instant::now() < end {
+            self.poll().await;
+            self.send(Msg::Tick);
+            while let Ok(msg) = self.rx.try_recv() {
+                self.send(msg);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Run until no change runs (at most `ms`).
+    async fn settle(&mut self, ms: u64) {
+        let end = tokio::time::Instant::now() + Duration::from_millis(ms);
+        while self.model.running.is_some() && tokio::time::Instant::now() < end {
+            self.run_for(50).await;
+        }
+    }
+
+    fn key(&mut self, c: char) {
+        self.send(Msg::Key(Key::char(c)));
+    }
+
+    /// Press `key` and confirm its dialog (name, then reason).
+    fn confirm(&mut self, key: char, reason: &str) {
+        self.key(key);
+        for c in "auth-service".chars() {
+            self.key(c);
+        }
+        self.send(Msg::Key(Key::plain(KeyCode::Enter)));
+        for c in reason.chars() {
+            self.key(c);
+        }
+        self.send(Msg::Key(Key::plain(KeyCode::Enter)));
+    }
+
+    async fn world(&self) -> (u8, String, u32) {
+        let fleet = self.sources.fleet.snapshot().await.unwrap_or_default();
+        let stable = fleet
+            .service(Track::Stable)
+            .map(|s| s.task_definition.clone())
+            .unwrap_or_default();
+        let canary = fleet.service(Track::Canary).map_or(99, |s| s.desired);
+        let split = self.sources.traffic.weights().await.map(|f| f.split.canary_pct());
+        (split.unwrap_or(99), stable, canary)
+    }
+
+    async fn records(self) -> Result<Vec<serde_json::Value>, Box<dyn std::error::Error>> {
+        drop(self.effects);
+        self.runner.await?;
+        let text = std::fs::read_to_string(&self.path)?;
+        Ok(text
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?)
+    }
 }
 
-fn journal_lines(
-    path: &std::path::Path,
-) -> Result<Vec<serde_json::Value>, Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(text
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?)
-}
-
-#[tokio::test]
-async fn a_weight_change_is_journaled_before_and_after_and_made() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("j.jsonl");
-    let (sources, effects, mut rx, handle) = start(Journal::open(&path)?);
-    effects.send(Effect::Change(request(
-        7,
-        ChangeOp::SetCanaryWeight { weight: 25 },
-    )))?;
-    let (id, result) = done(&mut rx).await?;
-    assert_eq!(id, 7);
-    assert_eq!(result.map(|ids| ids.len()), Ok(1));
-    assert_eq!(
-        sources
-            .traffic
-            .weights()
-            .await
-            .map(|w| (w.stable, w.canary)),
-        Ok((75, 25))
-    );
-    drop(effects);
-    handle.await?;
-    let lines = journal_lines(&path)?;
-    let results: Vec<&str> = lines.iter().filter_map(|l| l["result"].as_str()).collect();
-    assert_eq!(results, ["started", "ok"]);
-    assert_eq!(lines[1]["action"], "set_weight");
-    assert_eq!(lines[1]["operator"], "ana");
-    Ok(())
-}
-
-#[tokio::test]
-async fn a_rollback_interrupts_a_promotion_under_way() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("j.jsonl");
-    // Real-time clock: the promotion waits ~40 s for the stable deployment.
-    let (sources, effects, mut rx, handle) = start(Journal::open(&path)?);
-    let promote = ChangeOp::Promote {
-        canary_task_definition: "auth-service:42".into(),
-    };
-    effects.send(Effect::Change(request(1, promote)))?;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        sources.traffic.weights().await.map(|w| w.canary),
-        Ok(100),
-        "promotion began"
-    );
-    let rollback = ChangeOp::Rollback {
-        canary_service: Some(CANARY_SERVICE.into()),
-        previous_task_definition: None,
-    };
-    effects.send(Effect::Change(request(2, rollback)))?;
-    let (first, r1) = done(&mut rx).await?;
-    assert_eq!(
-        (first, r1),
-        (1, Err("interrupted by a rollback".to_string()))
-    );
-    let (second, r2) = done(&mut rx).await?;
-    assert_eq!(second, 2);
-    assert_eq!(r2.map(|ids| ids.len()), Ok(2), "weights, then scale");
-    assert_eq!(sources.traffic.weights().await.map(|w| w.canary), Ok(0));
-    let canary = sources.fleet.snapshot().await.ok().and_then(|f| {
-        f.service(flightdeck::core::model::Track::Canary)
-            .map(|s| s.desired)
-    });
-    assert_eq!(canary, Some(0));
-    drop(effects);
-    handle.await?;
-    let lines = journal_lines(&path)?;
-    let seen: Vec<String> = lines
+fn results(records: &[serde_json::Value]) -> Vec<String> {
+    records
         .iter()
-        .map(|l| {
+        .map(|r| {
             format!(
-                "{} {}",
-                l["action"].as_str().unwrap_or("?"),
-                l["result"].as_str().unwrap_or("?")
+                "{} {}{}",
+                r["action"].as_str().unwrap_or("?"),
+                r["step"]
+                    .as_str()
+                    .map(|s| format!("[{}] ", s.split(':').next().unwrap_or(s)))
+                    .unwrap_or_default(),
+                r["result"].as_str().unwrap_or("?")
             )
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_advance_scales_first_and_journals_every_step() -> TestResult {
+    let mut rig = Rig::new(Duration::from_secs(5))?;
+    rig.run_for(100).await;
+    rig.confirm(']', "");
+    rig.settle(10_000).await;
+    assert_eq!(rig.world().await, (50, "auth-service:41".to_string(), 5));
+    let records = rig.records().await?;
+    let seen = results(&records);
+    let steps: Vec<&String> = seen.iter().filter(|s| s.starts_with("set_weight")).collect();
     assert_eq!(
-        seen,
+        steps,
         [
-            "promote started",
-            "promote failed: interrupted by a rollback",
-            "rollback started",
-            "rollback ok"
-        ]
+            "set_weight started",
+            "set_weight [1/3 scale_canary] started",
+            "set_weight [1/3 scale_canary] ok",
+            "set_weight [2/3 wait_canary_healthy] ok",
+            "set_weight [3/3 set_weights] started",
+            "set_weight [3/3 set_weights] ok",
+            "set_weight ok",
+        ],
+        "{seen:#?}"
     );
+    let end = records.last().ok_or("no records")?;
+    assert_eq!(end["request_ids"].as_array().map(Vec::len), Some(2));
+    assert_eq!(end["steps"].as_array().map(Vec::len), Some(3));
     Ok(())
 }
 
-#[tokio::test]
-async fn no_change_is_made_when_the_journal_cannot_be_written() -> TestResult {
+#[tokio::test(flavor = "current_thread")]
+async fn a_rollback_at_every_step_of_a_promotion_restores_the_baseline() -> TestResult {
+    // Stop the promotion after each of its steps in turn (and during its
+    // waits), roll back, and check the invariant on the world.
+    for stop_after_calls in 1..=5 {
+        let mut rig = Rig::new(Duration::from_secs(5))?;
+        rig.run_for(100).await;
+        assert!(rig.model.baseline.is_some(), "baseline seen");
+        rig.confirm('P', "");
+        let end = tokio::time::Instant::now() + Duration::from_secs(10);
+        while rig.faults.calls.load(Ordering::SeqCst) < stop_after_calls
+            && rig.model.running.is_some()
+            && tokio::time::Instant::now() < end
+        {
+            rig.run_for(20).await;
+        }
+        rig.confirm('R', "drill");
+        rig.settle(15_000).await;
+        assert_eq!(
+            rig.world().await,
+            (0, "auth-service:41".to_string(), 0),
+            "rollback after {stop_after_calls} calls of the promotion"
+        );
+        let records = rig.records().await?;
+        let seen = results(&records);
+        assert!(
+            seen.iter()
+                .any(|s| s.starts_with("promote stopped: preempted by a rollback")
+                    || s == "promote ok"),
+            "{seen:#?}"
+        );
+        assert_eq!(seen.last().map(String::as_str), Some("rollback ok"), "{seen:#?}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_call_ends_the_change_and_keeps_its_request_ids() -> TestResult {
+    let mut rig = Rig::new(Duration::from_secs(5))?;
+    rig.faults.fail.lock().map_err(|_| "lock")?.push((
+        "set_weights",
+        1,
+        SourceError::of_kind(ErrorKind::Auth, "AccessDenied: elasticloadbalancing:ModifyRule")
+            .with_request_id("req-denied"),
+    ));
+    rig.run_for(100).await;
+    rig.confirm(']', "");
+    rig.settle(10_000).await;
+    assert_eq!(rig.world().await.0, 10, "traffic untouched");
+    let records = rig.records().await?;
+    let end = records.last().ok_or("no records")?;
+    let result = end["result"].as_str().unwrap_or_default();
+    assert!(result.starts_with("failed: 3. traffic") && result.contains("AccessDenied"), "{result}");
+    let ids: Vec<&str> = end["request_ids"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids.len(), 2, "the scale call's id and the denied call's: {ids:?}");
+    assert!(ids.contains(&"req-denied"));
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn weights_moved_by_another_tool_are_a_conflict_not_an_overwrite() -> TestResult {
+    let mut rig = Rig::new(Duration::from_secs(5))?;
+    rig.run_for(100).await;
+    rig.key('w');
+    for c in "25".chars() {
+        rig.key(c);
+    }
+    rig.send(Msg::Key(Key::plain(KeyCode::Enter)));
+    // Someone moves the weights while the canary scales up.
+    for c in "auth-service".chars() {
+        rig.key(c);
+    }
+    rig.send(Msg::Key(Key::plain(KeyCode::Enter)));
+    rig.sources
+        .traffic
+        .set_weights(None, TrafficSplit { stable: 80, canary: 20 })
+        .await?;
+    rig.settle(10_000).await;
+    assert_eq!(rig.world().await.0, 20, "the other tool's weights stand");
+    let records = rig.records().await?;
+    let end = records.last().ok_or("no records")?;
+    let result = end["result"].as_str().unwrap_or_default();
+    assert!(result.contains("the weights moved") && result.contains("canary 20"), "{result}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_call_that_never_answers_times_out_and_a_wait_can_time_out() -> TestResult {
+    let mut rig = Rig::new(Duration::from_millis(300))?;
+    rig.faults.hang.lock().map_err(|_| "lock")?.push(("scale_canary", 1));
+    rig.run_for(100).await;
+    rig.confirm(']', "");
+    rig.settle(5_000).await;
+    assert!(rig.model.running.is_none());
+    let last = rig.model.last_change.clone().ok_or("no last change")?;
+    assert!(last.result.contains("did not answer"), "{}", last.result);
+
+    // A wait that times out: the canary is scaled but the timeout is
+    // shorter than a task takes to start (40 simulated seconds).
+    rig.model.running = None;
+    rig.faults.hang.lock().map_err(|_| "lock")?.clear();
+    rig.confirm(']', "");
+    if let Some(r) = &mut rig.model.running {
+        for step in &mut r.change.steps {
+            if let flightdeck::core::change::Step::WaitCanaryHealthy { timeout, .. } = step {
+                *timeout = Duration::from_secs(5);
+            }
+        }
+    }
+    rig.settle(5_000).await;
+    let last = rig.model.last_change.clone().ok_or("no last change")?;
+    assert!(last.result.contains("timed out after 5s"), "{}", last.result);
+    assert_eq!(rig.world().await.0, 10, "no traffic to unhealthy tasks");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_call_is_made_when_the_journal_cannot_be_written() -> TestResult {
+    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(common::tuesday(), 120));
+    let sources = demo::sources(&scenario::GOOD, clock, 1);
+    let (tx, mut rx) = mpsc::unbounded_channel();
     // Every write to /dev/full fails with "no space left on device".
-    let (sources, effects, mut rx, handle) =
-        start(Journal::open(std::path::Path::new("/dev/full"))?);
-    effects.send(Effect::Change(request(
-        3,
-        ChangeOp::SetCanaryWeight { weight: 50 },
-    )))?;
-    let (id, result) = done(&mut rx).await?;
-    assert_eq!(id, 3);
-    let err = result.err().unwrap_or_default();
+    let (effects, handle) = runner::spawn(
+        sources.clone(),
+        Journal::open(std::path::Path::new("/dev/full"))?,
+        "ana".into(),
+        tx,
+    );
+    let mut h = common::Harness::new("good", common::tuesday(), false);
+    h.key(Key::char('R'));
+    let fx = h.confirm("drill");
+    for e in fx {
+        effects.send(e)?;
+    }
+    let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await?;
+    let Some(Msg::StepDone { result: Err(e), .. }) = msg else {
+        return Err(format!("{msg:?}").into());
+    };
     assert!(
-        err.starts_with("not done: cannot write the journal /dev/full"),
-        "{err}"
+        e.message.starts_with("not done: cannot write the journal /dev/full"),
+        "{e}"
     );
-    assert_eq!(
-        sources.traffic.weights().await.map(|w| w.canary),
-        Ok(10),
-        "traffic untouched"
-    );
+    assert_eq!(sources.traffic.weights().await?.split.canary, 10, "untouched");
     drop(effects);
     handle.await?;
     Ok(())

@@ -1,59 +1,13 @@
 //! Effects: what must happen outside the pure core. `update` returns them as
 //! data; the runtime's runner carries them out and reports back with a `Msg`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// A change to production, exactly as confirmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChangeOp {
-    /// Set the listener rule's weights so the canary gets this share.
-    SetCanaryWeight { weight: u8 },
-    /// Canary to 100 %, stable service to the canary's task definition,
-    /// traffic back to the (new) stable, canary scaled to 0.
-    Promote { canary_task_definition: String },
-    /// Approve the pending deployment of a run on a GitHub environment.
-    Approve { run_id: u64, environment: String },
-    /// All traffic to stable in one call, then the canary to 0 tasks; with
-    /// no canary service, the stable service back to its previous
-    /// PRIMARY task definition.
-    Rollback {
-        canary_service: Option<String>,
-        previous_task_definition: Option<String>,
-    },
-}
+use super::change::Step;
 
-impl ChangeOp {
-    /// The journal's `action` field.
-    pub fn action_name(&self) -> &'static str {
-        match self {
-            ChangeOp::SetCanaryWeight { .. } => "set_weight",
-            ChangeOp::Promote { .. } => "promote",
-            ChangeOp::Approve { .. } => "approve",
-            ChangeOp::Rollback { .. } => "rollback",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangeRequest {
-    pub id: u64,
-    pub op: ChangeOp,
-    pub service: String,
-    pub from: String,
-    pub to: String,
-    pub reason: Option<String>,
-    /// Started by the analysis policy or the plan, not by a key.
-    pub automatic: bool,
-}
-
-/// What the runner reports when a change is done.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ChangeOutcome {
-    pub request_ids: Vec<String>,
-}
-
-/// One line of the journal file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One line of the journal file. Fields added since the first version are
+/// optional, so old journals still read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalRecord {
     /// RFC 3339, UTC.
     pub time: String,
@@ -63,18 +17,44 @@ pub struct JournalRecord {
     pub from: String,
     pub to: String,
     pub reason: Option<String>,
-    /// `started`, `ok`, or `failed: <why>`.
+    /// `started`, `ok`, `failed: <why>`, or `stopped: <why>`.
     pub result: String,
+    #[serde(default)]
     pub request_ids: Vec<String>,
+    #[serde(default)]
     pub automatic: bool,
+    /// The change this record belongs to, unique across sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+    /// `N/M name: what`, on the records of one step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The plan's steps (on `started`), or the steps that ran (at the end).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
+    /// On a `baseline` record: the weights [stable, canary] when it was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<[u16; 2]>,
+}
+
+/// One call of a change, for the runner: journal `before` (if that fails
+/// the call is not made), make the call, journal `after` with its result
+/// and request id, then send `Msg::StepDone`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepCall {
+    pub change: u64,
+    pub index: usize,
+    pub step: Step,
+    pub before: Vec<JournalRecord>,
+    pub after: JournalRecord,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Journal, carry out, journal again, then send `Msg::ChangeDone`.
-    Change(ChangeRequest),
-    /// An operator action that changes nothing outside (pause, resume):
-    /// journal it only.
+    /// Carry out one call step of a change.
+    Step(StepCall),
+    /// Append a record (an operator action that changes nothing outside,
+    /// a wait that ended, the end of a change, the baseline).
     Journal(JournalRecord),
     /// Ask the pollers for fresh data now (after a change).
     Refresh,

@@ -4,6 +4,8 @@
 
 pub mod action;
 pub mod analysis;
+pub mod change;
+pub mod data;
 pub mod effect;
 pub mod model;
 pub mod msg;

@@ -5,17 +5,15 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tui_input::Input;
 
 use super::action::Keymap;
 use super::analysis::{AnalysisSettings, Verdict};
-use super::effect::ChangeRequest;
+use super::change::{Baseline, Change};
 use super::plan::{Plan, PlanState};
 use super::policy::ChangeWindow;
 
-/// Wall-clock (or simulated) time, always UTC.
-pub type Time = DateTime<Utc>;
+pub use super::data::*;
 
 /// Most log lines kept in memory; older lines are dropped first.
 pub const MAX_LOG_LINES: usize = 100_000;
@@ -87,268 +85,6 @@ impl<T> Loadable<T> {
             _ => None,
         }
     }
-}
-
-/// An error from a source, as data for a pane: what failed and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceError {
-    pub message: String,
-    /// What the operator can do about it, e.g. "run `aws sso login`".
-    pub hint: Option<String>,
-}
-
-impl SourceError {
-    pub fn new(message: impl Into<String>) -> Self {
-        SourceError {
-            message: message.into(),
-            hint: None,
-        }
-    }
-
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-impl std::fmt::Display for SourceError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.hint {
-            Some(hint) => write!(f, "{} ({hint})", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-// ----- data from the sources -------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageStatus {
-    Queued,
-    InProgress,
-    Waiting,
-    Success,
-    Failure,
-    Cancelled,
-    Skipped,
-}
-
-impl StageStatus {
-    pub fn label(self) -> &'static str {
-        match self {
-            StageStatus::Queued => "queued",
-            StageStatus::InProgress => "in progress",
-            StageStatus::Waiting => "waiting",
-            StageStatus::Success => "success",
-            StageStatus::Failure => "failure",
-            StageStatus::Cancelled => "cancelled",
-            StageStatus::Skipped => "skipped",
-        }
-    }
-
-    pub fn is_done(self) -> bool {
-        matches!(
-            self,
-            StageStatus::Success
-                | StageStatus::Failure
-                | StageStatus::Cancelled
-                | StageStatus::Skipped
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stage {
-    pub name: String,
-    pub status: StageStatus,
-    pub started_at: Option<Time>,
-    pub completed_at: Option<Time>,
-    /// The seed's target duration for this stage, if it has one.
-    pub target: Option<Duration>,
-}
-
-impl Stage {
-    /// Time spent so far (or in all, when done).
-    pub fn elapsed(&self, now: Time) -> Option<Duration> {
-        let start = self.started_at?;
-        let end = self.completed_at.unwrap_or(now);
-        (end - start).to_std().ok()
-    }
-}
-
-/// A deployment waiting for review on a protected GitHub environment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PendingApproval {
-    pub environment: String,
-    pub required_reviewers: u32,
-    pub approvals: u32,
-    pub waiting_since: Time,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct PipelineRun {
-    pub id: u64,
-    pub number: u64,
-    pub workflow: String,
-    pub branch: String,
-    pub sha: String,
-    pub author: String,
-    pub message: String,
-    pub started_at: Time,
-    pub stages: Vec<Stage>,
-    pub pending: Option<PendingApproval>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Track {
-    Stable,
-    Canary,
-}
-
-impl Track {
-    pub fn label(self) -> &'static str {
-        match self {
-            Track::Stable => "stable",
-            Track::Canary => "canary",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deployment {
-    /// PRIMARY, ACTIVE or INACTIVE.
-    pub status: String,
-    pub task_definition: String,
-    /// IN_PROGRESS, COMPLETED or FAILED.
-    pub rollout_state: String,
-    pub running: u32,
-    pub pending: u32,
-    pub desired: u32,
-    pub created_at: Time,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceInfo {
-    pub name: String,
-    pub track: Track,
-    pub task_definition: String,
-    pub running: u32,
-    pub pending: u32,
-    pub desired: u32,
-    pub deployments: Vec<Deployment>,
-}
-
-impl ServiceInfo {
-    /// The task definition that was PRIMARY before the current one: what a
-    /// rollback without a canary service goes back to.
-    pub fn previous_task_definition(&self) -> Option<&str> {
-        self.deployments
-            .iter()
-            .filter(|d| d.status != "PRIMARY" && d.task_definition != self.task_definition)
-            .max_by_key(|d| d.created_at)
-            .map(|d| d.task_definition.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskInfo {
-    pub id: String,
-    pub track: Track,
-    pub task_definition: String,
-    pub last_status: String,
-    pub health: String,
-    pub az: String,
-    pub started_at: Option<Time>,
-    pub stopped_reason: Option<String>,
-}
-
-impl TaskInfo {
-    pub fn short_id(&self) -> &str {
-        self.id.get(..8).unwrap_or(&self.id)
-    }
-
-    pub fn revision(&self) -> &str {
-        self.task_definition
-            .rsplit_once(':')
-            .map_or(self.task_definition.as_str(), |(_, rev)| rev)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetHealth {
-    pub track: Track,
-    pub target_group: String,
-    pub healthy: u32,
-    pub unhealthy: u32,
-    pub draining: u32,
-    pub initial: u32,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceEvent {
-    pub id: String,
-    pub at: Time,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FleetSnapshot {
-    pub services: Vec<ServiceInfo>,
-    pub tasks: Vec<TaskInfo>,
-    pub targets: Vec<TargetHealth>,
-    pub events: Vec<ServiceEvent>,
-}
-
-impl FleetSnapshot {
-    pub fn service(&self, track: Track) -> Option<&ServiceInfo> {
-        self.services.iter().find(|s| s.track == track)
-    }
-}
-
-/// The weights of the listener rule's forward action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TrafficSplit {
-    pub stable: u8,
-    pub canary: u8,
-}
-
-impl TrafficSplit {
-    pub fn canary_pct(self) -> u8 {
-        let total = u32::from(self.stable) + u32::from(self.canary);
-        if total == 0 {
-            return 0;
-        }
-        // Rounded share, so weights like 1/9 still read as 10 %.
-        ((u32::from(self.canary) * 100 + total / 2) / total) as u8
-    }
-}
-
-/// One metrics point for one track over a short period.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MetricPoint {
-    pub at: Time,
-    pub track: Track,
-    pub requests: u64,
-    pub errors: u64,
-    pub p95_ms: f64,
-}
-
-impl MetricPoint {
-    pub fn error_pct(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 * 100.0 / self.requests as f64
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub at: Time,
-    pub task: String,
-    /// The text as received; the view makes it inert before drawing.
-    pub text: String,
 }
 
 // ----- view state -----------------------------------------------------------
@@ -463,14 +199,26 @@ pub enum ConfirmField {
     Reason,
 }
 
-/// The confirmation dialog of a change: what will happen, and the inputs the
-/// policy asks for.
+/// What a dialog asked to do, so it can be computed again at Enter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proposal {
+    Advance,
+    Weight(u8),
+    Promote,
+    Approve,
+    Rollback,
+}
+
+/// The confirmation dialog of a change: the plan it will carry out, and
+/// the inputs the policy asks for.
 #[derive(Debug, Clone)]
 pub struct Confirm {
     pub title: String,
-    /// From → to, in plain words; one line each.
+    pub proposal: Proposal,
+    /// The plan as shown; at Enter it is computed again and compared.
+    pub change: Change,
+    /// Lines above the steps: from → to, notes.
     pub lines: Vec<String>,
-    pub request: ChangeRequest,
     pub needs_name: bool,
     pub needs_reason: bool,
     pub outside_window: Option<String>,
@@ -478,6 +226,46 @@ pub struct Confirm {
     pub reason: Input,
     pub field: ConfirmField,
     pub error: Option<String>,
+}
+
+/// A change under way: its plan, the step it is at, and what happened.
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub change: Change,
+    /// Journal id of the change, unique across sessions.
+    pub journal_id: String,
+    /// The step under way.
+    pub index: usize,
+    pub step_started: Time,
+    /// A call was sent to the runner and has not answered yet.
+    pub call_in_flight: bool,
+    /// One line per finished step: `N. what: ok` or `failed: why`.
+    pub ran: Vec<String>,
+    pub request_ids: Vec<String>,
+    pub failures: Vec<String>,
+    /// Why it stops at the next step boundary (rollback, quit, Esc).
+    pub stop: Option<String>,
+    /// Progress of a wait, e.g. "2/5 healthy".
+    pub progress: Option<String>,
+}
+
+/// A change that ended, for the Canary pane.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub change: Change,
+    pub result: String,
+    pub ran: Vec<String>,
+}
+
+/// A change the journal shows as started and never ended (the console
+/// stopped under it): shown until acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    pub change: String,
+    pub action: String,
+    pub operator: String,
+    pub time: String,
+    pub ran: Vec<String>,
 }
 
 /// What sits on top of the panes and takes the keys.
@@ -664,7 +452,7 @@ pub struct Model {
 
     pub pipeline: Loadable<PipelineRun>,
     pub fleet: Loadable<FleetSnapshot>,
-    pub traffic: Loadable<TrafficSplit>,
+    pub traffic: Loadable<Forward>,
     pub metrics: MetricsView,
     pub logs: LogsView,
 
@@ -681,9 +469,32 @@ pub struct Model {
     pub theme: String,
     pub themes: Vec<String>,
 
-    /// Changes sent to the runner and not yet done.
-    pub in_flight: Vec<ChangeRequest>,
+    /// The change under way: one at a time.
+    pub running: Option<Running>,
+    /// A rollback confirmed while a call of another change was in flight:
+    /// it starts at that call's step boundary. (reason, automatic)
+    pub pending_rollback: Option<(Option<String>, bool)>,
+    pub last_change: Option<Finished>,
     pub next_change_id: u64,
+    /// Prefix of journal change ids: unique per session.
+    pub session: String,
+    /// The release baseline, once seen (or read back from the journal).
+    pub baseline: Option<Baseline>,
+    /// The task definition this console last put on the stable service, and
+    /// the canary count it last asked for: the fleet's data may lag.
+    pub expected_stable: Option<String>,
+    pub expected_canary: Option<u32>,
+    /// Changes the journal shows unfinished, until acknowledged.
+    pub unfinished: Vec<Unfinished>,
+    /// The hold last journaled, so each hold is recorded once.
+    pub hold_noted: Option<String>,
+    /// The terminal's size; a dialog is confirmable only when it fits.
+    pub screen: Option<(u16, u16)>,
+    /// Quitting: why (q, SIGTERM, ...). A change stops at its next step
+    /// boundary first.
+    pub stopping: Option<String>,
+    /// The process's exit code: non-zero when a change was cut short.
+    pub exit_code: u8,
     pub seen_events: Vec<String>,
     pub now: Time,
     pub quit: bool,
@@ -703,6 +514,10 @@ pub struct ModelInit {
     pub theme: String,
     pub themes: Vec<String>,
     pub now: Time,
+    /// Prefix of journal change ids (e.g. the start time in seconds).
+    pub session: String,
+    pub baseline: Option<Baseline>,
+    pub unfinished: Vec<Unfinished>,
 }
 
 impl Model {
@@ -735,8 +550,19 @@ impl Model {
             status: None,
             theme: init.theme,
             themes: init.themes,
-            in_flight: Vec::new(),
+            running: None,
+            pending_rollback: None,
+            last_change: None,
             next_change_id: 1,
+            session: init.session,
+            baseline: init.baseline,
+            expected_stable: None,
+            expected_canary: None,
+            unfinished: init.unfinished,
+            hold_noted: None,
+            screen: None,
+            stopping: None,
+            exit_code: 0,
             seen_events: Vec::new(),
             now: init.now,
             quit: false,
@@ -746,7 +572,7 @@ impl Model {
 
     /// The canary's share of traffic, if the weights are known.
     pub fn canary_weight(&self) -> Option<u8> {
-        self.traffic.value().map(|t| t.canary_pct())
+        self.traffic.value().map(|t| t.split.canary_pct())
     }
 
     pub fn push_journal(&mut self, at: Time, kind: JournalKind, text: impl Into<String>) {

@@ -2,26 +2,32 @@
 //! 1 Hz tick, pollers and the effect runner all send these into one channel.
 
 use super::action::Key;
-use super::effect::ChangeOutcome;
-use super::model::{FleetSnapshot, LogLine, MetricPoint, PipelineRun, SourceError, TrafficSplit};
+use super::model::{
+    FleetSnapshot, Forward, LogLine, MetricPoint, PipelineRun, RequestId, SourceError,
+};
 
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(Key),
     Paste(String),
     Resize(u16, u16),
-    /// Once a second: ages labels, runs the plan's timers and the analysis.
+    /// Once a second: ages labels, runs the plan's timers, waits and the
+    /// analysis.
     Tick,
     Pipeline(Result<PipelineRun, SourceError>),
     Fleet(Result<FleetSnapshot, SourceError>),
-    Traffic(Result<TrafficSplit, SourceError>),
+    Traffic(Result<Forward, SourceError>),
     Metrics(Result<Vec<MetricPoint>, SourceError>),
     Logs(Result<Vec<LogLine>, SourceError>),
-    /// The runner finished a change.
-    ChangeDone {
-        id: u64,
-        result: Result<ChangeOutcome, String>,
+    /// The runner finished one call step of a change.
+    StepDone {
+        change: u64,
+        index: usize,
+        result: Result<Option<RequestId>, SourceError>,
     },
     /// Writing the journal failed: the operator must know.
     JournalFailed(String),
+    /// SIGTERM, SIGHUP, SIGINT or a lost terminal: stop any change at its
+    /// next step boundary, journal it, and quit.
+    Shutdown(String),
 }

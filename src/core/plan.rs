@@ -97,6 +97,8 @@ pub struct PlanState {
     pub entered_at: Option<Time>,
     /// Automatic progression paused by the operator.
     pub paused: bool,
+    /// The canary weight last observed.
+    pub weight: Option<u8>,
 }
 
 impl PlanState {
@@ -118,8 +120,11 @@ impl PlanState {
                 Phase::Progressing
             };
         }
-        if step != self.step {
+        // Any change of weight, within a step too, restarts the bake: a
+        // step is judged on data taken at the weight it runs at.
+        if step != self.step || self.weight != Some(weight) {
             self.step = step;
+            self.weight = Some(weight);
             self.entered_at = Some(now);
             if weight > 0
                 && matches!(
@@ -175,6 +180,10 @@ mod tests {
         );
         state.observe(&plan, 10, t(100));
         assert_eq!(state.bake_left(&plan, t(400)), Some(Duration::ZERO));
+        // 10 → 25 % stays in the first step but restarts its bake.
+        state.observe(&plan, 25, t(400));
+        assert_eq!(state.step, Some(0));
+        assert_eq!(state.bake_left(&plan, t(400)), Some(Duration::from_secs(300)));
         state.observe(&plan, 50, t(400));
         assert_eq!(
             state.bake_left(&plan, t(400)),

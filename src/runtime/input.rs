@@ -13,9 +13,12 @@ pub fn spawn(tx: UnboundedSender<Msg>) {
         while let Some(Ok(event)) = events.next().await {
             let Some(msg) = to_msg(event) else { continue };
             if tx.send(msg).is_err() {
-                break;
+                return;
             }
         }
+        // The input ended or failed: the terminal is gone (SSH drop, tmux
+        // kill-pane). Stop at the next step boundary and leave.
+        let _ = tx.send(Msg::Shutdown("terminal closed".into()));
     });
 }
 

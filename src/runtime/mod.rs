@@ -22,12 +22,12 @@ use crate::core::msg::Msg;
 use crate::core::update::{Ctx, update};
 use crate::journal::Journal;
 use crate::sources::Sources;
-pub use runner::Targets;
 
 /// The shortest time between two frames (~30 frames/s).
 const FRAME: Duration = Duration::from_millis(33);
-/// How long quitting waits for a change under way.
-const DRAIN: Duration = Duration::from_secs(30);
+/// How long quitting waits for the call under way (each call has its own
+/// timeout, shorter than this).
+const DRAIN: Duration = Duration::from_secs(45);
 
 pub struct Session {
     pub model: Model,
@@ -35,19 +35,18 @@ pub struct Session {
     pub themes: Themes,
     pub journal: Journal,
     pub operator: String,
-    pub targets: Targets,
 }
 
-/// Run the console until the operator quits or a signal arrives. The
-/// terminal is restored on every way out, panics included.
-pub async fn run(session: Session) -> Result<()> {
+/// Run the console until the operator quits or a signal arrives; returns
+/// the exit code (non-zero when a change was cut short). The terminal is
+/// restored on every way out, panics included.
+pub async fn run(session: Session) -> Result<u8> {
     let Session {
         mut model,
         sources,
         themes,
         journal,
         operator,
-        targets,
     } = session;
     let mut term = terminal::enter().wrap_err("cannot set up the terminal")?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
@@ -56,19 +55,21 @@ pub async fn run(session: Session) -> Result<()> {
     input::spawn(tx.clone());
     spawn_tick(tx.clone());
     pollers::spawn_all(&sources, tx.clone(), refresh.clone());
-    let (effects, runner) = runner::spawn(
-        sources.clone(),
-        journal,
-        operator.clone(),
-        targets,
-        tx.clone(),
-    );
+    let (effects, runner) = runner::spawn(sources.clone(), journal, operator.clone(), tx.clone());
+    if let Ok((w, h)) = crossterm::terminal::size() {
+        let _ = tx.send(Msg::Resize(w, h));
+    }
 
     let mut signals = terminal::Signals::new()?;
     let mut last_draw = Instant::now() - FRAME;
+    // Once the terminal is gone (or a signal came), the loop only runs the
+    // change under way to its step boundary, bounded by DRAIN.
+    let mut screen_ok = true;
+    let mut deadline: Option<Instant> = None;
     let result: Result<()> = loop {
-        let wait_draw = model.dirty;
+        let wait_draw = model.dirty && screen_ok;
         let next_draw = last_draw + FRAME;
+        let stop_at = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { break Ok(()) };
@@ -78,6 +79,11 @@ pub async fn run(session: Session) -> Result<()> {
                     batch.push(more);
                 }
                 for msg in batch {
+                    if let Msg::Shutdown(why) = &msg
+                        && why.contains("terminal")
+                    {
+                        screen_ok = false;
+                    }
                     for effect in update(&mut model, msg, &ctx) {
                         match effect {
                             Effect::Refresh => refresh.notify_waiters(),
@@ -90,32 +96,66 @@ pub async fn run(session: Session) -> Result<()> {
                 }
             }
             _ = tokio::time::sleep_until(next_draw), if wait_draw => {}
-            // SIGTERM, SIGHUP or SIGINT: leave cleanly. The journal already
-            // holds every change, so there is nothing else to save.
-            _ = signals.recv() => break Ok(()),
+            _ = tokio::time::sleep_until(stop_at), if deadline.is_some() => {
+                break Ok(());
+            }
+            // SIGTERM, SIGHUP or SIGINT: the core stops any change at its
+            // next step boundary, journals it, and quits.
+            name = signals.recv() => {
+                if name == "SIGHUP" {
+                    // The terminal is most likely gone with the session.
+                    screen_ok = false;
+                }
+                deadline.get_or_insert(Instant::now() + DRAIN);
+                let _ = tx.send(Msg::Shutdown(name.to_string()));
+            }
         }
         if model.quit {
             break Ok(());
         }
-        if model.dirty && Instant::now() >= last_draw + FRAME {
+        if model.stopping.is_some() {
+            deadline.get_or_insert(Instant::now() + DRAIN);
+        }
+        if screen_ok && model.dirty && Instant::now() >= last_draw + FRAME {
             let theme = themes.get(&model.theme);
-            if let Err(e) = terminal::draw(&mut term, &model, theme) {
-                break Err(e).wrap_err("drawing the screen failed");
+            if terminal::draw(&mut term, &model, theme).is_err() {
+                // A closed terminal: stop drawing, stop the change at its
+                // step boundary, and leave quietly.
+                screen_ok = false;
+                let _ = tx.send(Msg::Shutdown("terminal closed".into()));
+                continue;
             }
             model.dirty = false;
             last_draw = Instant::now();
         }
     };
-    terminal::leave()?;
-    // Let a change that is under way finish and be journaled.
+    let _ = terminal::leave();
+    // Let the runner write what is queued (the end of a change).
     drop(effects);
     if tokio::time::timeout(DRAIN, runner).await.is_err() {
         eprintln!(
-            "flightdeck: a change was still running after {}s; check the journal",
+            "flightdeck: a call was still running after {}s; check the journal",
             DRAIN.as_secs()
         );
+        return result.map(|()| 1);
     }
-    result
+    if let Some(running) = &model.running {
+        eprintln!(
+            "flightdeck: {} {} → {} was cut short at step {} of {}; check the journal",
+            running.change.kind.action_name(),
+            running.change.from,
+            running.change.to,
+            running.index + 1,
+            running.change.steps.len()
+        );
+        return result.map(|()| 1);
+    }
+    if let Some(last) = &model.last_change
+        && model.exit_code != 0
+    {
+        eprintln!("flightdeck: {} {}", last.change.kind.action_name(), last.result);
+    }
+    result.map(|()| model.exit_code)
 }
 
 fn spawn_tick(tx: mpsc::UnboundedSender<Msg>) {

@@ -9,13 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use crate::core::model::RequestId;
 use crate::core::model::{
-    FleetSnapshot, LogLine, MetricPoint, PipelineRun, SourceError, Time, TrafficSplit,
+    FleetSnapshot, Forward, LogLine, MetricPoint, PipelineRun, SourceError, Time, TrafficSplit,
 };
-
-/// An id the provider gave a call (AWS request id, GitHub delivery id): the
-/// journal keeps them so a change can be traced in CloudTrail.
-pub type RequestId = String;
 
 /// The CI pipeline (GitHub Actions).
 #[async_trait]
@@ -43,12 +40,20 @@ pub trait Fleet: Send + Sync {
     ) -> Result<RequestId, SourceError>;
 }
 
-/// The ALB listener rule's weighted forward action.
+/// The weighted forward action of the ALB listener rule (or listener).
 #[async_trait]
 pub trait Traffic: Send + Sync {
-    async fn weights(&self) -> Result<TrafficSplit, SourceError>;
-    /// Set both weights in one call.
-    async fn set_weights(&self, split: TrafficSplit) -> Result<RequestId, SourceError>;
+    /// The forward action: target groups, their weights (0–999), stickiness.
+    async fn weights(&self) -> Result<Forward, SourceError>;
+    /// Set both weights in one call. With `expect`, re-read them right
+    /// before writing and refuse with `ErrorKind::Conflict`, naming both,
+    /// if they are not `expect` (another tool moved them). A rollback
+    /// passes None: it writes without a read.
+    async fn set_weights(
+        &self,
+        expect: Option<TrafficSplit>,
+        to: TrafficSplit,
+    ) -> Result<RequestId, SourceError>;
 }
 
 /// The canary's logs.

@@ -9,7 +9,7 @@ use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 
-use super::text::sparkline;
+use super::text::{inert, sparkline};
 use super::{age_span, pane_block};
 use crate::config::theme::{Role, Theme};
 use crate::core::analysis::Outcome;
@@ -74,6 +74,7 @@ impl Widget for CanaryPane<'_> {
             traffic_bar(model, theme, inner.width as usize),
             plan_line(model, theme),
             state_line(model, theme),
+            change_line(model, theme),
         ];
         let charts = inner.height >= 16 && inner.width >= 50;
         if !charts {
@@ -184,18 +185,69 @@ fn state_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
             theme.style(Role::Degraded),
         ));
     }
-    if let Some(change) = model.in_flight.first() {
-        spans.push(Span::styled(
-            format!(
-                " · {} {} → {}…",
-                change.op.action_name(),
-                change.from,
-                change.to
-            ),
-            theme.style(Role::Degraded),
+    Line::from(spans)
+}
+
+/// The change under way with its step and progress; else an unfinished
+/// change of an earlier session; else the last change; else the baseline.
+fn change_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
+    if let Some(r) = &model.running {
+        let step = r
+            .change
+            .steps
+            .get(r.index)
+            .map(|s| s.describe())
+            .unwrap_or_default();
+        let mut text = format!(
+            "▶ {} {} → {} · step {}/{}: {step}",
+            r.change.kind.action_name(),
+            r.change.from,
+            r.change.to,
+            r.index + 1,
+            r.change.steps.len()
+        );
+        if let Some(p) = &r.progress {
+            text.push_str(&format!(" · {p}"));
+        }
+        if let Some(stop) = &r.stop {
+            text.push_str(&format!(" · stopping: {stop}"));
+        }
+        return Line::from(Span::styled(inert(&text), theme.style(Role::Degraded)));
+    }
+    if let Some(u) = model.unfinished.first() {
+        return Line::from(Span::styled(
+            inert(&format!(
+                "⚠ unfinished: {} by {} at {}, {} step(s) ran · check the journal, then :ack",
+                u.action,
+                u.operator,
+                u.time,
+                u.ran.len()
+            )),
+            theme.style(Role::Danger),
         ));
     }
-    Line::from(spans)
+    let baseline = model.baseline.as_ref().map_or_else(
+        || "baseline: not seen yet".to_string(),
+        |b| {
+            format!(
+                "baseline stable {} · release {}",
+                b.stable_task_definition, b.release_task_definition
+            )
+        },
+    );
+    match &model.last_change {
+        Some(last) if last.result != "ok" => Line::from(Span::styled(
+            inert(&format!(
+                "last: {} {} → {}: {}",
+                last.change.kind.action_name(),
+                last.change.from,
+                last.change.to,
+                last.result
+            )),
+            theme.style(Role::Failing),
+        )),
+        _ => Line::from(Span::styled(inert(&baseline), theme.style(Role::Muted))),
+    }
 }
 
 fn latest(points: &std::collections::VecDeque<MetricPoint>, metric: Metric) -> Option<f64> {

@@ -7,11 +7,11 @@
 use chrono::TimeZone;
 use flightdeck::app::demo_model;
 use flightdeck::core::action::{Key, KeyCode, Keymap};
-use flightdeck::core::effect::{ChangeOp, ChangeOutcome, Effect};
-use flightdeck::core::model::{Model, Time, TrafficSplit};
+use flightdeck::core::change::Step;
+use flightdeck::core::effect::{Effect, JournalRecord};
+use flightdeck::core::model::{ErrorKind, Model, SourceError, Time, Track};
 use flightdeck::core::msg::Msg;
 use flightdeck::core::update::{Ctx, update};
-use flightdeck::sources::demo::world::{CANARY_SERVICE, STABLE_SERVICE};
 use flightdeck::sources::demo::{World, scenario};
 
 /// Sunday 2026-11-29 12:00 UTC: outside the seed's change window.
@@ -38,6 +38,10 @@ pub struct Harness {
     logs_after: Option<Time>,
     /// Every effect `update` returned, in order.
     pub effects: Vec<Effect>,
+    /// Every call carried out, in order.
+    pub calls: Vec<Step>,
+    /// A failure to inject into the next call of the named step.
+    pub fail: Option<(&'static str, SourceError)>,
 }
 
 impl Harness {
@@ -57,7 +61,10 @@ impl Harness {
             metrics_after: None,
             logs_after: None,
             effects: Vec::new(),
+            calls: Vec::new(),
+            fail: None,
         };
+        h.send(Msg::Resize(160, 48));
         h.poll();
         h
     }
@@ -77,18 +84,48 @@ impl Harness {
         fx
     }
 
-    /// What the pollers do: read every source once.
+    /// What the pollers do: read every source once, and carry out any
+    /// call a message leads to (a wait met by fresh data starts the next).
     pub fn poll(&mut self) {
         self.world.advance(self.now);
         let points = self.world.points_since(self.metrics_after);
         self.metrics_after = points.iter().map(|p| p.at).max().or(self.metrics_after);
         let lines = self.world.logs_since(self.logs_after);
         self.logs_after = lines.iter().map(|l| l.at).max().or(self.logs_after);
+        // Each source is read when its turn comes, after the calls the
+        // previous message led to.
+        let fx = self.send(Msg::Pipeline(Ok(self.world.pipeline())));
+        self.carry_out(fx);
+        let fx = self.send(Msg::Fleet(Ok(self.world.fleet())));
+        self.carry_out(fx);
+        let fx = self.send(Msg::Traffic(Ok(self.world.forward())));
+        self.carry_out(fx);
+        let fx = self.send(Msg::Metrics(Ok(points)));
+        self.carry_out(fx);
+        let fx = self.send(Msg::Logs(Ok(lines)));
+        self.carry_out(fx);
+    }
+
+    /// `poll` without carrying anything out (a test stepping calls itself).
+    pub fn poll_only(&mut self) {
+        self.world.advance(self.now);
         self.send(Msg::Pipeline(Ok(self.world.pipeline())));
         self.send(Msg::Fleet(Ok(self.world.fleet())));
-        self.send(Msg::Traffic(Ok(self.world.split())));
-        self.send(Msg::Metrics(Ok(points)));
-        self.send(Msg::Logs(Ok(lines)));
+        self.send(Msg::Traffic(Ok(self.world.forward())));
+    }
+
+    /// Carry out only the calls in `effects`, not what their answers lead to.
+    pub fn carry_out_one(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            let Effect::Step(call) = effect else { continue };
+            self.calls.push(call.step.clone());
+            let result = self.call(&call.step);
+            self.send(Msg::StepDone {
+                change: call.change,
+                index: call.index,
+                result,
+            });
+        }
     }
 
     pub fn key(&mut self, key: Key) -> Vec<Effect> {
@@ -116,7 +153,7 @@ impl Harness {
     }
 
     /// Let `seconds` of simulated time pass, one second at a time: poll,
-    /// tick, and carry out any change `update` asks for.
+    /// tick, and carry out any call `update` asks for.
     pub fn run_for(&mut self, seconds: i64) {
         for _ in 0..seconds {
             self.now += chrono::Duration::seconds(1);
@@ -126,54 +163,53 @@ impl Harness {
         }
     }
 
-    /// Do what the runner does, against the simulated world.
+    /// Do what the runner does, one call at a time, against the simulated
+    /// world; each answer may lead to the next call. `fail` injects a
+    /// failure into the next call of a step with that name.
     pub fn carry_out(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            let Effect::Change(request) = effect else {
+        let mut queue: std::collections::VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            let Effect::Step(call) = effect else {
                 continue;
             };
-            let split = |canary: u8| TrafficSplit {
-                stable: 100 - canary,
-                canary,
+            self.calls.push(call.step.clone());
+            let result = match self.fail.take() {
+                Some((name, e)) if name == call.step.name() => Err(e),
+                other => {
+                    self.fail = other;
+                    self.call(&call.step)
+                }
             };
-            let mut ids = Vec::new();
-            let result = match &request.op {
-                ChangeOp::SetCanaryWeight { weight } => {
-                    ids.push(self.world.set_weights(split(*weight)));
-                    Ok(())
-                }
-                ChangeOp::Rollback { .. } => {
-                    ids.push(self.world.set_weights(split(0)));
-                    self.world.scale(CANARY_SERVICE, 0).map(|id| ids.push(id))
-                }
-                ChangeOp::Promote {
-                    canary_task_definition,
-                    ..
-                } => {
-                    ids.push(self.world.set_weights(split(100)));
-                    let r = self
-                        .world
-                        .set_task_definition(STABLE_SERVICE, canary_task_definition);
-                    ids.push(self.world.set_weights(split(0)));
-                    r.and_then(|_| self.world.scale(CANARY_SERVICE, 0))
-                        .map(|id| ids.push(id))
-                }
-                ChangeOp::Approve {
-                    run_id,
-                    environment,
-                } => self
-                    .world
-                    .approve(*run_id, environment, "tester")
-                    .map(|id| ids.push(id)),
-            };
-            let result = result
-                .map(|()| ChangeOutcome { request_ids: ids })
-                .map_err(|e| e.to_string());
-            self.send(Msg::ChangeDone {
-                id: request.id,
+            let fx = self.send(Msg::StepDone {
+                change: call.change,
+                index: call.index,
                 result,
             });
+            queue.extend(fx);
         }
+    }
+
+    /// One call against the world, as the demo adapters make it.
+    fn call(&mut self, step: &Step) -> Result<Option<String>, SourceError> {
+        let w = &mut self.world;
+        let id = match step {
+            Step::ScaleCanary { service, to, .. } => w.scale(service, *to)?,
+            Step::SetWeights { expect, to } => {
+                if let Some(expect) = expect
+                    && w.split() != *expect
+                {
+                    return Err(SourceError::of_kind(ErrorKind::Conflict, "weights moved"));
+                }
+                w.set_weights(*to)
+            }
+            Step::UpdateStable { service, to, .. } => w.set_task_definition(service, to)?,
+            Step::Approve {
+                run_id,
+                environment,
+            } => w.approve(*run_id, environment, "tester")?,
+            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } => return Ok(None),
+        };
+        Ok(Some(id))
     }
 
     /// Confirm an open dialog as a careful operator would.
@@ -195,20 +231,83 @@ impl Harness {
         self.enter()
     }
 
-    /// Press `key`, confirm the dialog it opens, and carry the change out.
+    /// Press `key`, confirm the dialog it opens, and carry out its calls
+    /// (waits go on as time passes: `run_for`).
     pub fn change(&mut self, key: char, reason: &str) {
         self.key(Key::char(key));
         let fx = self.confirm(reason);
         self.carry_out(fx);
     }
 
-    pub fn changes(&self) -> Vec<flightdeck::core::effect::ChangeRequest> {
-        self.effects
-            .iter()
-            .filter_map(|e| match e {
-                Effect::Change(r) => Some(r.clone()),
-                _ => None,
-            })
-            .collect()
+    /// Press `key`, confirm, and let time pass until no change runs (at
+    /// most `limit` seconds).
+    pub fn change_and_wait(&mut self, key: char, reason: &str, limit: i64) {
+        self.change(key, reason);
+        self.settle(limit);
+    }
+
+    /// Let time pass until no change runs (at most `limit` seconds).
+    pub fn settle(&mut self, limit: i64) {
+        for _ in 0..limit {
+            if self.model.running.is_none() {
+                return;
+            }
+            self.run_for(1);
+        }
+    }
+
+    /// The changes started, from the journal records `update` asked for
+    /// (`started` records that open a change), as (action, from, to,
+    /// automatic, reason).
+    pub fn changes(&self) -> Vec<JournalRecord> {
+        let mut seen = Vec::new();
+        let mut out = Vec::new();
+        let mut push = |r: &JournalRecord| {
+            if r.result == "started"
+                && r.step.is_none()
+                && let Some(id) = &r.change
+                && !seen.contains(id)
+            {
+                seen.push(id.clone());
+                out.push(r.clone());
+            }
+        };
+        for e in &self.effects {
+            match e {
+                Effect::Step(call) => call.before.iter().for_each(&mut push),
+                Effect::Journal(r) => push(r),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Every journal record `update` asked for, in order (the runner adds
+    /// the `after` record of each call; see `records`).
+    pub fn records(&self) -> Vec<JournalRecord> {
+        let mut out = Vec::new();
+        for e in &self.effects {
+            match e {
+                Effect::Step(call) => {
+                    out.extend(call.before.iter().cloned());
+                    out.push(call.after.clone());
+                }
+                Effect::Journal(r) => out.push(r.clone()),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The world's state that the rollback invariant is about: canary
+    /// share, stable task definition, canary desired count.
+    pub fn world_state(&self) -> (u8, String, u32) {
+        let fleet = self.world.fleet();
+        let stable = fleet
+            .service(Track::Stable)
+            .map(|s| s.task_definition.clone())
+            .unwrap_or_default();
+        let canary = fleet.service(Track::Canary).map_or(0, |s| s.desired);
+        (self.world.split().canary_pct(), stable, canary)
     }
 }

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 
 use super::{Clock, Fleet, Logs, Metrics, Pipeline, RequestId, Sources, Traffic};
 use crate::core::model::{
-    FleetSnapshot, LogLine, MetricPoint, PipelineRun, SourceError, Time, TrafficSplit,
+    ErrorKind, FleetSnapshot, Forward, LogLine, MetricPoint, PipelineRun, SourceError, Time,
+    TrafficSplit,
 };
 pub use scenario::Scenario;
 pub use world::World;
@@ -117,12 +118,29 @@ impl Fleet for DemoSource {
 
 #[async_trait]
 impl Traffic for DemoSource {
-    async fn weights(&self) -> Result<TrafficSplit, SourceError> {
-        Ok(self.world()?.split())
+    async fn weights(&self) -> Result<Forward, SourceError> {
+        Ok(self.world()?.forward())
     }
 
-    async fn set_weights(&self, split: TrafficSplit) -> Result<RequestId, SourceError> {
-        Ok(self.world()?.set_weights(split))
+    async fn set_weights(
+        &self,
+        expect: Option<TrafficSplit>,
+        to: TrafficSplit,
+    ) -> Result<RequestId, SourceError> {
+        let mut world = self.world()?;
+        if let Some(expect) = expect {
+            let now = world.split();
+            if now != expect {
+                return Err(SourceError::of_kind(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the weights moved: expected {expect}, found {now} (another tool changed the listener rule)"
+                    ),
+                )
+                .with_hint("look at the Canary pane and decide again"));
+            }
+        }
+        Ok(world.set_weights(to))
     }
 }
 

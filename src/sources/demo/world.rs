@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 
 use super::scenario::{Health, Scenario};
 use crate::core::model::{
-    Deployment, FleetSnapshot, LogLine, MetricPoint, PendingApproval, PipelineRun, ServiceEvent,
+    Deployment, FleetSnapshot, Forward, LogLine, MetricPoint, PendingApproval, PipelineRun, ServiceEvent,
     ServiceInfo, SourceError, Stage, StageStatus, TargetHealth, TaskInfo, Time, Track,
     TrafficSplit,
 };
@@ -342,10 +342,11 @@ impl World {
             .count() as u32
     }
 
-    fn live(&self, track: Track) -> u32 {
+    /// Tasks of `td` that are not stopped.
+    fn live(&self, track: Track, td: &str) -> u32 {
         self.tasks
             .iter()
-            .filter(|t| t.track == track && t.last_status != "STOPPED")
+            .filter(|t| t.track == track && t.last_status != "STOPPED" && t.task_definition == td)
             .count() as u32
     }
 
@@ -362,8 +363,20 @@ impl World {
                 Track::Canary => self.canary_td.clone(),
             };
             let service = service_name(track);
-            // Replace tasks of another task definition (a deployment).
-            let stale: Vec<usize> = self
+            // A rolling deployment that keeps capacity (ECS with minimum
+            // healthy 100 %): tasks of another task definition stop only as
+            // tasks of the new one turn healthy.
+            let healthy_new = self
+                .tasks
+                .iter()
+                .filter(|t| {
+                    t.track == track
+                        && t.task_definition == td
+                        && t.last_status == "RUNNING"
+                        && t.health == "HEALTHY"
+                })
+                .count() as u32;
+            let old: Vec<usize> = self
                 .tasks
                 .iter()
                 .enumerate()
@@ -372,8 +385,10 @@ impl World {
                 })
                 .map(|(i, _)| i)
                 .collect();
-            if !stale.is_empty() {
-                for i in &stale {
+            let keep_old = desired.saturating_sub(healthy_new) as usize;
+            if old.len() > keep_old {
+                let stop = &old[keep_old..];
+                for i in stop {
                     self.tasks[*i].last_status = "STOPPED".into();
                     self.tasks[*i].stopped_reason = Some("Deployment replaced this task".into());
                 }
@@ -382,11 +397,11 @@ impl World {
                     service,
                     format!(
                         "has stopped {} running tasks (deployment of {td}).",
-                        stale.len()
+                        stop.len()
                     ),
                 );
             }
-            let live = self.live(track);
+            let live = self.live(track, &td);
             if live < desired {
                 for _ in live..desired {
                     self.add_task(track, &td, now, "PENDING", "UNKNOWN");
@@ -403,7 +418,10 @@ impl World {
                     if to_stop == 0 {
                         break;
                     }
-                    if task.track == track && task.last_status != "STOPPED" {
+                    if task.track == track
+                        && task.last_status != "STOPPED"
+                        && task.task_definition == td
+                    {
                         task.last_status = "STOPPED".into();
                         task.health = "UNKNOWN".into();
                         task.stopped_reason = Some(format!(
@@ -511,6 +529,16 @@ impl World {
         self.split
     }
 
+    /// The listener rule's forward action.
+    pub fn forward(&self) -> Forward {
+        Forward {
+            stable_target_group: STABLE_TG.into(),
+            canary_target_group: CANARY_TG.into(),
+            split: self.split,
+            stickiness: None,
+        }
+    }
+
     pub fn fleet(&self) -> FleetSnapshot {
         let stable_running = self.running(Track::Stable);
         let canary_running = self.running(Track::Canary);
@@ -614,18 +642,12 @@ impl World {
 
     // ----- what the adapters change ------------------------------------------
 
-    /// Set the listener rule's weights. Like the seed's
-    /// `update_canary_weight.sh`, the canary service is scaled with its share.
+    /// Set the listener rule's weights. The canary service is not scaled
+    /// here (a real ALB does not): the console scales it first.
     pub fn set_weights(&mut self, split: TrafficSplit) -> String {
         let before = self.split.canary_pct();
         self.split = split;
         let after = split.canary_pct();
-        if after > 0 && after < 100 {
-            let wanted = (u32::from(after) * STABLE_TASKS).div_ceil(100).max(1);
-            if wanted > self.canary_desired {
-                self.canary_desired = wanted;
-            }
-        }
         if before != after {
             let stage = &mut self.run.stages[CANARY_STAGE];
             if after == 0 && stage.status == StageStatus::InProgress {
@@ -832,10 +854,35 @@ mod tests {
         let errors: u64 = bad.iter().map(|p| p.errors).sum();
         let requests: u64 = bad.iter().map(|p| p.requests).sum();
         assert!(errors as f64 * 100.0 / requests as f64 > 1.0);
+        // Weights alone never scale the canary (a real ALB does not).
         assert_eq!(
             world.fleet().service(Track::Canary).map(|s| s.desired),
-            Some(5)
+            Some(1)
         );
+    }
+
+    #[test]
+    fn a_stable_deployment_keeps_capacity_while_it_rolls() {
+        let mut world = World::new(&GOOD, t0(), 7);
+        assert!(world.set_task_definition(STABLE_SERVICE, CANARY_TD).is_ok());
+        for s in (0..=60).step_by(5) {
+            world.advance(t0() + secs(s));
+            let healthy = world
+                .fleet()
+                .targets
+                .iter()
+                .filter(|t| t.track == Track::Stable)
+                .map(|t| t.healthy)
+                .sum::<u32>();
+            assert!(healthy >= STABLE_TASKS, "at {s}s: {healthy} healthy");
+        }
+        let stable = world.fleet();
+        let stable = stable.service(Track::Stable);
+        assert_eq!(stable.map(|s| s.task_definition.as_str()), Some(CANARY_TD));
+        assert!(stable.is_some_and(|s| s
+            .deployments
+            .iter()
+            .any(|d| d.status == "PRIMARY" && d.rollout_state == "COMPLETED")));
     }
 
     #[test]

@@ -8,8 +8,9 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use tui_input::Input;
 
 use crate::config::theme::{Role, Theme};
-use crate::core::model::{Confirm, ConfirmField, Model};
-use crate::core::update::COMMANDS;
+use crate::core::model::{Confirm, ConfirmField, Model, Proposal};
+use crate::core::update::{COMMANDS, DialogRole, dialog_fits, dialog_lines, dialog_size};
+use crate::ui::text::inert;
 
 /// A centred rectangle of at most `width` × `height`.
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -88,92 +89,107 @@ fn field_line<'a>(label: &str, input: &Input, active: bool, theme: &Theme) -> Li
     ])
 }
 
+/// A field on one row: the label, then as much of the end of the value as
+/// fits (the cursor is at the end while typing).
+fn dialog_field<'a>(label: &str, input: &Input, active: bool, width: usize, theme: &Theme) -> (Line<'a>, u16) {
+    let style = if active {
+        theme.style(Role::Focus)
+    } else {
+        theme.style(Role::Muted)
+    };
+    let room = width.saturating_sub(label.chars().count() + 3).max(1);
+    let value: Vec<char> = input.value().chars().collect();
+    let shown: String = value[value.len().saturating_sub(room - 1)..].iter().collect();
+    let shown = inert(&shown);
+    let col = label.chars().count() + 2 + shown.chars().count();
+    let line = Line::from(vec![
+        Span::styled(format!("{label} "), style),
+        Span::styled(format!("[{shown}]"), theme.style(Role::Text)),
+    ]);
+    (line, u16::try_from(col).unwrap_or(u16::MAX))
+}
+
 pub fn confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, model: &Model, theme: &Theme) {
-    let danger = confirm.request.op.action_name() == "rollback";
-    let mut lines: Vec<Line> = Vec::new();
-    lines.push(Line::from(Span::styled(
-        format!("{} · {}", model.service.name, model.service.environment),
-        theme.style(Role::Title),
-    )));
-    for text in &confirm.lines {
-        lines.push(Line::from(Span::styled(
-            text.clone(),
-            theme.style(Role::Text),
-        )));
+    let danger = confirm.proposal == Proposal::Rollback;
+    let border = theme.style(if danger { Role::Failing } else { Role::Focus });
+    // A dialog that does not fit cannot be confirmed: say so instead of
+    // drawing half of it.
+    if !dialog_fits(model, confirm) {
+        let (w, h) = dialog_size(confirm, model, area.width.max(40));
+        let lines = vec![
+            Line::from(Span::styled(
+                format!("{}: enlarge the terminal to confirm", confirm.title),
+                theme.style(Role::Failing),
+            )),
+            Line::from(Span::styled(
+                format!("needs {w}x{h}, have {}x{}", area.width, area.height),
+                theme.style(Role::Text),
+            )),
+            Line::from(Span::styled("Esc cancel", theme.style(Role::Muted))),
+        ];
+        let rect = centered(area, 44, 5);
+        frame.render_widget(Clear, rect);
+        frame.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .block(Block::default().borders(Borders::ALL).border_style(border)),
+            rect,
+        );
+        return;
     }
-    if let Some(window) = &confirm.outside_window {
-        lines.push(Line::from(Span::styled(
-            window.clone(),
-            theme.style(Role::Degraded),
-        )));
-    }
-    lines.push(Line::from(""));
-    let mut cursor_row = None;
-    let prefix_name = format!("Type {} to confirm:", model.service.name);
-    if confirm.needs_name {
-        cursor_row = cursor_row.or((confirm.field == ConfirmField::Name).then_some((
-            lines.len(),
-            prefix_name.chars().count() + 2,
-            &confirm.name,
-        )));
-        lines.push(field_line(
-            &prefix_name,
-            &confirm.name,
-            confirm.field == ConfirmField::Name,
-            theme,
-        ));
-    }
-    if confirm.needs_reason {
-        if confirm.field == ConfirmField::Reason {
-            cursor_row = Some((lines.len(), "Reason:".len() + 2, &confirm.reason));
-        }
-        lines.push(field_line(
-            "Reason:",
-            &confirm.reason,
-            confirm.field == ConfirmField::Reason,
-            theme,
-        ));
-    }
-    if let Some(error) = &confirm.error {
-        lines.push(Line::from(Span::styled(
-            error.clone(),
-            theme.style(Role::Failing),
-        )));
-    }
-    lines.push(Line::from(Span::styled(
-        "Enter confirm · Esc cancel · Tab next field",
-        theme.style(Role::Muted),
-    )));
-    let width = 74.min(area.width);
-    // Long lines wrap: count the rows they take.
-    let inner_width = usize::from(width.saturating_sub(2)).max(1);
-    let lines_rows: Vec<usize> = lines
+    let (width, height) = dialog_size(confirm, model, area.width);
+    let inner_width = width.saturating_sub(2);
+    let rows = dialog_lines(
+        confirm,
+        &model.service.name,
+        &model.service.environment,
+        inner_width,
+    );
+    let mut cursor = None;
+    let lines: Vec<Line> = rows
         .iter()
-        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .enumerate()
+        .map(|(i, (role, text))| match role {
+            DialogRole::Field(field) => {
+                let input = match field {
+                    ConfirmField::Name => &confirm.name,
+                    ConfirmField::Reason => &confirm.reason,
+                };
+                let active = confirm.field == *field;
+                let (line, col) = dialog_field(text, input, active, usize::from(inner_width), theme);
+                if active {
+                    cursor = Some((i, col));
+                }
+                line
+            }
+            other => {
+                let role = match other {
+                    DialogRole::Title => Role::Title,
+                    DialogRole::Warn => Role::Degraded,
+                    DialogRole::Error => Role::Failing,
+                    DialogRole::Hint => Role::Muted,
+                    _ => Role::Text,
+                };
+                Line::from(Span::styled(inert(text), theme.style(role)))
+            }
+        })
         .collect();
-    let rows: usize = lines_rows.iter().sum();
-    let rect = centered(area, width, rows as u16 + 2);
+    let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
     let title_role = if danger { Role::Danger } else { Role::Title };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Double)
-        .border_style(theme.style(if danger { Role::Failing } else { Role::Focus }))
+        .border_style(border)
         .title(Span::styled(
             format!(" {} ", confirm.title),
             theme.style(title_role),
         ));
     let inner = block.inner(rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        rect,
-    );
-    if let Some((row, col, input)) = cursor_row {
-        let x = inner.x + (col + input.visual_cursor()) as u16;
-        let above: usize = lines_rows[..row].iter().sum();
-        let y = inner.y + above as u16;
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    if let Some((row, col)) = cursor {
+        let x = inner.x + col.saturating_sub(1);
+        let y = inner.y + row as u16;
         if y < inner.bottom() {
             frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), y));
         }

@@ -1,0 +1,490 @@
+//! A change as a plan of typed steps, computed here from the model and the
+//! release baseline, and carried out one step at a time: calls by the
+//! runner, waits by `update` as fresh data arrives. The rollback is computed
+//! from whatever state the release is in, including the steps a change
+//! under way has already started, so it always ends with traffic 100 %
+//! stable, the stable service on the baseline task definition and the
+//! canary at 0 tasks.
+
+use std::time::Duration;
+
+use super::data::{Time, Track, TrafficSplit};
+use super::model::Model;
+use super::update::humanize;
+
+/// How long raising the canary's share waits for its targets to be healthy.
+pub const CANARY_HEALTHY_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// How long a stable deployment (promotion or rollback) may take.
+pub const STABLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// What the operator (or the automation) asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Advance,
+    SetWeight,
+    Promote,
+    Approve,
+    Rollback,
+}
+
+impl ChangeKind {
+    /// The journal's `action` field.
+    pub fn action_name(self) -> &'static str {
+        match self {
+            ChangeKind::Advance | ChangeKind::SetWeight => "set_weight",
+            ChangeKind::Promote => "promote",
+            ChangeKind::Approve => "approve",
+            ChangeKind::Rollback => "rollback",
+        }
+    }
+}
+
+/// One step of a change. Calls (`ScaleCanary`, `SetWeights`, `UpdateStable`,
+/// `Approve`) are made by the runner; waits are watched by `update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    ScaleCanary {
+        service: String,
+        from: u32,
+        to: u32,
+    },
+    /// Until the canary target group has `count` healthy targets.
+    WaitCanaryHealthy { count: u32, timeout: Duration },
+    /// Write both weights in one call. With `expect`, the port re-reads them
+    /// first and refuses if they are not these (another tool moved them);
+    /// a rollback writes without a read.
+    SetWeights {
+        expect: Option<TrafficSplit>,
+        to: TrafficSplit,
+    },
+    UpdateStable {
+        service: String,
+        from: String,
+        to: String,
+    },
+    /// Until the stable service runs `task_definition` everywhere.
+    WaitStable {
+        task_definition: String,
+        timeout: Duration,
+    },
+    Approve { run_id: u64, environment: String },
+}
+
+impl Step {
+    pub fn is_wait(&self) -> bool {
+        matches!(self, Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. })
+    }
+
+    /// A short name for the journal's `step` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::ScaleCanary { .. } => "scale_canary",
+            Step::WaitCanaryHealthy { .. } => "wait_canary_healthy",
+            Step::SetWeights { .. } => "set_weights",
+            Step::UpdateStable { .. } => "update_stable",
+            Step::WaitStable { .. } => "wait_stable",
+            Step::Approve { .. } => "approve",
+        }
+    }
+
+    /// The step in plain words, for the dialog, the Canary pane and the
+    /// journal.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::ScaleCanary { service, from, to } => {
+                format!("scale {service} {from} → {to} tasks")
+            }
+            Step::WaitCanaryHealthy { count, timeout } => format!(
+                "wait for {count} healthy canary target{} (up to {})",
+                if *count == 1 { "" } else { "s" },
+                humanize(*timeout)
+            ),
+            Step::SetWeights { expect, to } => {
+                let share = to.canary_pct();
+                let read = if expect.is_some() {
+                    ""
+                } else {
+                    ", no prior read"
+                };
+                format!(
+                    "traffic: canary {share}%, stable {}% (weights {}/{}{read})",
+                    100 - u32::from(share),
+                    to.stable,
+                    to.canary
+                )
+            }
+            Step::UpdateStable { service, from, to } => {
+                format!("{service}: task definition {from} → {to}")
+            }
+            Step::WaitStable {
+                task_definition,
+                timeout,
+            } => format!(
+                "wait for the stable service to run {task_definition} (up to {})",
+                humanize(*timeout)
+            ),
+            Step::Approve {
+                run_id,
+                environment,
+            } => format!("approve run {run_id} on environment {environment}"),
+        }
+    }
+}
+
+/// A change, exactly as confirmed: what, from → to, and its steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub id: u64,
+    pub kind: ChangeKind,
+    pub service: String,
+    pub from: String,
+    pub to: String,
+    pub reason: Option<String>,
+    /// Started by the analysis or the plan, not by a key.
+    pub automatic: bool,
+    pub steps: Vec<Step>,
+}
+
+impl Change {
+    /// The numbered steps in plain words.
+    pub fn step_lines(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{}. {}", i + 1, s.describe()))
+            .collect()
+    }
+
+    /// Same plan, whatever its id, reason and trigger.
+    pub fn same_plan(&self, other: &Change) -> bool {
+        self.kind == other.kind
+            && self.from == other.from
+            && self.to == other.to
+            && self.steps == other.steps
+    }
+}
+
+/// The release baseline: what the stable service ran, and the weights,
+/// when the console first saw the release. A rollback returns to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub stable_task_definition: String,
+    /// The release's task definition (the canary's).
+    pub release_task_definition: String,
+    pub split: TrafficSplit,
+    pub seen_at: Time,
+}
+
+/// The stable service's task definition before the release the model shows
+/// now, and the release's, if a release is under way: the canary service
+/// runs another task definition than stable, or the stable service is
+/// deploying.
+pub fn detect_release(model: &Model) -> Option<(String, String)> {
+    let fleet = model.fleet.value()?;
+    let stable = fleet.service(Track::Stable)?;
+    let deploying = stable
+        .deployments
+        .iter()
+        .any(|d| d.status == "PRIMARY" && d.rollout_state == "IN_PROGRESS");
+    if let Some(canary) = fleet.service(Track::Canary)
+        && canary.task_definition != stable.task_definition
+    {
+        // Mid-promotion the stable service is already on the release.
+        return Some((
+            stable.task_definition.clone(),
+            canary.task_definition.clone(),
+        ));
+    }
+    if deploying {
+        let before = stable.previous_task_definition()?;
+        return Some((before.to_string(), stable.task_definition.clone()));
+    }
+    None
+}
+
+/// Canary tasks needed for a share of traffic: as many as the stable
+/// service has for the same share, at least one.
+pub fn canary_tasks_for(stable_desired: u32, weight: u8) -> u32 {
+    (stable_desired * u32::from(weight)).div_ceil(100).max(1)
+}
+
+/// The steps that move the canary's share from `from` to `to` weights:
+/// raising it first scales the canary and waits for healthy targets.
+fn shift_steps(model: &Model, from: TrafficSplit, to_pct: u8) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    let to = TrafficSplit::percent(to_pct);
+    if to_pct > from.canary_pct() {
+        let canary_service = model
+            .service
+            .canary_service
+            .clone()
+            .ok_or("no canary_service is configured: there is nothing to send traffic to")?;
+        let fleet = model
+            .fleet
+            .value()
+            .ok_or("ECS services are not loaded yet: wait for the Tasks pane")?;
+        let stable = fleet
+            .service(Track::Stable)
+            .ok_or("the stable service is not loaded yet")?;
+        let canary = fleet
+            .service(Track::Canary)
+            .ok_or("the canary service is not loaded yet")?;
+        let need = canary_tasks_for(stable.desired, to_pct);
+        let healthy = fleet
+            .targets
+            .iter()
+            .filter(|t| t.track == Track::Canary)
+            .map(|t| t.healthy)
+            .sum::<u32>();
+        if canary.desired < need {
+            steps.push(Step::ScaleCanary {
+                service: canary_service,
+                from: canary.desired,
+                to: need,
+            });
+        }
+        if canary.desired < need || healthy < need {
+            steps.push(Step::WaitCanaryHealthy {
+                count: need,
+                timeout: CANARY_HEALTHY_TIMEOUT,
+            });
+        }
+    }
+    if to != from {
+        steps.push(Step::SetWeights {
+            expect: Some(from),
+            to,
+        });
+    }
+    Ok(steps)
+}
+
+/// What the model says the weights are.
+fn weights_now(model: &Model) -> Result<TrafficSplit, String> {
+    model
+        .traffic
+        .value()
+        .map(|f| f.split)
+        .ok_or_else(|| "traffic weights are not loaded yet: wait for the Canary pane".to_string())
+}
+
+/// Set the canary's share to `weight` percent.
+pub fn set_weight(model: &Model, weight: u8) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+    let from = weights_now(model)?;
+    let pct = from.canary_pct();
+    if pct == weight && from == TrafficSplit::percent(weight) {
+        return Err(format!("canary is already at {weight}%: nothing to change"));
+    }
+    let steps = shift_steps(model, from, weight)?;
+    Ok((
+        ChangeKind::SetWeight,
+        format!("{pct}%"),
+        format!("{weight}%"),
+        steps,
+    ))
+}
+
+/// Move to the next step of the rollout plan.
+pub fn advance(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+    let from = weights_now(model)?;
+    let pct = from.canary_pct();
+    let (_, step) = model.plan.next_step(pct).ok_or_else(|| {
+        format!("canary is at {pct}%: the plan has no further step; promote next")
+    })?;
+    let steps = shift_steps(model, from, step.weight)?;
+    Ok((
+        ChangeKind::Advance,
+        format!("{pct}%"),
+        format!("{}%", step.weight),
+        steps,
+    ))
+}
+
+/// Canary to 100 %, the stable service onto the canary's task definition,
+/// traffic back to the (new) stable, canary to 0.
+pub fn promote(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+    let from = weights_now(model)?;
+    let fleet = model
+        .fleet
+        .value()
+        .ok_or("ECS services are not loaded yet")?;
+    let stable = fleet
+        .service(Track::Stable)
+        .ok_or("the stable service is not loaded yet")?;
+    let canary = fleet
+        .service(Track::Canary)
+        .ok_or("no canary service: nothing to promote")?;
+    if canary.task_definition == stable.task_definition {
+        return Err(format!(
+            "the stable service already runs {}: nothing to promote",
+            canary.task_definition
+        ));
+    }
+    let canary_service = model
+        .service
+        .canary_service
+        .clone()
+        .ok_or("no canary_service is configured: nothing to promote")?;
+    let mut steps = shift_steps(model, from, 100)?;
+    steps.push(Step::UpdateStable {
+        service: stable.name.clone(),
+        from: stable.task_definition.clone(),
+        to: canary.task_definition.clone(),
+    });
+    steps.push(Step::WaitStable {
+        task_definition: canary.task_definition.clone(),
+        timeout: STABLE_TIMEOUT,
+    });
+    steps.push(Step::SetWeights {
+        expect: Some(TrafficSplit::percent(100)),
+        to: TrafficSplit::ALL_STABLE,
+    });
+    steps.push(Step::ScaleCanary {
+        service: canary_service,
+        from: canary_tasks_for(stable.desired, 100).max(canary.desired),
+        to: 0,
+    });
+    Ok((
+        ChangeKind::Promote,
+        format!("canary {}%, stable {}", from.canary_pct(), stable.task_definition),
+        format!("stable {}", canary.task_definition),
+        steps,
+    ))
+}
+
+/// Approve the run's pending deployment.
+pub fn approve(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+    let run = model
+        .pipeline
+        .value()
+        .ok_or("the pipeline is not loaded yet")?;
+    let pending = run
+        .pending
+        .as_ref()
+        .ok_or("nothing to approve: no deployment is waiting for review")?;
+    Ok((
+        ChangeKind::Approve,
+        format!("{} waiting {}/{}", pending.environment, pending.approvals, pending.required_reviewers),
+        "approved".into(),
+        vec![Step::Approve {
+            run_id: run.id,
+            environment: pending.environment.clone(),
+        }],
+    ))
+}
+
+/// The rollback from the state the model shows, the baseline, and what the
+/// console itself asked for (`expected_stable`: the task definition a
+/// change under way or done last put on the stable service, which the
+/// fleet's data may not show yet).
+pub fn rollback(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+    let split = model.traffic.value().map(|f| f.split);
+    let from = split.map_or("?%".to_string(), |s| format!("{}%", s.canary_pct()));
+    let fleet = model.fleet.value();
+    let stable = fleet.and_then(|f| f.service(Track::Stable));
+    let canary = fleet.and_then(|f| f.service(Track::Canary));
+    let mut steps = vec![Step::SetWeights {
+        expect: None,
+        to: TrafficSplit::ALL_STABLE,
+    }];
+    // The stable service back to the baseline, if it left it.
+    let stable_now = model
+        .expected_stable
+        .clone()
+        .or_else(|| stable.map(|s| s.task_definition.clone()));
+    let observed = stable.map(|s| s.task_definition.clone());
+    let target = match (&model.baseline, &model.service.canary_service) {
+        (Some(b), _) => Some(b.stable_task_definition.clone()),
+        // No canary service: the task definition that was PRIMARY before.
+        (None, None) => stable
+            .and_then(|s| s.previous_task_definition())
+            .map(str::to_string),
+        (None, Some(_)) => None,
+    };
+    let moved = |target: &str| {
+        stable_now.as_deref().is_some_and(|t| t != target)
+            || observed.as_deref().is_some_and(|t| t != target)
+    };
+    let stable_name = model.service.stable_service.clone();
+    match target {
+        Some(target) if moved(&target) => {
+            steps.push(Step::UpdateStable {
+                service: stable_name,
+                from: stable_now.clone().unwrap_or_else(|| "?".into()),
+                to: target.clone(),
+            });
+        }
+        Some(_) => {}
+        None => {
+            // Without a baseline, only a stable service the console itself
+            // moved, or one already on the canary's build, needs one.
+            let promoted = match (stable, canary) {
+                (Some(s), Some(c)) => s.task_definition == c.task_definition,
+                _ => false,
+            };
+            if model.expected_stable.is_some() || promoted || model.service.canary_service.is_none()
+            {
+                return Err(format!(
+                    "the release baseline is unknown: flightdeck cannot tell which task definition {stable_name} ran before this release, and will not guess. Set it with the AWS CLI (aws ecs update-service --task-definition ...)"
+                ));
+            }
+        }
+    }
+    if let Some(service) = &model.service.canary_service {
+        let desired = canary.map(|c| c.desired);
+        let asked = model.expected_canary.unwrap_or(0);
+        if desired.is_none_or(|d| d > 0) || asked > 0 {
+            steps.push(Step::ScaleCanary {
+                service: service.clone(),
+                from: desired.unwrap_or(asked),
+                to: 0,
+            });
+        }
+    }
+    if let Some(Step::UpdateStable { to, .. }) = steps.get(1) {
+        steps.push(Step::WaitStable {
+            task_definition: to.clone(),
+            timeout: STABLE_TIMEOUT,
+        });
+    }
+    let nothing = split.is_some_and(|s| s.canary == 0) && steps.len() == 1;
+    if nothing && model.running.is_none() {
+        return Err(
+            "nothing to roll back: the canary has no traffic and no tasks, and the stable service is on its baseline"
+                .into(),
+        );
+    }
+    Ok((ChangeKind::Rollback, from, "0%".into(), steps))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canary_tasks_match_the_seed() {
+        assert_eq!(canary_tasks_for(9, 10), 1);
+        assert_eq!(canary_tasks_for(9, 50), 5);
+        assert_eq!(canary_tasks_for(9, 100), 9);
+        assert_eq!(canary_tasks_for(0, 10), 1);
+        assert_eq!(canary_tasks_for(20, 1), 1);
+    }
+
+    #[test]
+    fn steps_read_in_plain_words() {
+        let s = Step::SetWeights {
+            expect: None,
+            to: TrafficSplit::ALL_STABLE,
+        };
+        assert_eq!(
+            s.describe(),
+            "traffic: canary 0%, stable 100% (weights 100/0, no prior read)"
+        );
+        let w = Step::WaitCanaryHealthy {
+            count: 5,
+            timeout: CANARY_HEALTHY_TIMEOUT,
+        };
+        assert_eq!(w.describe(), "wait for 5 healthy canary targets (up to 5m)");
+        assert!(w.is_wait() && !s.is_wait());
+    }
+}

@@ -1,0 +1,361 @@
+//! Data the sources produce: pipeline runs, services, tasks, target health,
+//! traffic weights, metric points, log lines, and the errors of a source.
+//! Adapters build these; the core stores them in the model.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// Wall-clock (or simulated) time, always UTC.
+pub type Time = DateTime<Utc>;
+
+/// An id the provider gave a call (AWS request id, GitHub delivery id): the
+/// journal keeps them so a change can be traced in CloudTrail.
+pub type RequestId = String;
+
+/// What kind of failure a source reports: the runner and the panes act on
+/// the kind, the message says the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorKind {
+    /// Credentials missing, expired or lacking a permission.
+    Auth,
+    /// The provider asked us to slow down; retry after this long if it said.
+    Throttled { retry_after: Option<Duration> },
+    NotFound,
+    /// The state is not what the change expected (another tool moved it).
+    Conflict,
+    /// The call did not answer in time: it may or may not have happened.
+    Timeout,
+    /// The service could not be reached or answered 5xx.
+    Unavailable,
+    #[default]
+    Other,
+}
+
+impl ErrorKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "auth",
+            ErrorKind::Throttled { .. } => "throttled",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Other => "error",
+        }
+    }
+}
+
+/// An error from a source, as data for a pane: what failed and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// What the operator can do about it, e.g. "run `aws sso login`".
+    pub hint: Option<String>,
+    /// The provider's id of the failed call, for CloudTrail or support.
+    pub request_id: Option<String>,
+}
+
+impl SourceError {
+    pub fn new(message: impl Into<String>) -> Self {
+        SourceError {
+            kind: ErrorKind::Other,
+            message: message.into(),
+            hint: None,
+            request_id: None,
+        }
+    }
+
+    pub fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
+        SourceError {
+            kind,
+            ..SourceError::new(message)
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageStatus {
+    Queued,
+    InProgress,
+    Waiting,
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
+}
+
+impl StageStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            StageStatus::Queued => "queued",
+            StageStatus::InProgress => "in progress",
+            StageStatus::Waiting => "waiting",
+            StageStatus::Success => "success",
+            StageStatus::Failure => "failure",
+            StageStatus::Cancelled => "cancelled",
+            StageStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            StageStatus::Success
+                | StageStatus::Failure
+                | StageStatus::Cancelled
+                | StageStatus::Skipped
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub status: StageStatus,
+    pub started_at: Option<Time>,
+    pub completed_at: Option<Time>,
+    /// The seed's target duration for this stage, if it has one.
+    pub target: Option<Duration>,
+}
+
+impl Stage {
+    /// Time spent so far (or in all, when done).
+    pub fn elapsed(&self, now: Time) -> Option<Duration> {
+        let start = self.started_at?;
+        let end = self.completed_at.unwrap_or(now);
+        (end - start).to_std().ok()
+    }
+}
+
+/// A deployment waiting for review on a protected GitHub environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingApproval {
+    pub environment: String,
+    pub required_reviewers: u32,
+    pub approvals: u32,
+    pub waiting_since: Time,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineRun {
+    pub id: u64,
+    pub number: u64,
+    pub workflow: String,
+    pub branch: String,
+    pub sha: String,
+    pub author: String,
+    pub message: String,
+    pub started_at: Time,
+    pub stages: Vec<Stage>,
+    pub pending: Option<PendingApproval>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Track {
+    Stable,
+    Canary,
+}
+
+impl Track {
+    pub fn label(self) -> &'static str {
+        match self {
+            Track::Stable => "stable",
+            Track::Canary => "canary",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: String,
+    pub running: u32,
+    pub pending: u32,
+    pub desired: u32,
+    pub created_at: Time,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub track: Track,
+    pub task_definition: String,
+    pub running: u32,
+    pub pending: u32,
+    pub desired: u32,
+    pub deployments: Vec<Deployment>,
+}
+
+impl ServiceInfo {
+    /// The task definition that was PRIMARY before the current one: what a
+    /// rollback without a canary service goes back to.
+    pub fn previous_task_definition(&self) -> Option<&str> {
+        self.deployments
+            .iter()
+            .filter(|d| d.status != "PRIMARY" && d.task_definition != self.task_definition)
+            .max_by_key(|d| d.created_at)
+            .map(|d| d.task_definition.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskInfo {
+    pub id: String,
+    pub track: Track,
+    pub task_definition: String,
+    pub last_status: String,
+    pub health: String,
+    pub az: String,
+    pub started_at: Option<Time>,
+    pub stopped_reason: Option<String>,
+}
+
+impl TaskInfo {
+    pub fn short_id(&self) -> &str {
+        self.id.get(..8).unwrap_or(&self.id)
+    }
+
+    pub fn revision(&self) -> &str {
+        self.task_definition
+            .rsplit_once(':')
+            .map_or(self.task_definition.as_str(), |(_, rev)| rev)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetHealth {
+    pub track: Track,
+    pub target_group: String,
+    pub healthy: u32,
+    pub unhealthy: u32,
+    pub draining: u32,
+    pub initial: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceEvent {
+    pub id: String,
+    pub at: Time,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FleetSnapshot {
+    pub services: Vec<ServiceInfo>,
+    pub tasks: Vec<TaskInfo>,
+    pub targets: Vec<TargetHealth>,
+    pub events: Vec<ServiceEvent>,
+}
+
+impl FleetSnapshot {
+    pub fn service(&self, track: Track) -> Option<&ServiceInfo> {
+        self.services.iter().find(|s| s.track == track)
+    }
+}
+
+/// The two weights of the listener's forward action, as the ALB keeps them
+/// (each 0–999). The console writes shares as weights that sum to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficSplit {
+    pub stable: u16,
+    pub canary: u16,
+}
+
+impl TrafficSplit {
+    /// Weights that give the canary `pct` percent (clamped to 100).
+    pub fn percent(pct: u8) -> TrafficSplit {
+        let canary = u16::from(pct.min(100));
+        TrafficSplit {
+            stable: 100 - canary,
+            canary,
+        }
+    }
+
+    /// All traffic to the stable target group.
+    pub const ALL_STABLE: TrafficSplit = TrafficSplit {
+        stable: 100,
+        canary: 0,
+    };
+
+    pub fn canary_pct(self) -> u8 {
+        let total = u32::from(self.stable) + u32::from(self.canary);
+        if total == 0 {
+            return 0;
+        }
+        // Rounded share, so weights like 1/9 still read as 10 %.
+        ((u32::from(self.canary) * 100 + total / 2) / total).min(100) as u8
+    }
+}
+
+impl std::fmt::Display for TrafficSplit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "stable {} / canary {}", self.stable, self.canary)
+    }
+}
+
+/// The weighted forward action that splits traffic: from a listener rule
+/// (ModifyRule) or a listener's default action (ModifyListener).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub stable_target_group: String,
+    pub canary_target_group: String,
+    pub split: TrafficSplit,
+    /// Target group stickiness, when enabled.
+    pub stickiness: Option<Duration>,
+}
+
+/// One metrics point for one track over a short period.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricPoint {
+    pub at: Time,
+    pub track: Track,
+    pub requests: u64,
+    pub errors: u64,
+    pub p95_ms: f64,
+}
+
+impl MetricPoint {
+    pub fn error_pct(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 * 100.0 / self.requests as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub at: Time,
+    pub task: String,
+    /// The text as received; the view makes it inert before drawing.
+    pub text: String,
+}

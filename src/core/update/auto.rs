@@ -1,0 +1,239 @@
+//! The 1 Hz tick: status expiry, the canary analysis, waits, and automatic
+//! progression through the rollout plan — which holds, and says why, on
+//! the same policy an operator obeys.
+
+use super::{Ctx, Effect};
+use crate::core::analysis::{self, OnFailure, Outcome};
+use crate::core::change::ChangeKind;
+use crate::core::model::{JournalKind, Level, MetricPoint, Model, Proposal};
+use crate::core::plan::Phase;
+
+
+pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    if let Some(status) = &mut model.status
+        && status.level == Level::Info
+    {
+        status.ticks_left = status.ticks_left.saturating_sub(1);
+        if status.ticks_left == 0 {
+            model.status = None;
+        }
+    }
+    run_analysis(model, ctx, fx);
+    super::change::check_wait(model, ctx, fx);
+    progress(model, ctx, fx);
+}
+
+fn analysing(model: &Model) -> bool {
+    matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull)
+        && model.canary_weight().unwrap_or(0) > 0
+}
+
+fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    if !analysing(model) {
+        return;
+    }
+    let settings = model.analysis_settings.clone();
+    let Some(last) = model.analysis.last_run else {
+        model.analysis.last_run = Some(ctx.now);
+        return;
+    };
+    let interval = chrono::Duration::from_std(settings.interval).unwrap_or_default();
+    if ctx.now - last < interval {
+        return;
+    }
+    model.analysis.last_run = Some(ctx.now);
+    let lookback = chrono::Duration::from_std(settings.lookback).unwrap_or_default();
+    let since = model
+        .plan_state
+        .entered_at
+        .map_or(ctx.now - lookback, |entered| {
+            entered.max(ctx.now - lookback)
+        });
+    let canary: Vec<MetricPoint> = model.metrics.canary.iter().copied().collect();
+    let stable: Vec<MetricPoint> = model.metrics.stable.iter().copied().collect();
+    let verdict = analysis::evaluate(&canary, &stable, &settings, since, ctx.now);
+    let number = model.analysis.verdicts.len() + 1;
+    model.push_journal(
+        ctx.now,
+        JournalKind::Verdict,
+        format!("#{number} {}: {}", verdict.outcome.label(), verdict.reason),
+    );
+    match verdict.outcome {
+        Outcome::Pass => model.analysis.consecutive_failures = 0,
+        Outcome::Fail => model.analysis.consecutive_failures += 1,
+        // No data is not a pass, and not a failure of the canary either.
+        Outcome::Inconclusive => {}
+    }
+    let reason = verdict.reason.clone();
+    model.analysis.verdicts.push(verdict);
+    if model.analysis.verdicts.len() > 500 {
+        model.analysis.verdicts.remove(0);
+    }
+    if model.analysis.consecutive_failures >= settings.failures_before_action.max(1) {
+        act_on_failure(model, settings.on_failure, &reason, ctx, fx);
+    }
+}
+
+fn act_on_failure(
+    model: &mut Model,
+    on_failure: OnFailure,
+    reason: &str,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let failures = model.analysis.consecutive_failures;
+    if model.read_only {
+        model.set_status(
+            Level::Error,
+            format!("analysis failed {failures} times: would {on_failure:?} but read-only")
+                .to_lowercase(),
+        );
+        model.push_journal(
+            ctx.now,
+            JournalKind::Automatic,
+            format!("would {on_failure:?} (read-only): {reason}").to_lowercase(),
+        );
+        model.analysis.consecutive_failures = 0;
+        return;
+    }
+    match on_failure {
+        OnFailure::Rollback => {
+            if model
+                .running
+                .as_ref()
+                .is_some_and(|r| r.change.kind == ChangeKind::Rollback)
+                || model.pending_rollback.is_some()
+            {
+                return;
+            }
+            // The one automatic change allowed outside the window: safety
+            // first. Journaled as automatic, with the verdicts behind it.
+            let verdicts: Vec<String> = model
+                .analysis
+                .verdicts
+                .iter()
+                .rev()
+                .take(failures as usize)
+                .map(|v| format!("{} {}", v.outcome.label(), v.reason))
+                .collect();
+            let why = format!(
+                "analysis failed {failures} intervals: {reason} [{}]",
+                verdicts.join("; ")
+            );
+            match super::change::start_automatic(model, Proposal::Rollback, why, ctx, fx) {
+                Ok(()) => model.set_status(Level::Error, format!("automatic rollback: {reason}")),
+                Err(why) => model.set_status(
+                    Level::Error,
+                    format!("automatic rollback impossible: {why}"),
+                ),
+            }
+        }
+        OnFailure::Pause => {
+            model.plan_state.paused = true;
+            model.push_journal(
+                ctx.now,
+                JournalKind::Automatic,
+                format!("paused by analysis: {reason}"),
+            );
+            model.set_status(Level::Error, format!("paused by analysis: {reason}"));
+        }
+        OnFailure::Alert => {
+            model.push_journal(ctx.now, JournalKind::Automatic, format!("alert: {reason}"));
+            model.set_status(Level::Error, format!("analysis failing: {reason}"));
+        }
+    }
+    model.analysis.consecutive_failures = 0;
+}
+
+/// Why automatic progression is not moving, for the Canary pane; None when
+/// it may move (or has nothing to do). The automation obeys the same
+/// policy as an operator: window, approvals, pause, read-only, data.
+pub fn hold_reason(model: &Model) -> Option<String> {
+    let settings = &model.analysis_settings;
+    if !settings.auto_advance {
+        return Some("manual: auto_advance is off".into());
+    }
+    if model.read_only {
+        return Some("read-only".into());
+    }
+    if model.plan_state.paused {
+        return Some("paused".into());
+    }
+    if !matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull) {
+        return None;
+    }
+    if let Some(r) = &model.running {
+        return Some(format!("{} under way", r.change.kind.action_name()));
+    }
+    if let Some(w) = &model.service.change_window
+        && !w.is_open(model.now)
+    {
+        return Some(format!("change window closed (opens {})", w.next_open(model.now)));
+    }
+    if let Some(p) = model.pipeline.value().and_then(|r| r.pending.as_ref()) {
+        return Some(format!("waiting for approval on {}", p.environment));
+    }
+    let entered = model.plan_state.entered_at?;
+    let latest = model
+        .analysis
+        .verdicts
+        .iter()
+        .rev()
+        .find(|v| v.at >= entered);
+    match latest.map(|v| v.outcome) {
+        None => Some("waiting for a verdict at this weight".into()),
+        Some(Outcome::Inconclusive) => Some("last verdict inconclusive".into()),
+        Some(Outcome::Fail) => Some("last verdict failed".into()),
+        Some(Outcome::Pass) => None,
+    }
+}
+
+/// What the plan would do now, were nothing holding it.
+fn due(model: &Model) -> Option<Proposal> {
+    let weight = model.canary_weight()?;
+    match model.plan_state.phase {
+        Phase::Progressing => {
+            let baked = model.plan_state.bake_left(&model.plan, model.now)
+                == Some(std::time::Duration::ZERO);
+            (baked && model.plan.next_step(weight).is_some()).then_some(Proposal::Advance)
+        }
+        Phase::AtFull => Some(Proposal::Promote),
+        _ => None,
+    }
+}
+
+fn progress(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(proposal) = due(model) else {
+        return;
+    };
+    if let Some(hold) = hold_reason(model) {
+        // Say so once per hold, in the pane and the journal.
+        let manual = !model.analysis_settings.auto_advance;
+        if !manual && model.running.is_none() && model.hold_noted.as_deref() != Some(&hold) {
+            let weight = model.canary_weight().unwrap_or(0);
+            model.push_journal(
+                ctx.now,
+                JournalKind::Automatic,
+                format!("holding at {weight}%: {hold}"),
+            );
+            fx.push(Effect::Journal(super::change::simple_record(
+                model,
+                ctx,
+                "hold",
+                &format!("{weight}%"),
+                &hold,
+            )));
+            model.hold_noted = Some(hold);
+        }
+        return;
+    }
+    let reason = match proposal {
+        Proposal::Promote => "plan complete, analysis passing",
+        _ => "bake complete, analysis passing",
+    };
+    if let Err(why) =
+        super::change::start_automatic(model, proposal, reason.to_string(), ctx, fx)
+    {
+        model.set_status(Level::Error, format!("automatic {reason} but: {why}"));
+    }
+}

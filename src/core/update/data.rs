@@ -1,0 +1,183 @@
+//! Data from the pollers: pipeline runs, the fleet (and with it the release
+//! baseline), traffic weights, metric points and log lines.
+
+use super::{Ctx, Effect, short_sha};
+use crate::core::change::Baseline;
+use crate::core::effect::JournalRecord;
+use crate::core::model::{
+    FleetSnapshot, Forward, JournalKind, LogLine, MAX_METRIC_POINTS, MetricPoint, Model,
+    PipelineRun, Track,
+};
+
+/// ECS event ids remembered to journal each event once.
+const MAX_SEEN_EVENTS: usize = 500;
+
+
+pub(super) fn on_pipeline(model: &mut Model, run: PipelineRun, ctx: &Ctx) {
+    let mut notes = Vec::new();
+    match model.pipeline.value() {
+        Some(old) if old.id == run.id => {
+            for stage in &run.stages {
+                let before = old
+                    .stages
+                    .iter()
+                    .find(|s| s.name == stage.name)
+                    .map(|s| s.status);
+                if before != Some(stage.status) {
+                    notes.push(format!("{}: {}", stage.name, stage.status.label()));
+                }
+            }
+            match (&old.pending, &run.pending) {
+                (None, Some(p)) => notes.push(format!(
+                    "deployment to {} waiting for approval",
+                    p.environment
+                )),
+                (Some(p), None) => notes.push(format!("deployment to {} approved", p.environment)),
+                _ => {}
+            }
+        }
+        _ => {
+            let waiting = run
+                .pending
+                .as_ref()
+                .map(|p| format!(", waiting for approval on {}", p.environment))
+                .unwrap_or_default();
+            notes.push(format!(
+                "run #{} {} by {}{waiting}",
+                run.number,
+                short_sha(&run.sha),
+                run.author
+            ));
+        }
+    }
+    for note in notes {
+        model.push_journal(ctx.now, JournalKind::Pipeline, note);
+    }
+    model.pipeline.set(run, ctx.now);
+}
+
+
+pub(super) fn on_fleet(model: &mut Model, fleet: FleetSnapshot, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let mut events: Vec<_> = fleet
+        .events
+        .iter()
+        .filter(|e| !model.seen_events.contains(&e.id))
+        .collect();
+    events.sort_by_key(|e| e.at);
+    for event in events {
+        model.push_journal(event.at, JournalKind::Ecs, event.message.clone());
+        model.seen_events.push(event.id.clone());
+    }
+    if model.seen_events.len() > MAX_SEEN_EVENTS {
+        let extra = model.seen_events.len() - MAX_SEEN_EVENTS;
+        model.seen_events.drain(..extra);
+    }
+    let len = fleet.tasks.len();
+    model.fleet.set(fleet, ctx.now);
+    model.tasks_view.selected = model.tasks_view.selected.min(len.saturating_sub(1));
+    note_baseline(model, ctx, fx);
+}
+
+/// Record the release baseline the first time a release is seen: the
+/// stable service's task definition before it, and the weights. It is
+/// journaled, so a restart reads it back.
+fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some((stable, release)) = crate::core::change::detect_release(model) else {
+        return;
+    };
+    if model
+        .baseline
+        .as_ref()
+        .is_some_and(|b| b.release_task_definition == release)
+    {
+        return;
+    }
+    let Some(split) = model.traffic.value().map(|f| f.split) else {
+        // Wait for the weights, so the record is whole.
+        return;
+    };
+    let baseline = Baseline {
+        stable_task_definition: stable,
+        release_task_definition: release,
+        split,
+        seen_at: ctx.now,
+    };
+    model.push_journal(
+        ctx.now,
+        JournalKind::Operator,
+        format!(
+            "baseline: stable {} before release {} (weights {}/{})",
+            baseline.stable_task_definition, baseline.release_task_definition, split.stable, split.canary
+        ),
+    );
+    fx.push(Effect::Journal(JournalRecord {
+        time: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        operator: ctx.operator.clone(),
+        service: model.service.name.clone(),
+        action: "baseline".into(),
+        from: baseline.stable_task_definition.clone(),
+        to: baseline.release_task_definition.clone(),
+        reason: None,
+        result: "seen".into(),
+        request_ids: Vec::new(),
+        automatic: true,
+        change: None,
+        step: None,
+        steps: Vec::new(),
+        weights: Some([split.stable, split.canary]),
+    }));
+    model.baseline = Some(baseline);
+}
+
+pub(super) fn on_traffic(model: &mut Model, forward: Forward, ctx: &Ctx) {
+    let new = forward.split.canary_pct();
+    match model.canary_weight() {
+        Some(old) if old != new => model.push_journal(
+            ctx.now,
+            JournalKind::Traffic,
+            format!("canary {old}% → {new}% (stable {}%)", 100 - u32::from(new)),
+        ),
+        None => model.push_journal(ctx.now, JournalKind::Traffic, format!("canary at {new}%")),
+        _ => {}
+    }
+    let before = model.plan_state.entered_at;
+    model.plan_state.observe(&model.plan, new, ctx.now);
+    if model.plan_state.entered_at != before {
+        // A new weight is judged on its own data: the bake and the
+        // analysis window start again.
+        model.analysis.consecutive_failures = 0;
+        model.analysis.last_run = Some(ctx.now);
+    }
+    model.traffic.set(forward, ctx.now);
+}
+
+pub(super) fn on_metrics(model: &mut Model, points: Vec<MetricPoint>) {
+    let last = model.metrics.last_at;
+    for point in points.into_iter().filter(|p| last.is_none_or(|l| p.at > l)) {
+        let series = match point.track {
+            Track::Canary => &mut model.metrics.canary,
+            Track::Stable => &mut model.metrics.stable,
+        };
+        if series.len() == MAX_METRIC_POINTS {
+            series.pop_front();
+        }
+        series.push_back(point);
+        model.metrics.last_at = Some(model.metrics.last_at.map_or(point.at, |l| l.max(point.at)));
+    }
+    model.metrics.error = None;
+}
+
+pub(super) fn on_logs(model: &mut Model, lines: Vec<LogLine>) {
+    let mut shown = 0;
+    for line in lines {
+        if model.logs.push(line) {
+            shown += 1;
+        }
+    }
+    if !model.logs.follow {
+        // Keep the lines the operator is reading where they are.
+        model.logs.scroll =
+            (model.logs.scroll + shown).min(model.logs.shown_len().saturating_sub(1));
+    }
+    model.logs.error = None;
+}

@@ -1,0 +1,134 @@
+//! `update`: the one function that changes the model. Pure: it takes a
+//! message and returns effects as data, so every rule here is tested without
+//! a terminal, a runtime or a network. Split by concern:
+//!
+//! - `input`: keys, paste, dialogs and prompts;
+//! - `command`: the `:` line;
+//! - `change`: proposing, confirming and carrying out changes step by step
+//!   (what happens when Enter confirms a rollback is all there);
+//! - `data`: what the pollers bring, including the release baseline;
+//! - `auto`: the tick, the analysis and automatic progression.
+
+mod auto;
+mod change;
+mod command;
+mod data;
+mod input;
+
+use super::effect::Effect;
+use super::model::{JournalKind, Level, Model};
+use super::msg::Msg;
+
+pub use auto::hold_reason;
+pub use change::{DialogRole, dialog_fits, dialog_lines, dialog_size};
+pub use command::{COMMANDS, parse_weight};
+
+/// What `update` needs from outside: the time and who is at the keyboard.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub now: super::model::Time,
+    pub operator: String,
+}
+
+pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
+    model.now = ctx.now;
+    model.dirty = true;
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Key(key) => input::on_key(model, key, ctx, &mut fx),
+        Msg::Paste(text) => input::on_paste(model, &text),
+        Msg::Resize(w, h) => model.screen = Some((w, h)),
+        Msg::Tick => auto::on_tick(model, ctx, &mut fx),
+        Msg::Pipeline(result) => match result {
+            Ok(run) => data::on_pipeline(model, run, ctx),
+            Err(e) => model.pipeline.fail(e, ctx.now),
+        },
+        Msg::Fleet(result) => match result {
+            Ok(fleet) => {
+                data::on_fleet(model, fleet, ctx, &mut fx);
+                change::check_wait(model, ctx, &mut fx);
+            }
+            Err(e) => model.fleet.fail(e, ctx.now),
+        },
+        Msg::Traffic(result) => match result {
+            Ok(forward) => data::on_traffic(model, forward, ctx),
+            Err(e) => model.traffic.fail(e, ctx.now),
+        },
+        Msg::Metrics(result) => match result {
+            Ok(points) => data::on_metrics(model, points),
+            Err(e) => model.metrics.error = Some(e),
+        },
+        Msg::Logs(result) => match result {
+            Ok(lines) => data::on_logs(model, lines),
+            Err(e) => model.logs.error = Some(e),
+        },
+        Msg::StepDone {
+            change: id,
+            index,
+            result,
+        } => change::on_step_done(model, id, index, result, ctx, &mut fx),
+        Msg::JournalFailed(why) => {
+            model.set_status(Level::Error, format!("journal: {why}"));
+            model.push_journal(
+                ctx.now,
+                JournalKind::Error,
+                format!("journal write failed: {why}"),
+            );
+        }
+        Msg::Shutdown(why) => change::shut_down(model, &why, ctx, &mut fx),
+    }
+    fx
+}
+
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+pub fn humanize(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 if s.is_multiple_of(60) => format!("{}m", s / 60),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command::command_hint;
+    use super::*;
+
+    #[test]
+    fn weight_input_is_validated() {
+        assert_eq!(parse_weight("25"), Ok(25));
+        assert_eq!(parse_weight(" 50% "), Ok(50));
+        assert_eq!(parse_weight("0"), Ok(0));
+        assert_eq!(parse_weight("100"), Ok(100));
+        assert!(parse_weight("101").is_err_and(|e| e.contains("over 100")));
+        assert!(parse_weight("-1").is_err());
+        assert!(parse_weight("ten").is_err_and(|e| e.contains("not a whole number")));
+        assert!(parse_weight("").is_err());
+        assert!(parse_weight("12.5").is_err());
+    }
+
+    #[test]
+    fn humanize_durations() {
+        assert_eq!(humanize(std::time::Duration::from_secs(45)), "45s");
+        assert_eq!(humanize(std::time::Duration::from_secs(300)), "5m");
+        assert_eq!(humanize(std::time::Duration::from_secs(125)), "2m05s");
+        assert_eq!(humanize(std::time::Duration::from_secs(3700)), "1h01m");
+        assert_eq!(
+            humanize(std::time::Duration::from_secs(6 * 86_400 + 7200)),
+            "6d02h"
+        );
+    }
+
+    #[test]
+    fn command_hints_name_what_exists() {
+        assert_eq!(command_hint("ro").as_deref(), Some("rollback"));
+        assert!(command_hint("xyz").is_some_and(|h| h.contains("no command `xyz`")));
+        assert!(command_hint("weight ").is_some_and(|h| h.contains("0-100")));
+    }
+}

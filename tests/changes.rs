@@ -1,0 +1,270 @@
+//! Change plans in the pure core: the rollback invariant over every prefix
+//! of every plan against the simulated fleet, dialogs that must confirm
+//! what is true now, paste, small terminals, the bake restart.
+
+mod common;
+
+use common::{Harness, sunday, tuesday};
+use flightdeck::core::action::{Key, KeyCode};
+use flightdeck::core::change::Step;
+use flightdeck::core::effect::Effect;
+use flightdeck::core::model::{Overlay, Proposal, TrafficSplit};
+use flightdeck::core::msg::Msg;
+
+const BASELINE: &str = "auth-service:41";
+
+fn confirm_error(h: &Harness) -> String {
+    match &h.model.overlay {
+        Overlay::Confirm(c) => c.error.clone().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+fn status(h: &Harness) -> String {
+    h.model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default()
+}
+
+/// Open and confirm a change, then carry out its calls until `calls` of
+/// them have run (waits get simulated time), and return how many ran.
+fn run_prefix(h: &mut Harness, open: &str, calls: usize) -> (usize, Vec<Effect>) {
+    h.model.analysis_settings.auto_advance = false;
+    let start = h.calls.len();
+    h.command(open);
+    let fx = h.confirm("test");
+    // Carry out one call at a time, stopping after `calls`.
+    let mut queue = fx;
+    for _ in 0..200 {
+        if h.calls.len() - start >= calls || h.model.running.is_none() {
+            break;
+        }
+        if queue.iter().any(|e| matches!(e, Effect::Step(_))) {
+            let next: Vec<Effect> = queue.drain(..).collect();
+            let before = h.effects.len();
+            h.carry_out_one(next);
+            queue = h.effects[before..].to_vec();
+        } else {
+            h.now += chrono::Duration::seconds(1);
+            let before = h.effects.len();
+            h.poll_only();
+            let fx = h.send(Msg::Tick);
+            queue = h.effects[before..].to_vec();
+            queue.extend(fx);
+            queue.retain(|e| matches!(e, Effect::Step(_)));
+        }
+    }
+    (h.calls.len() - start, queue)
+}
+
+#[test]
+fn a_rollback_after_any_prefix_of_any_plan_restores_the_baseline() {
+    let plans = ["advance", "weight 25", "weight 100", "promote"];
+    for plan in plans {
+        for prefix in 0..=6 {
+            let mut h = Harness::new("good", tuesday(), false);
+            let (ran, in_flight) = run_prefix(&mut h, plan, prefix);
+            // The rollback, confirmed now, whatever is in flight; then the
+            // call in flight answers.
+            h.model.analysis_settings.auto_advance = false;
+            h.key(Key::char('R'));
+            let fx = h.confirm("invariant");
+            h.carry_out(in_flight);
+            h.carry_out(fx);
+            h.settle(20 * 60);
+            // Calls the change had in flight finish; let everything settle.
+            h.run_for(120);
+            assert!(h.model.running.is_none(), "{plan} after {ran} calls: still running");
+            assert_eq!(
+                h.world_state(),
+                (0, BASELINE.to_string(), 0),
+                "{plan} after {ran} calls: {:?}",
+                h.model.last_change
+            );
+            if prefix > ran {
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_rollback_after_a_completed_promotion_restores_the_baseline() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.command("promote");
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.settle(20 * 60);
+    assert_eq!(h.world_state(), (0, "auth-service:42".to_string(), 0));
+    h.key(Key::char('R'));
+    let steps = match &h.model.overlay {
+        Overlay::Confirm(c) => c.change.step_lines().join("\n"),
+        _ => String::new(),
+    };
+    assert!(
+        steps.contains("auth-service-production: task definition auth-service:42 → auth-service:41"),
+        "{steps}"
+    );
+    let fx = h.confirm("bad release after all");
+    h.carry_out(fx);
+    h.settle(20 * 60);
+    assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+    let end = h.model.last_change.map(|l| l.result);
+    assert_eq!(end.as_deref(), Some("ok"));
+}
+
+#[test]
+fn the_baseline_is_recorded_once_and_journaled() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(10);
+    let b = h.model.baseline.clone();
+    assert_eq!(
+        b.map(|b| (b.stable_task_definition, b.release_task_definition, b.split)),
+        Some((
+            BASELINE.to_string(),
+            "auth-service:42".to_string(),
+            TrafficSplit { stable: 90, canary: 10 }
+        ))
+    );
+    let records: Vec<_> = h.records().into_iter().filter(|r| r.action == "baseline").collect();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].weights, Some([90, 10]));
+}
+
+#[test]
+fn enter_rechecks_and_shows_what_changed() {
+    // The dialog says 10% → 50%; meanwhile the weights go to 0 (someone
+    // rolled back with another tool).
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.key(Key::char(']'));
+    h.world.set_weights(TrafficSplit::ALL_STABLE);
+    h.run_for(2);
+    h.type_text("auth-service");
+    let fx = h.enter();
+    assert!(fx.is_empty(), "not carried out: {fx:?}");
+    let err = confirm_error(&h);
+    assert!(
+        err.contains("Changed since shown") && err.contains("it was 10% → 50%, it is now 0% → 10%"),
+        "{err}"
+    );
+    // Enter again confirms the plan as it is now.
+    let fx = h.enter();
+    let first = fx.iter().find_map(|e| match e {
+        Effect::Step(c) => c.before.first().cloned(),
+        _ => None,
+    });
+    assert_eq!(first.map(|r| (r.from, r.to)), Some(("0%".into(), "10%".into())));
+}
+
+#[test]
+fn one_change_at_a_time_and_a_second_rollback_says_so() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.key(Key::char(']'));
+    let fx = h.confirm("");
+    h.carry_out(fx); // scaling done, now waiting for healthy targets
+    h.key(Key::char('P'));
+    assert!(status(&h).contains("a change is in progress"), "{}", status(&h));
+    h.key(Key::char('R'));
+    let fx = h.confirm("stop");
+    // The wait is abandoned at once: the rollback's first call goes now.
+    assert!(
+        matches!(fx.iter().find_map(|e| match e { Effect::Step(c) => Some(&c.step), _ => None }),
+            Some(Step::SetWeights { expect: None, .. })),
+        "{fx:?}"
+    );
+    h.key(Key::char('R'));
+    assert!(status(&h).contains("a rollback is already under way"), "{}", status(&h));
+}
+
+#[test]
+fn paste_outside_a_text_field_is_ignored_and_inside_is_text() {
+    let mut h = Harness::new("good", tuesday(), false);
+    let fx = h.send(Msg::Paste("see docs at example.com/quickstart\nq".into()));
+    assert!(fx.is_empty());
+    assert!(!h.model.plan_state.paused && !h.model.quit);
+    assert!(matches!(h.model.overlay, Overlay::None));
+    // In the rollback dialog, a paste is text in the field, never Enter.
+    h.key(Key::char('R'));
+    let fx = h.send(Msg::Paste("x\u{1b}[201~Rauth-service\r\nreason\r".into()));
+    assert!(fx.is_empty());
+    let name = match &h.model.overlay {
+        Overlay::Confirm(c) => c.name.value().to_string(),
+        _ => String::new(),
+    };
+    assert_eq!(name, "x[201~Rauth-service  reason ");
+    assert!(h.changes().is_empty());
+}
+
+#[test]
+fn a_dialog_that_does_not_fit_cannot_be_confirmed() {
+    for (w, h_) in [(40, 12), (5, 3), (80, 10)] {
+        let mut h = Harness::new("good", tuesday(), false);
+        h.send(Msg::Resize(w, h_));
+        h.key(Key::char('R'));
+        h.type_text("auth-service");
+        h.key(Key::plain(KeyCode::Tab));
+        h.type_text("blind");
+        let fx = h.enter();
+        assert!(fx.is_empty(), "{w}x{h_}: {fx:?}");
+        assert!(confirm_error(&h).contains("enlarge the terminal"), "{w}x{h_}");
+        // Made big enough, the same dialog confirms.
+        h.send(Msg::Resize(80, 24));
+        let fx = h.enter();
+        assert!(!fx.is_empty(), "80x24 confirms");
+    }
+}
+
+#[test]
+fn a_weight_change_within_a_step_restarts_the_bake() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(4 * 60);
+    let before = h.model.plan_state.bake_left(&h.model.plan, h.now);
+    h.command("weight 25");
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.settle(120);
+    assert_eq!(h.model.canary_weight(), Some(25));
+    let after = h.model.plan_state.bake_left(&h.model.plan, h.now);
+    assert!(
+        after > before && after >= Some(std::time::Duration::from_secs(240)),
+        "{before:?} → {after:?}"
+    );
+    assert_eq!(h.model.analysis.consecutive_failures, 0);
+}
+
+#[test]
+fn rollback_needs_no_read_of_the_weights() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.send(Msg::Traffic(Err(flightdeck::core::model::SourceError::new("ELB unreachable"))));
+    // Still showing the last good value (stale): make it unknown.
+    h.model.traffic = flightdeck::core::model::Loadable::Loading;
+    h.key(Key::char('R'));
+    assert!(matches!(h.model.overlay, Overlay::Confirm(_)), "{}", status(&h));
+    let fx = h.confirm("elb flaky");
+    assert!(!fx.is_empty());
+}
+
+#[test]
+fn automatic_rollback_runs_outside_the_window_and_names_its_verdicts() {
+    let mut h = Harness::new("bad-canary", sunday(), false);
+    h.key(Key::char(']'));
+    let fx = h.confirm("hotfix INC-7");
+    h.carry_out(fx);
+    h.settle(120);
+    h.run_for(150);
+    let rollback = h.changes().into_iter().find(|c| c.action == "rollback");
+    let Some(r) = rollback else {
+        panic!("{:?}", h.changes())
+    };
+    assert!(r.automatic);
+    let reason = r.reason.unwrap_or_default();
+    assert!(reason.contains("fail") && reason.contains("error rate"), "{reason}");
+    h.settle(60);
+    assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+    let _ = Proposal::Rollback;
+}
