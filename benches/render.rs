@@ -7,7 +7,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use flightdeck::app::demo_model;
 use flightdeck::config::theme::Themes;
 use flightdeck::core::action::Keymap;
-use flightdeck::core::model::{FleetSnapshot, LogLine, Model, Pane, TaskInfo, Track, TrafficSplit};
+use flightdeck::core::model::{FleetSnapshot, LogLine, Model, Pane, TaskInfo, Track};
 use flightdeck::core::msg::Msg;
 use flightdeck::core::update::{Ctx, update};
 use flightdeck::sources::demo::{World, scenario};
@@ -57,10 +57,7 @@ fn big_model() -> Model {
     for msg in [
         Msg::Pipeline(Ok(world.pipeline())),
         Msg::Fleet(Ok(fleet)),
-        Msg::Traffic(Ok(TrafficSplit {
-            stable: 90,
-            canary: 10,
-        })),
+        Msg::Traffic(Ok(world.forward())),
         Msg::Metrics(Ok(world.points_since(None))),
         Msg::Logs(Ok(logs)),
     ] {

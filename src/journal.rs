@@ -230,13 +230,20 @@ mod tests {
         journal.append(&end)?;
         std::fs::write(
             &path,
-            std::fs::read_to_string(&path)? + "not json
+            std::fs::read_to_string(&path)?
+                + "not json
 ",
         )?;
         let (baseline, unfinished) = read_back(&path, "auth-service");
         let baseline = baseline.ok_or("no baseline")?;
         assert_eq!(baseline.stable_task_definition, "app:41");
-        assert_eq!(baseline.split, TrafficSplit { stable: 90, canary: 10 });
+        assert_eq!(
+            baseline.split,
+            TrafficSplit {
+                stable: 90,
+                canary: 10
+            }
+        );
         assert_eq!(unfinished.len(), 1, "{unfinished:?}");
         assert_eq!(unfinished[0].change, "s1-1");
         assert_eq!(unfinished[0].ran.len(), 1);

@@ -42,7 +42,7 @@ fn run_prefix(h: &mut Harness, open: &str, calls: usize) -> (usize, Vec<Effect>)
             break;
         }
         if queue.iter().any(|e| matches!(e, Effect::Step(_))) {
-            let next: Vec<Effect> = queue.drain(..).collect();
+            let next: Vec<Effect> = std::mem::take(&mut queue);
             let before = h.effects.len();
             h.carry_out_one(next);
             queue = h.effects[before..].to_vec();
@@ -76,7 +76,10 @@ fn a_rollback_after_any_prefix_of_any_plan_restores_the_baseline() {
             h.settle(20 * 60);
             // Calls the change had in flight finish; let everything settle.
             h.run_for(120);
-            assert!(h.model.running.is_none(), "{plan} after {ran} calls: still running");
+            assert!(
+                h.model.running.is_none(),
+                "{plan} after {ran} calls: still running"
+            );
             assert_eq!(
                 h.world_state(),
                 (0, BASELINE.to_string(), 0),
@@ -105,7 +108,8 @@ fn a_rollback_after_a_completed_promotion_restores_the_baseline() {
         _ => String::new(),
     };
     assert!(
-        steps.contains("auth-service-production: task definition auth-service:42 → auth-service:41"),
+        steps
+            .contains("auth-service-production: task definition auth-service:42 → auth-service:41"),
         "{steps}"
     );
     let fx = h.confirm("bad release after all");
@@ -126,10 +130,17 @@ fn the_baseline_is_recorded_once_and_journaled() {
         Some((
             BASELINE.to_string(),
             "auth-service:42".to_string(),
-            TrafficSplit { stable: 90, canary: 10 }
+            TrafficSplit {
+                stable: 90,
+                canary: 10
+            }
         ))
     );
-    let records: Vec<_> = h.records().into_iter().filter(|r| r.action == "baseline").collect();
+    let records: Vec<_> = h
+        .records()
+        .into_iter()
+        .filter(|r| r.action == "baseline")
+        .collect();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].weights, Some([90, 10]));
 }
@@ -157,7 +168,10 @@ fn enter_rechecks_and_shows_what_changed() {
         Effect::Step(c) => c.before.first().cloned(),
         _ => None,
     });
-    assert_eq!(first.map(|r| (r.from, r.to)), Some(("0%".into(), "10%".into())));
+    assert_eq!(
+        first.map(|r| (r.from, r.to)),
+        Some(("0%".into(), "10%".into()))
+    );
 }
 
 #[test]
@@ -168,17 +182,30 @@ fn one_change_at_a_time_and_a_second_rollback_says_so() {
     let fx = h.confirm("");
     h.carry_out(fx); // scaling done, now waiting for healthy targets
     h.key(Key::char('P'));
-    assert!(status(&h).contains("a change is in progress"), "{}", status(&h));
+    assert!(
+        status(&h).contains("a change is in progress"),
+        "{}",
+        status(&h)
+    );
     h.key(Key::char('R'));
     let fx = h.confirm("stop");
     // The wait is abandoned at once: the rollback's first call goes now.
     assert!(
-        matches!(fx.iter().find_map(|e| match e { Effect::Step(c) => Some(&c.step), _ => None }),
-            Some(Step::SetWeights { expect: None, .. })),
+        matches!(
+            fx.iter().find_map(|e| match e {
+                Effect::Step(c) => Some(&c.step),
+                _ => None,
+            }),
+            Some(Step::SetWeights { expect: None, .. })
+        ),
         "{fx:?}"
     );
     h.key(Key::char('R'));
-    assert!(status(&h).contains("a rollback is already under way"), "{}", status(&h));
+    assert!(
+        status(&h).contains("a rollback is already under way"),
+        "{}",
+        status(&h)
+    );
 }
 
 #[test]
@@ -211,7 +238,10 @@ fn a_dialog_that_does_not_fit_cannot_be_confirmed() {
         h.type_text("blind");
         let fx = h.enter();
         assert!(fx.is_empty(), "{w}x{h_}: {fx:?}");
-        assert!(confirm_error(&h).contains("enlarge the terminal"), "{w}x{h_}");
+        assert!(
+            confirm_error(&h).contains("enlarge the terminal"),
+            "{w}x{h_}"
+        );
         // Made big enough, the same dialog confirms.
         h.send(Msg::Resize(80, 24));
         let fx = h.enter();
@@ -240,11 +270,17 @@ fn a_weight_change_within_a_step_restarts_the_bake() {
 #[test]
 fn rollback_needs_no_read_of_the_weights() {
     let mut h = Harness::new("good", tuesday(), false);
-    h.send(Msg::Traffic(Err(flightdeck::core::model::SourceError::new("ELB unreachable"))));
+    h.send(Msg::Traffic(Err(
+        flightdeck::core::model::SourceError::new("ELB unreachable"),
+    )));
     // Still showing the last good value (stale): make it unknown.
     h.model.traffic = flightdeck::core::model::Loadable::Loading;
     h.key(Key::char('R'));
-    assert!(matches!(h.model.overlay, Overlay::Confirm(_)), "{}", status(&h));
+    assert!(
+        matches!(h.model.overlay, Overlay::Confirm(_)),
+        "{}",
+        status(&h)
+    );
     let fx = h.confirm("elb flaky");
     assert!(!fx.is_empty());
 }
@@ -263,7 +299,10 @@ fn automatic_rollback_runs_outside_the_window_and_names_its_verdicts() {
     };
     assert!(r.automatic);
     let reason = r.reason.unwrap_or_default();
-    assert!(reason.contains("fail") && reason.contains("error rate"), "{reason}");
+    assert!(
+        reason.contains("fail") && reason.contains("error rate"),
+        "{reason}"
+    );
     h.settle(60);
     assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
     let _ = Proposal::Rollback;

@@ -9,8 +9,8 @@ use flightdeck::core::action::{Key, KeyCode};
 use flightdeck::core::analysis::Outcome;
 use flightdeck::core::change::Step;
 use flightdeck::core::effect::{Effect, JournalRecord};
-use flightdeck::core::model::{Proposal, TrafficSplit};
 use flightdeck::core::model::{Level, Overlay, Pane, Prompt};
+use flightdeck::core::model::{Proposal, TrafficSplit};
 use flightdeck::core::plan::Phase;
 
 /// The start record of the change that `fx` started, if any.
@@ -227,11 +227,28 @@ fn advance_goes_to_the_next_step_of_the_plan() {
         "{fx:?}"
     );
     h.carry_out(fx);
-    assert_eq!(h.model.canary_weight(), Some(10), "not before 5 are healthy");
+    assert_eq!(
+        h.model.canary_weight(),
+        Some(10),
+        "not before 5 are healthy"
+    );
     h.settle(120);
-    assert_eq!(h.model.canary_weight(), Some(50), "{:?} {:?}", h.model.last_change, h.model.journal);
+    assert_eq!(
+        h.model.canary_weight(),
+        Some(50),
+        "{:?} {:?}",
+        h.model.last_change,
+        h.model.journal
+    );
     assert_eq!(h.model.plan_state.step, Some(1));
-    let healthy = h.world.fleet().targets.iter().filter(|t| t.track == flightdeck::core::model::Track::Canary).map(|t| t.healthy).sum::<u32>();
+    let healthy = h
+        .world
+        .fleet()
+        .targets
+        .iter()
+        .filter(|t| t.track == flightdeck::core::model::Track::Canary)
+        .map(|t| t.healthy)
+        .sum::<u32>();
     assert!(healthy >= 5, "{healthy}");
 }
 
@@ -283,7 +300,10 @@ fn weight_input_is_validated_before_any_dialog() {
     assert!(lines.contains("10% → 25%"), "{lines}");
     let fx = h.confirm("");
     let start = started(&fx).unwrap_or_else(|| panic!("{fx:?}"));
-    assert_eq!((start.action.as_str(), start.to.as_str()), ("set_weight", "25%"));
+    assert_eq!(
+        (start.action.as_str(), start.to.as_str()),
+        ("set_weight", "25%")
+    );
 }
 
 #[test]
@@ -332,7 +352,10 @@ fn a_good_release_plays_to_promotion_when_left_alone() {
     // Baked and passing, but production waits for its second reviewer.
     assert_eq!(h.model.canary_weight(), Some(10));
     let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
-    assert!(hold.contains("waiting for approval on production"), "{hold}");
+    assert!(
+        hold.contains("waiting for approval on production"),
+        "{hold}"
+    );
     // The reviewer approves at 12 min; then 50 % (after scaling to 5).
     h.run_for(7 * 60 + 30);
     assert_eq!(h.model.canary_weight(), Some(50));
@@ -351,7 +374,11 @@ fn a_good_release_plays_to_promotion_when_left_alone() {
     assert!(changes.iter().all(|c| c.automatic), "{seen:?}");
     assert_eq!(
         seen,
-        ["set_weight 10%>50%", "set_weight 50%>100%", "promote canary 100%, stable auth-service:41>stable auth-service:42"]
+        [
+            "set_weight 10%>50%",
+            "set_weight 50%>100%",
+            "promote canary 100%, stable auth-service:41>stable auth-service:42"
+        ]
     );
     assert!(
         h.model
@@ -372,8 +399,15 @@ fn automation_holds_while_the_window_is_closed_and_says_so_once() {
     assert!(h.changes().is_empty(), "{:?}", h.changes());
     assert_eq!(h.model.canary_weight(), Some(10));
     let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
-    assert!(hold.contains("change window closed (opens Tue 10:00"), "{hold}");
-    let holds: Vec<_> = h.records().into_iter().filter(|r| r.action == "hold").collect();
+    assert!(
+        hold.contains("change window closed (opens Tue 10:00"),
+        "{hold}"
+    );
+    let holds: Vec<_> = h
+        .records()
+        .into_iter()
+        .filter(|r| r.action == "hold")
+        .collect();
     assert_eq!(holds.len(), 1, "{holds:?}");
     assert!(holds[0].to.contains("change window closed"));
 }
@@ -416,7 +450,10 @@ fn the_last_step_waits_for_approval_and_approve_releases_it() {
         "{lines}"
     );
     let fx = h.confirm("");
-    assert!(matches!(first_call(&fx), Some(Step::Approve { .. })), "{fx:?}");
+    assert!(
+        matches!(first_call(&fx), Some(Step::Approve { .. })),
+        "{fx:?}"
+    );
     h.carry_out(fx);
     h.run_for(60);
     assert_eq!(h.model.canary_weight(), Some(100));
@@ -483,9 +520,7 @@ fn inconclusive_never_advances() {
 fn command_line_runs_commands_and_names_what_exists() {
     let mut h = Harness::new("good", tuesday(), false);
     h.command("weight 25");
-    assert!(
-        confirm_of(&h).is_some_and(|c| c.proposal == Proposal::Weight(25))
-    );
+    assert!(confirm_of(&h).is_some_and(|c| c.proposal == Proposal::Weight(25)));
     h.key(esc());
 
     h.command("weight 101");
@@ -572,7 +607,11 @@ fn quitting_during_a_change_asks_twice() {
     assert!(status(&h).contains("press q again") && status(&h).contains("rollback"));
     // The second stops the change after the call in flight, then quits.
     assert!(h.key(Key::char('q')).is_empty());
-    assert!(status(&h).contains("stopping after the call"), "{}", status(&h));
+    assert!(
+        status(&h).contains("stopping after the call"),
+        "{}",
+        status(&h)
+    );
     h.carry_out(fx);
     assert!(h.model.quit);
     assert!(h.effects.iter().any(|e| matches!(e, Effect::Quit)));
@@ -580,11 +619,12 @@ fn quitting_during_a_change_asks_twice() {
     let end = h.records().into_iter().rev().find(|r| r.step.is_none());
     let end = end.map(|r| r.result).unwrap_or_default();
     assert!(
-        end.starts_with("stopped: quit during the change after 1 of 2 steps; traffic left at canary 0%"),
+        end.starts_with(
+            "stopped: quit during the change after 1 of 2 steps; traffic left at canary 0%"
+        ),
         "{end}"
     );
     // With nothing under way, one q quits.
     let mut h = Harness::new("good", tuesday(), false);
     assert!(matches!(h.key(Key::char('q')).as_slice(), [Effect::Quit]));
 }
-

@@ -132,47 +132,102 @@ impl Running {
     }
 }
 
+/// Type the service name and, when the dialog asks for one (outside the
+/// change window), a reason; then Enter.
+fn confirm_dialog(app: &mut Running, reason: &str) -> TestResult {
+    app.send("auth-service")?;
+    let screen = app
+        .screen
+        .wait_for("the typed name", |s| s.contains("[auth-service]"))?;
+    if screen.contains("Reason:") {
+        app.send("\t")?;
+        app.send(reason)?;
+        app.screen
+            .wait_for("the typed reason", |s| s.contains(&format!("[{reason}]")))?;
+    }
+    app.send("\r")?;
+    Ok(())
+}
+
 #[test]
-fn demo_rollback_in_a_real_terminal() -> TestResult {
+fn demo_promote_then_roll_back_mid_promotion_in_a_real_terminal() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let journal = dir.path().join("journal.jsonl");
+    let home = dir.path().display().to_string();
+    let state = dir.path().join("state");
+    let journal = state.join("flightdeck/demo-journal.jsonl");
+    let state_dir = state.display().to_string();
+    let config_dir = dir.path().join("config").display().to_string();
+    let data_dir = dir.path().join("data").display().to_string();
+    let env = [
+        ("USER", "e2e-operator"),
+        ("HOME", home.as_str()),
+        ("XDG_STATE_HOME", state_dir.as_str()),
+        ("XDG_CONFIG_HOME", config_dir.as_str()),
+        ("XDG_DATA_HOME", data_dir.as_str()),
+    ];
+    // 5× time: tasks start in 4 s and pass health checks in 8 s, so the
+    // promotion's stable deployment is on screen long enough to interrupt.
     let args = [
         OsStr::new("--demo"),
-        OsStr::new("--journal"),
-        journal.as_os_str(),
+        OsStr::new("--demo-speed"),
+        OsStr::new("5"),
     ];
-    let mut app = Running::start(&args, &[("USER", "e2e-operator")], ROWS, COLS)?;
+    let mut app = Running::start(&args, &env, ROWS, COLS)?;
 
     app.screen.wait_for("the five pane titles and data", |s| {
         ["Pipeline", "Canary", "Tasks", "Logs", "Journal"]
             .iter()
             .all(|t| s.contains(t))
             && s.contains("10% canary")
+            && s.contains("baseline stable auth-service:41")
     })?;
     assert!(
         app.screen.parser.screen().alternate_screen(),
         "runs in the alternate screen"
     );
 
+    app.send("P")?;
+    app.screen
+        .wait_for("the promote dialog with its steps", |s| {
+            s.contains("Promote canary")
+                && s.contains("1. scale auth-service-production-canary 1 → 9 tasks")
+                && s.contains("auth-service-production: task definition auth-service:41 →")
+        })?;
+    confirm_dialog(&mut app, "e2e promote")?;
+    // Mid-promotion: the stable service is deploying the canary's build.
+    app.screen
+        .wait_for("the stable deployment under way", |s| {
+            s.contains("▶ promote step 5/7: wait for the stable service")
+        })?;
+
     app.send("R")?;
     app.screen.wait_for("the rollback dialog", |s| {
-        s.contains("ROLL BACK") && s.contains("Type auth-service to confirm")
+        s.contains("ROLL BACK") && s.contains("Stops promote")
     })?;
     app.send("auth-service")?;
     app.send("\t")?;
-    app.send("e2e: canary errors")?;
-    app.screen
-        .wait_for("the typed reason", |s| s.contains("[e2e: canary errors]"))?;
+    app.send("e2e: roll back mid-promotion")?;
+    app.screen.wait_for("the typed reason", |s| {
+        s.contains("[e2e: roll back mid-promotion]")
+    })?;
     app.send("\r")?;
-    let after = app
-        .screen
-        .wait_for("canary at 0% and the rollback journaled", |s| {
-            s.contains("  0% canary")
-                && s.contains("rolled back")
-                && s.contains("rollback 10% → 0% done")
-        })?;
+    // If the promotion moved on while the dialog was open, the dialog shows
+    // the new plan and asks again.
+    let next = app.screen.wait_for("the rollback under way", |s| {
+        s.contains("▶ rollback") || s.contains("rolled back") || s.contains("Changed since shown")
+    })?;
+    if next.contains("Changed since shown") {
+        app.send("\r")?;
+    }
+    let after = app.screen.wait_for("rolled back to the baseline", |s| {
+        s.contains("  0% canary")
+            && s.contains("rolled back")
+            && s.contains("stable 9/9")
+            && s.contains("auth-service:41")
+            && s.contains("canary 0/0")
+    })?;
     assert!(
-        after.contains("e2e-operator: rollback 10% → 0% started — e2e: canary errors"),
+        !after.contains("stable 9/9 run 0 pend auth-service:42"),
         "{after}"
     );
 
@@ -194,15 +249,41 @@ fn demo_rollback_in_a_real_terminal() -> TestResult {
         .lines()
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
-    let results: Vec<&str> = records
+    let ends: Vec<String> = records
         .iter()
-        .filter_map(|r| r["result"].as_str())
+        .filter(|r| r["step"].is_null() && r["action"] != "baseline")
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["action"].as_str().unwrap_or("?"),
+                r["result"].as_str().unwrap_or("?")
+            )
+        })
         .collect();
-    assert_eq!(results, ["started", "ok"], "{text}");
-    assert_eq!(records[0]["action"], "rollback");
-    assert_eq!(records[0]["operator"], "e2e-operator");
-    assert_eq!(records[1]["reason"], "e2e: canary errors");
-    assert_eq!(records[1]["request_ids"].as_array().map(Vec::len), Some(2));
+    assert_eq!(ends.len(), 4, "{ends:#?}");
+    assert_eq!(ends[0], "promote started");
+    assert!(
+        ends[1].starts_with("promote stopped: preempted by a rollback after"),
+        "{ends:#?}"
+    );
+    assert_eq!(ends[2..], ["rollback started", "rollback ok"]);
+    let steps: Vec<&str> = records
+        .iter()
+        .filter(|r| r["action"] == "rollback")
+        .filter_map(|r| r["step"].as_str())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.contains("update_stable: auth-service-production: task definition auth-service:42 → auth-service:41")),
+        "{steps:#?}"
+    );
+    let rollback = records.last().ok_or("empty journal")?;
+    assert_eq!(rollback["reason"], "e2e: roll back mid-promotion");
+    assert_eq!(rollback["operator"], "e2e-operator");
+    assert_eq!(rollback["request_ids"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        records.iter().filter(|r| r["action"] == "baseline").count(),
+        1
+    );
     Ok(())
 }
 
@@ -235,10 +316,11 @@ fn read_only_refuses_in_a_real_terminal_and_sigterm_restores_it() -> TestResult 
         "SIGTERM left the alternate screen"
     );
     assert!(String::from_utf8_lossy(&app.screen.raw).contains("\x1b[?1049l"));
-    assert_eq!(
-        std::fs::read_to_string(&journal)?,
-        "",
-        "read-only journals nothing"
+    // Read-only journals no change (only the release baseline it saw).
+    let text = std::fs::read_to_string(&journal)?;
+    assert!(
+        text.lines().all(|l| l.contains("\"action\":\"baseline\"")),
+        "{text}"
     );
     Ok(())
 }

@@ -236,7 +236,12 @@ impl Rig {
             .map(|s| s.task_definition.clone())
             .unwrap_or_default();
         let canary = fleet.service(Track::Canary).map_or(99, |s| s.desired);
-        let split = self.sources.traffic.weights().await.map(|f| f.split.canary_pct());
+        let split = self
+            .sources
+            .traffic
+            .weights()
+            .await
+            .map(|f| f.split.canary_pct());
         (split.unwrap_or(99), stable, canary)
     }
 
@@ -277,7 +282,10 @@ async fn an_advance_scales_first_and_journals_every_step() -> TestResult {
     assert_eq!(rig.world().await, (50, "auth-service:41".to_string(), 5));
     let records = rig.records().await?;
     let seen = results(&records);
-    let steps: Vec<&String> = seen.iter().filter(|s| s.starts_with("set_weight")).collect();
+    let steps: Vec<&String> = seen
+        .iter()
+        .filter(|s| s.starts_with("set_weight"))
+        .collect();
     assert_eq!(
         steps,
         [
@@ -323,12 +331,16 @@ async fn a_rollback_at_every_step_of_a_promotion_restores_the_baseline() -> Test
         let records = rig.records().await?;
         let seen = results(&records);
         assert!(
-            seen.iter()
-                .any(|s| s.starts_with("promote stopped: preempted by a rollback")
-                    || s == "promote ok"),
+            seen.iter().any(
+                |s| s.starts_with("promote stopped: preempted by a rollback") || s == "promote ok"
+            ),
             "{seen:#?}"
         );
-        assert_eq!(seen.last().map(String::as_str), Some("rollback ok"), "{seen:#?}");
+        assert_eq!(
+            seen.last().map(String::as_str),
+            Some("rollback ok"),
+            "{seen:#?}"
+        );
     }
     Ok(())
 }
@@ -339,8 +351,11 @@ async fn a_failed_call_ends_the_change_and_keeps_its_request_ids() -> TestResult
     rig.faults.fail.lock().map_err(|_| "lock")?.push((
         "set_weights",
         1,
-        SourceError::of_kind(ErrorKind::Auth, "AccessDenied: elasticloadbalancing:ModifyRule")
-            .with_request_id("req-denied"),
+        SourceError::of_kind(
+            ErrorKind::Auth,
+            "AccessDenied: elasticloadbalancing:ModifyRule",
+        )
+        .with_request_id("req-denied"),
     ));
     rig.run_for(100).await;
     rig.confirm(']', "");
@@ -349,12 +364,19 @@ async fn a_failed_call_ends_the_change_and_keeps_its_request_ids() -> TestResult
     let records = rig.records().await?;
     let end = records.last().ok_or("no records")?;
     let result = end["result"].as_str().unwrap_or_default();
-    assert!(result.starts_with("failed: 3. traffic") && result.contains("AccessDenied"), "{result}");
+    assert!(
+        result.starts_with("failed: 3. traffic") && result.contains("AccessDenied"),
+        "{result}"
+    );
     let ids: Vec<&str> = end["request_ids"]
         .as_array()
         .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(ids.len(), 2, "the scale call's id and the denied call's: {ids:?}");
+    assert_eq!(
+        ids.len(),
+        2,
+        "the scale call's id and the denied call's: {ids:?}"
+    );
     assert!(ids.contains(&"req-denied"));
     Ok(())
 }
@@ -375,21 +397,34 @@ async fn weights_moved_by_another_tool_are_a_conflict_not_an_overwrite() -> Test
     rig.send(Msg::Key(Key::plain(KeyCode::Enter)));
     rig.sources
         .traffic
-        .set_weights(None, TrafficSplit { stable: 80, canary: 20 })
+        .set_weights(
+            None,
+            TrafficSplit {
+                stable: 80,
+                canary: 20,
+            },
+        )
         .await?;
     rig.settle(10_000).await;
     assert_eq!(rig.world().await.0, 20, "the other tool's weights stand");
     let records = rig.records().await?;
     let end = records.last().ok_or("no records")?;
     let result = end["result"].as_str().unwrap_or_default();
-    assert!(result.contains("the weights moved") && result.contains("canary 20"), "{result}");
+    assert!(
+        result.contains("the weights moved") && result.contains("canary 20"),
+        "{result}"
+    );
     Ok(())
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_call_that_never_answers_times_out_and_a_wait_can_time_out() -> TestResult {
     let mut rig = Rig::new(Duration::from_millis(300))?;
-    rig.faults.hang.lock().map_err(|_| "lock")?.push(("scale_canary", 1));
+    rig.faults
+        .hang
+        .lock()
+        .map_err(|_| "lock")?
+        .push(("scale_canary", 1));
     rig.run_for(100).await;
     rig.confirm(']', "");
     rig.settle(5_000).await;
@@ -411,7 +446,11 @@ async fn a_call_that_never_answers_times_out_and_a_wait_can_time_out() -> TestRe
     }
     rig.settle(5_000).await;
     let last = rig.model.last_change.clone().ok_or("no last change")?;
-    assert!(last.result.contains("timed out after 5s"), "{}", last.result);
+    assert!(
+        last.result.contains("timed out after 5s"),
+        "{}",
+        last.result
+    );
     assert_eq!(rig.world().await.0, 10, "no traffic to unhealthy tasks");
     Ok(())
 }
@@ -439,10 +478,15 @@ async fn no_call_is_made_when_the_journal_cannot_be_written() -> TestResult {
         return Err(format!("{msg:?}").into());
     };
     assert!(
-        e.message.starts_with("not done: cannot write the journal /dev/full"),
+        e.message
+            .starts_with("not done: cannot write the journal /dev/full"),
         "{e}"
     );
-    assert_eq!(sources.traffic.weights().await?.split.canary, 10, "untouched");
+    assert_eq!(
+        sources.traffic.weights().await?.split.canary,
+        10,
+        "untouched"
+    );
     drop(effects);
     handle.await?;
     Ok(())

@@ -11,7 +11,17 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 
+/// The model to draw, at one screen size.
+struct HarnessView {
+    model: flightdeck::core::model::Model,
+}
+
 fn render(h: &Harness, width: u16, height: u16) -> Result<Buffer, Box<dyn std::error::Error>> {
+    // The model knows the screen's size (the runtime sends it), so the
+    // dialog can tell whether it fits.
+    let mut h_model = h.model.clone();
+    h_model.screen = Some((width, height));
+    let h = &HarnessView { model: h_model };
     let mut terminal = Terminal::new(TestBackend::new(width, height))?;
     let themes = Themes::load(false);
     terminal.draw(|frame| flightdeck::ui::draw(frame, &h.model, themes.get(&h.model.theme)))?;

@@ -49,7 +49,10 @@ pub enum Step {
         to: u32,
     },
     /// Until the canary target group has `count` healthy targets.
-    WaitCanaryHealthy { count: u32, timeout: Duration },
+    WaitCanaryHealthy {
+        count: u32,
+        timeout: Duration,
+    },
     /// Write both weights in one call. With `expect`, the port re-reads them
     /// first and refuses if they are not these (another tool moved them);
     /// a rollback writes without a read.
@@ -67,12 +70,18 @@ pub enum Step {
         task_definition: String,
         timeout: Duration,
     },
-    Approve { run_id: u64, environment: String },
+    Approve {
+        run_id: u64,
+        environment: String,
+    },
 }
 
 impl Step {
     pub fn is_wait(&self) -> bool {
-        matches!(self, Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. })
+        matches!(
+            self,
+            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. }
+        )
     }
 
     /// A short name for the journal's `step` field.
@@ -155,12 +164,30 @@ impl Change {
             .collect()
     }
 
-    /// Same plan, whatever its id, reason and trigger.
+    /// Same plan, whatever its id, reason and trigger. Scaling to 0 is the
+    /// same step whatever count it starts from (tasks come and go while a
+    /// dialog is open; the outcome does not change).
     pub fn same_plan(&self, other: &Change) -> bool {
+        let same_step = |a: &Step, b: &Step| match (a, b) {
+            (
+                Step::ScaleCanary {
+                    service: s1, to: 0, ..
+                },
+                Step::ScaleCanary {
+                    service: s2, to: 0, ..
+                },
+            ) => s1 == s2,
+            _ => a == b,
+        };
         self.kind == other.kind
             && self.from == other.from
             && self.to == other.to
-            && self.steps == other.steps
+            && self.steps.len() == other.steps.len()
+            && self
+                .steps
+                .iter()
+                .zip(&other.steps)
+                .all(|(a, b)| same_step(a, b))
     }
 }
 
@@ -269,7 +296,10 @@ fn weights_now(model: &Model) -> Result<TrafficSplit, String> {
 }
 
 /// Set the canary's share to `weight` percent.
-pub fn set_weight(model: &Model, weight: u8) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+pub fn set_weight(
+    model: &Model,
+    weight: u8,
+) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
     let from = weights_now(model)?;
     let pct = from.canary_pct();
     if pct == weight && from == TrafficSplit::percent(weight) {
@@ -346,7 +376,11 @@ pub fn promote(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>),
     });
     Ok((
         ChangeKind::Promote,
-        format!("canary {}%, stable {}", from.canary_pct(), stable.task_definition),
+        format!(
+            "canary {}%, stable {}",
+            from.canary_pct(),
+            stable.task_definition
+        ),
         format!("stable {}", canary.task_definition),
         steps,
     ))
@@ -364,7 +398,10 @@ pub fn approve(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>),
         .ok_or("nothing to approve: no deployment is waiting for review")?;
     Ok((
         ChangeKind::Approve,
-        format!("{} waiting {}/{}", pending.environment, pending.approvals, pending.required_reviewers),
+        format!(
+            "{} waiting {}/{}",
+            pending.environment, pending.approvals, pending.required_reviewers
+        ),
         "approved".into(),
         vec![Step::Approve {
             run_id: run.id,

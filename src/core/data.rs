@@ -20,7 +20,9 @@ pub enum ErrorKind {
     /// Credentials missing, expired or lacking a permission.
     Auth,
     /// The provider asked us to slow down; retry after this long if it said.
-    Throttled { retry_after: Option<Duration> },
+    Throttled {
+        retry_after: Option<Duration>,
+    },
     NotFound,
     /// The state is not what the change expected (another tool moved it).
     Conflict,
@@ -96,7 +98,6 @@ impl std::fmt::Display for SourceError {
         Ok(())
     }
 }
-
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StageStatus {

@@ -183,7 +183,10 @@ mod tests {
         // 10 → 25 % stays in the first step but restarts its bake.
         state.observe(&plan, 25, t(400));
         assert_eq!(state.step, Some(0));
-        assert_eq!(state.bake_left(&plan, t(400)), Some(Duration::from_secs(300)));
+        assert_eq!(
+            state.bake_left(&plan, t(400)),
+            Some(Duration::from_secs(300))
+        );
         state.observe(&plan, 50, t(400));
         assert_eq!(
             state.bake_left(&plan, t(400)),

@@ -153,7 +153,11 @@ pub async fn run(session: Session) -> Result<u8> {
     if let Some(last) = &model.last_change
         && model.exit_code != 0
     {
-        eprintln!("flightdeck: {} {}", last.change.kind.action_name(), last.result);
+        eprintln!(
+            "flightdeck: {} {}",
+            last.change.kind.action_name(),
+            last.result
+        );
     }
     result.map(|()| model.exit_code)
 }

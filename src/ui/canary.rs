@@ -199,10 +199,8 @@ fn change_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
             .map(|s| s.describe())
             .unwrap_or_default();
         let mut text = format!(
-            "▶ {} {} → {} · step {}/{}: {step}",
+            "▶ {} step {}/{}: {step}",
             r.change.kind.action_name(),
-            r.change.from,
-            r.change.to,
             r.index + 1,
             r.change.steps.len()
         );

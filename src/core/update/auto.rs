@@ -8,7 +8,6 @@ use crate::core::change::ChangeKind;
 use crate::core::model::{JournalKind, Level, MetricPoint, Model, Proposal};
 use crate::core::plan::Phase;
 
-
 pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if let Some(status) = &mut model.status
         && status.level == Level::Info
@@ -168,7 +167,10 @@ pub fn hold_reason(model: &Model) -> Option<String> {
     if let Some(w) = &model.service.change_window
         && !w.is_open(model.now)
     {
-        return Some(format!("change window closed (opens {})", w.next_open(model.now)));
+        return Some(format!(
+            "change window closed (opens {})",
+            w.next_open(model.now)
+        ));
     }
     if let Some(p) = model.pipeline.value().and_then(|r| r.pending.as_ref()) {
         return Some(format!("waiting for approval on {}", p.environment));
@@ -231,9 +233,7 @@ fn progress(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         Proposal::Promote => "plan complete, analysis passing",
         _ => "bake complete, analysis passing",
     };
-    if let Err(why) =
-        super::change::start_automatic(model, proposal, reason.to_string(), ctx, fx)
-    {
+    if let Err(why) = super::change::start_automatic(model, proposal, reason.to_string(), ctx, fx) {
         model.set_status(Level::Error, format!("automatic {reason} but: {why}"));
     }
 }

@@ -52,14 +52,19 @@ pub(super) fn allowed(model: &Model, is_rollback: bool, ctx: &Ctx) -> Result<Req
             ));
         }
         if model.pending_rollback.is_some() {
-            return Err("a rollback is already confirmed: it starts after the call under way".into());
+            return Err(
+                "a rollback is already confirmed: it starts after the call under way".into(),
+            );
         }
     }
     Ok(req)
 }
 
 /// The plan of a proposal, computed from the model as it is now.
-fn compute(model: &Model, proposal: Proposal) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+fn compute(
+    model: &Model,
+    proposal: Proposal,
+) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
     match proposal {
         Proposal::Advance => plans::advance(model),
         Proposal::Weight(w) => plans::set_weight(model, w),
@@ -93,9 +98,9 @@ fn summary(model: &Model, proposal: Proposal, change: &Change) -> (String, Vec<S
             if proposal == Proposal::Advance {
                 let from = model.canary_weight().unwrap_or(0);
                 if let Some((index, step)) = model.plan.next_step(from) {
-                    let bake = step
-                        .bake
-                        .map_or("no bake".to_string(), |b| format!("bake {}", super::humanize(b)));
+                    let bake = step.bake.map_or("no bake".to_string(), |b| {
+                        format!("bake {}", super::humanize(b))
+                    });
                     lines.push(format!(
                         "Plan: step {} of {}, {bake}",
                         index + 1,
@@ -132,7 +137,10 @@ fn summary(model: &Model, proposal: Proposal, change: &Change) -> (String, Vec<S
             "Approve deployment"
         }
         Proposal::Rollback => {
-            lines.push(format!("Canary traffic {} → 0%, all to stable first", change.from));
+            lines.push(format!(
+                "Canary traffic {} → 0%, all to stable first",
+                change.from
+            ));
             match &model.baseline {
                 Some(b) => lines.push(format!(
                     "Release baseline: stable {} (release {})",
@@ -153,8 +161,10 @@ fn summary(model: &Model, proposal: Proposal, change: &Change) -> (String, Vec<S
             "ROLL BACK"
         }
     };
-    if matches!(proposal, Proposal::Advance | Proposal::Weight(_) | Proposal::Promote)
-        && let Some(p) = model.pipeline.value().and_then(|r| r.pending.as_ref())
+    if matches!(
+        proposal,
+        Proposal::Advance | Proposal::Weight(_) | Proposal::Promote
+    ) && let Some(p) = model.pipeline.value().and_then(|r| r.pending.as_ref())
     {
         lines.push(format!(
             "Note: the deployment to {} is still waiting for approval",
@@ -224,7 +234,11 @@ fn difference(shown: &Change, now: &Change) -> String {
             a.describe(),
             b.describe()
         ),
-        (Some(a), None) => format!("step {} (\"{}\") is no longer needed", first + 1, a.describe()),
+        (Some(a), None) => format!(
+            "step {} (\"{}\") is no longer needed",
+            first + 1,
+            a.describe()
+        ),
         (None, Some(b)) => format!("a step was added: \"{}\"", b.describe()),
         (None, None) => "what the policy asks for changed".into(),
     }
@@ -241,7 +255,8 @@ pub(super) fn confirm(
     fx: &mut Vec<Effect>,
 ) {
     let is_rollback = dialog.proposal == Proposal::Rollback;
-    let now = allowed(model, is_rollback, ctx).and_then(|req| Ok((req, build(model, dialog.proposal)?)));
+    let now =
+        allowed(model, is_rollback, ctx).and_then(|req| Ok((req, build(model, dialog.proposal)?)));
     let (req, change) = match now {
         Ok(v) => v,
         Err(why) => {
@@ -331,7 +346,11 @@ fn start_rollback(
     let mut change = match build(model, Proposal::Rollback) {
         Ok(c) => c,
         Err(why) => {
-            model.push_journal(ctx.now, JournalKind::Error, format!("rollback impossible: {why}"));
+            model.push_journal(
+                ctx.now,
+                JournalKind::Error,
+                format!("rollback impossible: {why}"),
+            );
             return model.set_status(Level::Error, format!("rollback impossible: {why}"));
         }
     };
@@ -349,7 +368,13 @@ fn who(change: &Change, ctx: &Ctx) -> String {
 }
 
 /// A journal record of a change; `step` names one of its steps.
-fn record(model: &Model, running: &Running, result: &str, step: Option<usize>, ctx: &Ctx) -> JournalRecord {
+fn record(
+    model: &Model,
+    running: &Running,
+    result: &str,
+    step: Option<usize>,
+    ctx: &Ctx,
+) -> JournalRecord {
     let change = &running.change;
     let total = change.steps.len();
     JournalRecord {
@@ -395,10 +420,18 @@ fn start(model: &mut Model, mut change: Change, ctx: &Ctx, fx: &mut Vec<Effect>)
     } else {
         JournalKind::Operator
     };
-    let reason = c.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
+    let reason = c
+        .reason
+        .as_deref()
+        .map(|r| format!(" — {r}"))
+        .unwrap_or_default();
     let text = format!(
         "{}: {} {} → {} started, {} steps{reason}",
-        if c.automatic { "auto" } else { ctx.operator.as_str() },
+        if c.automatic {
+            "auto"
+        } else {
+            ctx.operator.as_str()
+        },
         c.kind.action_name(),
         c.from,
         c.to,
@@ -427,7 +460,9 @@ fn start_record(model: &Model, running: &Running, ctx: &Ctx) -> JournalRecord {
 /// Begin the step at `running.index`: send a call to the runner, or start
 /// watching for a wait's condition.
 fn begin_step(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    let Some(running) = &model.running else { return };
+    let Some(running) = &model.running else {
+        return;
+    };
     let index = running.index;
     let Some(step) = running.change.steps.get(index).cloned() else {
         return finish(model, ctx, fx);
@@ -437,7 +472,9 @@ fn begin_step(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         Step::ScaleCanary { to, .. } => model.expected_canary = Some(*to),
         _ => {}
     }
-    let Some(running) = &model.running else { return };
+    let Some(running) = &model.running else {
+        return;
+    };
     if step.is_wait() {
         if let Some(r) = &mut model.running {
             r.step_started = ctx.now;
@@ -477,7 +514,9 @@ pub(super) fn on_step_done(
     ctx: &Ctx,
     fx: &mut Vec<Effect>,
 ) {
-    let Some(running) = &mut model.running else { return };
+    let Some(running) = &mut model.running else {
+        return;
+    };
     if running.change.id != id || running.index != index || !running.call_in_flight {
         return;
     }
@@ -489,11 +528,16 @@ pub(super) fn on_step_done(
     match result {
         Ok(request_id) => {
             running.request_ids.extend(request_id);
-            running.ran.push(format!("{}. {}: ok", index + 1, step.describe()));
+            running
+                .ran
+                .push(format!("{}. {}: ok", index + 1, step.describe()));
             // The call succeeded: the rule has these weights now.
             if let Step::SetWeights { to, .. } = step {
                 let forward = match model.traffic.value() {
-                    Some(f) => Forward { split: to, ..f.clone() },
+                    Some(f) => Forward {
+                        split: to,
+                        ..f.clone()
+                    },
                     None => Forward {
                         stable_target_group: String::new(),
                         canary_target_group: String::new(),
@@ -516,7 +560,9 @@ pub(super) fn on_step_done(
 /// past anything but its move of traffic to stable (scaling the canary to
 /// 0 is still right when the stable update failed).
 fn step_failed(model: &mut Model, step: &Step, why: &str, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    let Some(running) = &mut model.running else { return };
+    let Some(running) = &mut model.running else {
+        return;
+    };
     let index = running.index;
     let line = format!("{}. {}: failed: {why}", index + 1, step.describe());
     running.ran.push(line.clone());
@@ -527,8 +573,7 @@ fn step_failed(model: &mut Model, step: &Step, why: &str, ctx: &Ctx, fx: &mut Ve
         JournalKind::Error,
         format!("step {} {} failed: {why}", index + 1, step.name()),
     );
-    let goes_on = kind == ChangeKind::Rollback
-        && !matches!(step, Step::SetWeights { .. });
+    let goes_on = kind == ChangeKind::Rollback && !matches!(step, Step::SetWeights { .. });
     if goes_on {
         next_step(model, ctx, fx);
     } else {
@@ -539,7 +584,9 @@ fn step_failed(model: &mut Model, step: &Step, why: &str, ctx: &Ctx, fx: &mut Ve
 
 /// A step ended well: stop here if asked to, else go on.
 fn next_step(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    let Some(running) = &mut model.running else { return };
+    let Some(running) = &mut model.running else {
+        return;
+    };
     running.index += 1;
     if running.stop.is_some() && running.index < running.change.steps.len() {
         close(model, ctx, fx);
@@ -571,7 +618,9 @@ fn after_stop(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 /// End the change under way (all steps done, failed, or stopped) and
 /// journal which steps ran.
 fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    let Some(running) = model.running.take() else { return };
+    let Some(running) = model.running.take() else {
+        return;
+    };
     let total = running.change.steps.len();
     let done = running.index.min(total);
     let result = if let Some(stop) = &running.stop
@@ -580,9 +629,7 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         let traffic = model
             .canary_weight()
             .map_or("unknown".to_string(), |w| format!("canary {w}%"));
-        format!(
-            "stopped: {stop} after {done} of {total} steps; traffic left at {traffic}"
-        )
+        format!("stopped: {stop} after {done} of {total} steps; traffic left at {traffic}")
     } else if let Some(first) = running.failures.first() {
         format!("failed: {first}")
     } else {
@@ -607,13 +654,26 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     } else {
         JournalKind::Error
     };
-    let short = if result == "ok" { "done" } else { result.as_str() };
+    let short = if result == "ok" {
+        "done"
+    } else {
+        result.as_str()
+    };
     model.push_journal(
         ctx.now,
         kind,
-        format!("{} {} → {} {short}{ids}", c.kind.action_name(), c.from, c.to),
+        format!(
+            "{} {} → {} {short}{ids}",
+            c.kind.action_name(),
+            c.from,
+            c.to
+        ),
     );
-    let level = if result == "ok" { Level::Info } else { Level::Error };
+    let level = if result == "ok" {
+        Level::Info
+    } else {
+        Level::Error
+    };
     model.set_status(
         level,
         format!("{} {} → {}: {short}", c.kind.action_name(), c.from, c.to),
@@ -642,7 +702,9 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 /// Fresh fleet data or a tick: has the wait under way been met, or has it
 /// timed out?
 pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    let Some(running) = &model.running else { return };
+    let Some(running) = &model.running else {
+        return;
+    };
     if running.call_in_flight {
         return;
     }
@@ -661,7 +723,10 @@ pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
                         .filter(|t| t.track == Track::Canary)
                         .map(|t| t.healthy)
                         .sum();
-                    (healthy >= *count, Some(format!("{healthy}/{count} canary targets healthy")))
+                    (
+                        healthy >= *count,
+                        Some(format!("{healthy}/{count} canary targets healthy")),
+                    )
                 }
                 _ => (false, None),
             };
@@ -675,15 +740,20 @@ pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
                 Loadable::Ready { value, at } if *at >= started => {
                     let stable = value.service(Track::Stable);
                     let primary = stable.and_then(|s| {
-                        s.deployments
-                            .iter()
-                            .find(|d| d.status == "PRIMARY" && d.task_definition == *task_definition)
+                        s.deployments.iter().find(|d| {
+                            d.status == "PRIMARY" && d.task_definition == *task_definition
+                        })
                     });
                     let met = stable.is_some_and(|s| s.task_definition == *task_definition)
                         && primary.is_some_and(|d| d.rollout_state == "COMPLETED");
                     let progress = primary.map_or_else(
                         || format!("stable not yet on {task_definition}"),
-                        |d| format!("{}/{} stable tasks on {task_definition}", d.running, d.desired),
+                        |d| {
+                            format!(
+                                "{}/{} stable tasks on {task_definition}",
+                                d.running, d.desired
+                            )
+                        },
                     );
                     (met, Some(progress))
                 }
@@ -701,7 +771,8 @@ pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         let rec = record(model, r, "ok", Some(index), ctx);
         fx.push(Effect::Journal(rec));
         if let Some(r) = &mut model.running {
-            r.ran.push(format!("{}. {}: ok", index + 1, step.describe()));
+            r.ran
+                .push(format!("{}. {}: ok", index + 1, step.describe()));
         }
         return next_step(model, ctx, fx);
     }
@@ -788,7 +859,13 @@ pub(super) fn acknowledge(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 }
 
 /// A record of an operator action that changes nothing outside.
-pub(super) fn simple_record(model: &Model, ctx: &Ctx, action: &str, from: &str, to: &str) -> JournalRecord {
+pub(super) fn simple_record(
+    model: &Model,
+    ctx: &Ctx,
+    action: &str,
+    from: &str,
+    to: &str,
+) -> JournalRecord {
     JournalRecord {
         time: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         operator: ctx.operator.clone(),
@@ -846,7 +923,12 @@ pub enum DialogRole {
 /// The dialog's lines, wrapped to `inner` columns: the view draws exactly
 /// these, and `dialog_fits` counts exactly these. Fields are one row each
 /// (the view scrolls a long value).
-pub fn dialog_lines(confirm: &Confirm, service: &str, environment: &str, inner: u16) -> Vec<(DialogRole, String)> {
+pub fn dialog_lines(
+    confirm: &Confirm,
+    service: &str,
+    environment: &str,
+    inner: u16,
+) -> Vec<(DialogRole, String)> {
     let inner = usize::from(inner.max(8));
     let mut out = Vec::new();
     let mut push = |role: DialogRole, text: &str| {
@@ -867,7 +949,10 @@ pub fn dialog_lines(confirm: &Confirm, service: &str, environment: &str, inner: 
     }
     push(DialogRole::Text, "");
     if confirm.needs_name {
-        out.push((DialogRole::Field(ConfirmField::Name), format!("Type {service} to confirm:")));
+        out.push((
+            DialogRole::Field(ConfirmField::Name),
+            format!("Type {service} to confirm:"),
+        ));
     }
     if confirm.needs_reason {
         out.push((DialogRole::Field(ConfirmField::Reason), "Reason:".into()));
@@ -880,7 +965,10 @@ pub fn dialog_lines(confirm: &Confirm, service: &str, environment: &str, inner: 
     if let Some(error) = &confirm.error {
         push(DialogRole::Error, error);
     }
-    push(DialogRole::Hint, "Enter confirm · Esc cancel · Tab next field");
+    push(
+        DialogRole::Hint,
+        "Enter confirm · Esc cancel · Tab next field",
+    );
     out
 }
 

@@ -12,7 +12,6 @@ use crate::core::model::{
 /// ECS event ids remembered to journal each event once.
 const MAX_SEEN_EVENTS: usize = 500;
 
-
 pub(super) fn on_pipeline(model: &mut Model, run: PipelineRun, ctx: &Ctx) {
     let mut notes = Vec::new();
     match model.pipeline.value() {
@@ -55,7 +54,6 @@ pub(super) fn on_pipeline(model: &mut Model, run: PipelineRun, ctx: &Ctx) {
     }
     model.pipeline.set(run, ctx.now);
 }
-
 
 pub(super) fn on_fleet(model: &mut Model, fleet: FleetSnapshot, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let mut events: Vec<_> = fleet
@@ -107,7 +105,10 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         JournalKind::Operator,
         format!(
             "baseline: stable {} before release {} (weights {}/{})",
-            baseline.stable_task_definition, baseline.release_task_definition, split.stable, split.canary
+            baseline.stable_task_definition,
+            baseline.release_task_definition,
+            split.stable,
+            split.canary
         ),
     );
     fx.push(Effect::Journal(JournalRecord {

@@ -7,9 +7,7 @@ use super::change::{propose, toggle_pause};
 use super::command::{COMMANDS, on_command_key, parse_weight};
 use super::{Ctx, Effect};
 use crate::core::action::{Action, Key, KeyCode};
-use crate::core::model::{
-    Confirm, ConfirmField, Level, Model, Overlay, Pane, Prompt, Proposal,
-};
+use crate::core::model::{Confirm, ConfirmField, Level, Model, Overlay, Pane, Prompt, Proposal};
 
 /// A paste: text for the text field that has the cursor, never keystrokes.
 /// One line (line breaks become spaces), control characters dropped;
@@ -17,7 +15,13 @@ use crate::core::model::{
 pub(super) fn on_paste(model: &mut Model, text: &str) {
     let clean: String = text
         .chars()
-        .map(|c| if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c })
+        .map(|c| {
+            if c == '\n' || c == '\r' || c == '\t' {
+                ' '
+            } else {
+                c
+            }
+        })
         .filter(|c| !c.is_control())
         .collect();
     let insert = |input: &mut Input| {
@@ -51,7 +55,6 @@ pub(super) fn on_paste(model: &mut Model, text: &str) {
         ),
     }
 }
-
 
 pub(super) fn on_key(model: &mut Model, key: Key, ctx: &Ctx, fx: &mut Vec<Effect>) {
     match std::mem::take(&mut model.overlay) {

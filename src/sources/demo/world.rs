@@ -11,9 +11,9 @@ use chrono::TimeDelta;
 
 use super::scenario::{Health, Scenario};
 use crate::core::model::{
-    Deployment, FleetSnapshot, Forward, LogLine, MetricPoint, PendingApproval, PipelineRun, ServiceEvent,
-    ServiceInfo, SourceError, Stage, StageStatus, TargetHealth, TaskInfo, Time, Track,
-    TrafficSplit,
+    Deployment, FleetSnapshot, Forward, LogLine, MetricPoint, PendingApproval, PipelineRun,
+    ServiceEvent, ServiceInfo, SourceError, Stage, StageStatus, TargetHealth, TaskInfo, Time,
+    Track, TrafficSplit,
 };
 
 pub const ACCOUNT: &str = "123456789012";
@@ -879,10 +879,11 @@ mod tests {
         let stable = world.fleet();
         let stable = stable.service(Track::Stable);
         assert_eq!(stable.map(|s| s.task_definition.as_str()), Some(CANARY_TD));
-        assert!(stable.is_some_and(|s| s
-            .deployments
-            .iter()
-            .any(|d| d.status == "PRIMARY" && d.rollout_state == "COMPLETED")));
+        assert!(stable.is_some_and(|s| {
+            s.deployments
+                .iter()
+                .any(|d| d.status == "PRIMARY" && d.rollout_state == "COMPLETED")
+        }));
     }
 
     #[test]

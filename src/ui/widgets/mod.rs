@@ -91,7 +91,13 @@ fn field_line<'a>(label: &str, input: &Input, active: bool, theme: &Theme) -> Li
 
 /// A field on one row: the label, then as much of the end of the value as
 /// fits (the cursor is at the end while typing).
-fn dialog_field<'a>(label: &str, input: &Input, active: bool, width: usize, theme: &Theme) -> (Line<'a>, u16) {
+fn dialog_field<'a>(
+    label: &str,
+    input: &Input,
+    active: bool,
+    width: usize,
+    theme: &Theme,
+) -> (Line<'a>, u16) {
     let style = if active {
         theme.style(Role::Focus)
     } else {
@@ -99,7 +105,9 @@ fn dialog_field<'a>(label: &str, input: &Input, active: bool, width: usize, them
     };
     let room = width.saturating_sub(label.chars().count() + 3).max(1);
     let value: Vec<char> = input.value().chars().collect();
-    let shown: String = value[value.len().saturating_sub(room - 1)..].iter().collect();
+    let shown: String = value[value.len().saturating_sub(room - 1)..]
+        .iter()
+        .collect();
     let shown = inert(&shown);
     let col = label.chars().count() + 2 + shown.chars().count();
     let line = Line::from(vec![
@@ -156,7 +164,8 @@ pub fn confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, model: &Model, 
                     ConfirmField::Reason => &confirm.reason,
                 };
                 let active = confirm.field == *field;
-                let (line, col) = dialog_field(text, input, active, usize::from(inner_width), theme);
+                let (line, col) =
+                    dialog_field(text, input, active, usize::from(inner_width), theme);
                 if active {
                     cursor = Some((i, col));
                 }
