@@ -166,3 +166,22 @@ pub fn operator() -> String {
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into())
 }
+
+/// Poll intervals and the call timeout: the demo's, with `[poll]` over them.
+pub fn intervals(config: Option<&Config>) -> crate::runtime::pollers::Intervals {
+    let mut every = crate::runtime::pollers::Intervals::DEMO;
+    if let Some(poll) = config.map(|c| &c.file.poll) {
+        let set = |slot: &mut std::time::Duration, value: &Option<config::Dur>| {
+            if let Some(d) = value {
+                *slot = d.0;
+            }
+        };
+        set(&mut every.pipeline, &poll.pipeline);
+        set(&mut every.fleet, &poll.fleet);
+        set(&mut every.traffic, &poll.traffic);
+        set(&mut every.metrics, &poll.metrics);
+        set(&mut every.logs, &poll.logs);
+        set(&mut every.call_timeout, &poll.call_timeout);
+    }
+    every
+}

@@ -61,6 +61,7 @@ fn main() -> ExitCode {
         themes: Themes::load(no_color),
         journal,
         operator: app::operator(),
+        intervals: app::intervals(config.as_ref()),
     };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -68,6 +68,7 @@ fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std:
         "log_group",
         "steps",
         "interval",
+        "call_timeout",
         "lookback",
         "max_error_rate_pct",
         "max_p95_ms",

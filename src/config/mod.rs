@@ -208,6 +208,18 @@ pub struct UiSection {
     pub theme: Option<String>,
 }
 
+/// How often each source is read, and how long one call may take.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PollSection {
+    pub pipeline: Option<Dur>,
+    pub fleet: Option<Dur>,
+    pub traffic: Option<Dur>,
+    pub metrics: Option<Dur>,
+    pub logs: Option<Dur>,
+    pub call_timeout: Option<Dur>,
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct JournalSection {
@@ -278,6 +290,8 @@ pub struct ConfigFile {
     pub keys: BTreeMap<ActionName, KeyList>,
     #[serde(default)]
     pub journal: JournalSection,
+    #[serde(default)]
+    pub poll: PollSection,
     #[serde(default)]
     pub service: Vec<ServiceSection>,
 }

@@ -5,7 +5,7 @@
 //! runner all send into one channel; there is no shared app state.
 
 mod input;
-mod pollers;
+pub mod pollers;
 pub mod runner;
 pub mod terminal;
 
@@ -35,6 +35,7 @@ pub struct Session {
     pub themes: Themes,
     pub journal: Journal,
     pub operator: String,
+    pub intervals: pollers::Intervals,
 }
 
 /// Run the console until the operator quits or a signal arrives; returns
@@ -47,6 +48,7 @@ pub async fn run(session: Session) -> Result<u8> {
         themes,
         journal,
         operator,
+        intervals,
     } = session;
     let mut term = terminal::enter().wrap_err("cannot set up the terminal")?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
@@ -54,8 +56,14 @@ pub async fn run(session: Session) -> Result<u8> {
 
     input::spawn(tx.clone());
     spawn_tick(tx.clone());
-    pollers::spawn_all(&sources, tx.clone(), refresh.clone());
-    let (effects, runner) = runner::spawn(sources.clone(), journal, operator.clone(), tx.clone());
+    pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
+    let (effects, runner) = runner::spawn_with_timeout(
+        sources.clone(),
+        journal,
+        operator.clone(),
+        tx.clone(),
+        intervals.call_timeout,
+    );
     if let Ok((w, h)) = crossterm::terminal::size() {
         let _ = tx.send(Msg::Resize(w, h));
     }

@@ -8,45 +8,89 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc::UnboundedSender};
 
-use crate::core::model::{SourceError, Time};
+use crate::core::model::{ErrorKind, SourceError, Time};
 use crate::core::msg::Msg;
 use crate::sources::Sources;
 
 /// The longest wait after repeated errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-pub fn spawn_all(sources: &Sources, tx: UnboundedSender<Msg>, refresh: Arc<Notify>) {
+/// How often each source is read (`[poll]` in the config), and the longest
+/// one read may take.
+#[derive(Debug, Clone, Copy)]
+pub struct Intervals {
+    pub pipeline: Duration,
+    pub fleet: Duration,
+    pub traffic: Duration,
+    pub metrics: Duration,
+    pub logs: Duration,
+    pub call_timeout: Duration,
+}
+
+impl Intervals {
+    /// The demo's: fast, the simulator costs nothing to read.
+    pub const DEMO: Intervals = Intervals {
+        pipeline: Duration::from_secs(2),
+        fleet: Duration::from_secs(2),
+        traffic: Duration::from_secs(1),
+        metrics: Duration::from_secs(1),
+        logs: Duration::from_millis(250),
+        call_timeout: Duration::from_secs(30),
+    };
+}
+
+/// A read that does not answer in time is an error of kind Timeout.
+async fn timed<T>(
+    limit: Duration,
+    what: &str,
+    read: impl Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        Err(SourceError::of_kind(
+            ErrorKind::Timeout,
+            format!("{what} did not answer in {}s", limit.as_secs()),
+        ))
+    })
+}
+
+pub fn spawn_all(
+    sources: &Sources,
+    tx: UnboundedSender<Msg>,
+    refresh: Arc<Notify>,
+    every_: Intervals,
+) {
+    let limit = every_.call_timeout;
     let every = |interval: Duration| (interval, sources.clone(), tx.clone(), refresh.clone());
-    poll_with(every(Duration::from_secs(2)), |s| async move {
-        Msg::Pipeline(s.pipeline.latest_run().await)
+    poll_with(every(every_.pipeline), move |s| async move {
+        Msg::Pipeline(timed(limit, "the pipeline", s.pipeline.latest_run()).await)
     });
-    poll_with(every(Duration::from_secs(2)), |s| async move {
-        Msg::Fleet(s.fleet.snapshot().await)
+    poll_with(every(every_.fleet), move |s| async move {
+        Msg::Fleet(timed(limit, "ECS", s.fleet.snapshot()).await)
     });
-    poll_with(every(Duration::from_secs(1)), |s| async move {
-        Msg::Traffic(s.traffic.weights().await)
+    poll_with(every(every_.traffic), move |s| async move {
+        Msg::Traffic(timed(limit, "the load balancer", s.traffic.weights()).await)
     });
     // Metrics and logs keep a cursor: each poll asks only for what is new.
     let metrics = sources.metrics.clone();
     poll_new(
-        Duration::from_secs(1),
+        every_.metrics,
         tx.clone(),
         refresh.clone(),
         move |after| {
             let metrics = metrics.clone();
-            async move { metrics.points(after).await }
+            async move { timed(limit, "metrics", metrics.points(after)).await }
         },
         |p| p.at,
         Msg::Metrics,
     );
     let logs = sources.logs.clone();
     poll_new(
-        Duration::from_millis(250),
+        every_.logs,
         tx,
         refresh,
         move |after| {
             let logs = logs.clone();
-            async move { logs.since(after).await }
+            async move { timed(limit, "logs", logs.since(after)).await }
         },
         |l| l.at,
         Msg::Logs,
