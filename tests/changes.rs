@@ -288,10 +288,7 @@ fn rollback_needs_no_read_of_the_weights() {
 #[test]
 fn automatic_rollback_runs_outside_the_window_and_names_its_verdicts() {
     let mut h = Harness::new("bad-canary", sunday(), false);
-    h.key(Key::char(']'));
-    let fx = h.confirm("hotfix INC-7");
-    h.carry_out(fx);
-    h.settle(120);
+    h.change_and_wait(']', "hotfix INC-7", 120);
     h.run_for(150);
     let rollback = h.changes().into_iter().find(|c| c.action == "rollback");
     let Some(r) = rollback else {

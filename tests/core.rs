@@ -464,10 +464,7 @@ fn bad_canary_is_rolled_back_after_n_failing_intervals() {
     // Sunday: outside the window, the operator advances by hand (with a
     // reason); the analysis may still roll back on its own.
     let mut h = Harness::new("bad-canary", sunday(), false);
-    h.key(Key::char(']'));
-    let fx = h.confirm("hotfix INC-7");
-    h.carry_out(fx);
-    h.settle(120);
+    h.change_and_wait(']', "hotfix INC-7", 120);
     assert_eq!(h.model.canary_weight(), Some(50));
     h.run_for(120);
     let rollbacks: Vec<_> = h

@@ -249,6 +249,20 @@ pub struct Running {
     pub progress: Option<String>,
 }
 
+impl Running {
+    /// `promote 10% → 100%, step 3 of 7`: what it is and where it is.
+    pub fn at(&self) -> String {
+        format!(
+            "{} {} → {}, step {} of {}",
+            self.change.kind.action_name(),
+            self.change.from,
+            self.change.to,
+            self.index + 1,
+            self.change.steps.len()
+        )
+    }
+}
+
 /// A change that ended, for the Canary pane.
 #[derive(Debug, Clone)]
 pub struct Finished {

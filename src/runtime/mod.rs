@@ -149,12 +149,8 @@ pub async fn run(session: Session) -> Result<u8> {
     }
     if let Some(running) = &model.running {
         eprintln!(
-            "flightdeck: {} {} → {} was cut short at step {} of {}; check the journal",
-            running.change.kind.action_name(),
-            running.change.from,
-            running.change.to,
-            running.index + 1,
-            running.change.steps.len()
+            "flightdeck: {} was cut short; check the journal",
+            running.at()
         );
         return result.map(|()| 1);
     }

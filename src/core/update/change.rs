@@ -35,14 +35,7 @@ pub(super) fn allowed(model: &Model, is_rollback: bool, ctx: &Ctx) -> Result<Req
         return Err("quitting: no new change".into());
     }
     if let Some(running) = &model.running {
-        let at = format!(
-            "{} {} → {}, step {} of {}",
-            running.change.kind.action_name(),
-            running.change.from,
-            running.change.to,
-            running.index + 1,
-            running.change.steps.len()
-        );
+        let at = running.at();
         if running.change.kind == ChangeKind::Rollback {
             return Err(format!("a rollback is already under way ({at})"));
         }
@@ -149,14 +142,7 @@ fn summary(model: &Model, proposal: Proposal, change: &Change) -> (String, Vec<S
                 None => lines.push("Release baseline: not known".into()),
             }
             if let Some(r) = &model.running {
-                lines.push(format!(
-                    "Stops {} {} → {} at step {} of {} (after the call under way)",
-                    r.change.kind.action_name(),
-                    r.change.from,
-                    r.change.to,
-                    r.index + 1,
-                    r.change.steps.len()
-                ));
+                lines.push(format!("Stops {} (after the call under way)", r.at()));
             }
             "ROLL BACK"
         }

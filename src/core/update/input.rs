@@ -94,12 +94,8 @@ pub(super) fn quit(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         && !armed
     {
         let text = format!(
-            "{QUIT_AGAIN}: {} {} → {} is at step {} of {}; quitting stops it after that step",
-            running.change.kind.action_name(),
-            running.change.from,
-            running.change.to,
-            running.index + 1,
-            running.change.steps.len()
+            "{QUIT_AGAIN}: {} is under way; quitting stops it after that step",
+            running.at()
         );
         model.set_status(Level::Warn, text);
         return;
