@@ -304,3 +304,27 @@ fn automatic_rollback_runs_outside_the_window_and_names_its_verdicts() {
     assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
     let _ = Proposal::Rollback;
 }
+
+#[test]
+fn esc_during_a_wait_abandons_the_change_without_touching_traffic() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.key(Key::char(']'));
+    let fx = h.confirm("");
+    h.carry_out(fx); // the canary scales to 5; now waiting for health
+    assert!(h.model.running.as_ref().is_some_and(|r| r.index == 1));
+    let fx = h.key(Key::plain(KeyCode::Esc));
+    assert!(h.model.running.is_none());
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Step(_))), "{fx:?}");
+    let end = fx.iter().find_map(|e| match e {
+        Effect::Journal(r) => Some(r.result.clone()),
+        _ => None,
+    });
+    let end = end.unwrap_or_default();
+    assert!(
+        end.starts_with("stopped: abandoned by tester during a wait after 1 of 3 steps; traffic left at canary 10%"),
+        "{end}"
+    );
+    h.run_for(60);
+    assert_eq!(h.world_state().0, 10, "traffic untouched");
+}

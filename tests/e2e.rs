@@ -324,3 +324,78 @@ fn read_only_refuses_in_a_real_terminal_and_sigterm_restores_it() -> TestResult 
     );
     Ok(())
 }
+
+#[test]
+fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("journal.jsonl");
+    let args = [
+        OsStr::new("--demo"),
+        OsStr::new("--demo-speed"),
+        OsStr::new("5"),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let promote_until_waiting = |app: &mut Running| -> TestResult {
+        app.screen.wait_for("the panes", |s| {
+            s.contains("10% canary") && s.contains("baseline")
+        })?;
+        app.send("P")?;
+        app.screen
+            .wait_for("the promote dialog", |s| s.contains("Promote canary"))?;
+        confirm_dialog(app, "e2e")?;
+        app.screen.wait_for("the canary wait", |s| {
+            s.contains("▶ promote step 2/7: wait for 9 healthy canary targets")
+        })?;
+        Ok(())
+    };
+
+    // SIGHUP (the SSH session dropped): stop at the boundary, journal, exit 1.
+    let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;
+    promote_until_waiting(&mut app)?;
+    let pid = app.child.process_id().ok_or("no pid")?;
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()?;
+    let status = app.wait_exit("on SIGHUP")?;
+    assert_eq!(status.exit_code(), 1, "a change cut short exits 1");
+    let raw = String::from_utf8_lossy(&app.screen.raw);
+    assert!(
+        !raw.contains("panicked") && !raw.contains("backtrace"),
+        "{raw}"
+    );
+    let text = std::fs::read_to_string(&journal)?;
+    let end = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["action"] == "promote" && r["step"].is_null())
+        .last()
+        .ok_or("no promote record")?;
+    let result = end["result"].as_str().unwrap_or_default();
+    assert!(
+        result.starts_with(
+            "stopped: SIGHUP during the change after 1 of 7 steps; traffic left at canary 10%"
+        ),
+        "{result}"
+    );
+    assert_eq!(end["steps"].as_array().map(Vec::len), Some(1));
+
+    // kill -9 gives no chance to write the end: the next start says so.
+    let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;
+    promote_until_waiting(&mut app)?;
+    let pid = app.child.process_id().ok_or("no pid")?;
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?;
+    app.wait_exit("on SIGKILL")?;
+    let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;
+    app.screen.wait_for("the unfinished banner", |s| {
+        s.contains("⚠ unfinished (:ack) 1 step(s) ran of promote")
+    })?;
+    app.send(":ack\r")?;
+    app.screen
+        .wait_for("the banner gone", |s| !s.contains("⚠ unfinished"))?;
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}

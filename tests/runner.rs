@@ -35,6 +35,8 @@ struct Faults {
     hang: Mutex<Vec<(&'static str, usize)>>,
     counts: Mutex<Vec<(&'static str, usize)>>,
     calls: AtomicUsize,
+    /// Reads of the weights fail (the load balancer is unreachable).
+    weights_unreachable: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
@@ -98,6 +100,12 @@ impl Fleet for Faulty {
 #[async_trait]
 impl Traffic for Faulty {
     async fn weights(&self) -> Result<Forward, SourceError> {
+        if self.faults.weights_unreachable.load(Ordering::SeqCst) {
+            return Err(SourceError::of_kind(
+                ErrorKind::Unavailable,
+                "elasticloadbalancing.eu-west-1.amazonaws.com: connection timed out",
+            ));
+        }
         self.inner.traffic.weights().await
     }
     async fn set_weights(
@@ -489,5 +497,22 @@ async fn no_call_is_made_when_the_journal_cannot_be_written() -> TestResult {
     );
     drop(effects);
     handle.await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_rollback_works_while_the_weights_cannot_be_read() -> TestResult {
+    let mut rig = Rig::new(Duration::from_secs(5))?;
+    rig.faults.weights_unreachable.store(true, Ordering::SeqCst);
+    rig.run_for(100).await;
+    assert!(rig.model.traffic.value().is_none(), "no weights ever read");
+    rig.confirm('R', "elb flaky");
+    rig.settle(10_000).await;
+    let last = rig.model.last_change.clone().ok_or("no change")?;
+    assert_eq!(last.result, "ok");
+    rig.faults
+        .weights_unreachable
+        .store(false, Ordering::SeqCst);
+    assert_eq!(rig.world().await, (0, "auth-service:41".to_string(), 0));
     Ok(())
 }

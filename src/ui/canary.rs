@@ -215,11 +215,11 @@ fn change_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
     if let Some(u) = model.unfinished.first() {
         return Line::from(Span::styled(
             inert(&format!(
-                "⚠ unfinished: {} by {} at {}, {} step(s) ran · check the journal, then :ack",
+                "⚠ unfinished (:ack) {} step(s) ran of {} by {} at {}",
+                u.ran.len(),
                 u.action,
                 u.operator,
-                u.time,
-                u.ran.len()
+                u.time
             )),
             theme.style(Role::Danger),
         ));
