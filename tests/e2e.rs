@@ -368,8 +368,7 @@ fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished()
     let end = text
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|r| r["action"] == "promote" && r["step"].is_null())
-        .last()
+        .rfind(|r| r["action"] == "promote" && r["step"].is_null())
         .ok_or("no promote record")?;
     let result = end["result"].as_str().unwrap_or_default();
     assert!(
