@@ -300,6 +300,7 @@ async fn an_advance_scales_first_and_journals_every_step() -> TestResult {
             "set_weight started",
             "set_weight [1/3 scale_canary] started",
             "set_weight [1/3 scale_canary] ok",
+            "set_weight [2/3 wait_canary_healthy] started",
             "set_weight [2/3 wait_canary_healthy] ok",
             "set_weight [3/3 set_weights] started",
             "set_weight [3/3 set_weights] ok",

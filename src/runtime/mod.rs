@@ -138,6 +138,11 @@ pub async fn run(session: Session) -> Result<u8> {
         }
     };
     let _ = terminal::leave();
+    if !screen_ok {
+        // The terminal is gone: dropping it would try to show the cursor on
+        // a closed tty and print an error about it.
+        std::mem::forget(term);
+    }
     // Let the runner write what is queued (the end of a change).
     drop(effects);
     if tokio::time::timeout(DRAIN, runner).await.is_err() {

@@ -218,13 +218,11 @@ fn progress(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
                 JournalKind::Automatic,
                 format!("holding at {weight}%: {hold}"),
             );
-            fx.push(Effect::Journal(super::change::simple_record(
-                model,
-                ctx,
-                "hold",
-                &format!("{weight}%"),
-                &hold,
-            )));
+            let mut record =
+                super::change::simple_record(model, ctx, "hold", &format!("{weight}%"), &hold);
+            record.automatic = true;
+            record.operator = format!("flightdeck (automation) for {}", ctx.operator);
+            fx.push(Effect::Journal(record));
             model.hold_noted = Some(hold);
         }
         return;

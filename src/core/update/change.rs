@@ -462,6 +462,13 @@ fn begin_step(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         return;
     };
     if step.is_wait() {
+        fx.push(Effect::Journal(record(
+            model,
+            running,
+            "started",
+            Some(index),
+            ctx,
+        )));
         if let Some(r) = &mut model.running {
             r.step_started = ctx.now;
             r.progress = None;

@@ -94,7 +94,7 @@ pub(super) fn quit(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         && !armed
     {
         let text = format!(
-            "{QUIT_AGAIN}: {} is under way; quitting stops it after that step",
+            "{QUIT_AGAIN}: {} is under way; quitting stops it at the next step boundary (a call in flight finishes, a wait ends at once)",
             running.at()
         );
         model.set_status(Level::Warn, text);

@@ -390,6 +390,7 @@ impl World {
                 let stop = &old[keep_old..];
                 for i in stop {
                     self.tasks[*i].last_status = "STOPPED".into();
+                    self.tasks[*i].health = "UNKNOWN".into();
                     self.tasks[*i].stopped_reason = Some("Deployment replaced this task".into());
                 }
                 self.event(
@@ -468,6 +469,7 @@ impl World {
             .filter(|t| {
                 t.track == Track::Stable
                     && t.task_definition == self.stable_td
+                    && t.last_status == "RUNNING"
                     && t.health == "HEALTHY"
             })
             .count() as u32;
@@ -859,6 +861,29 @@ mod tests {
             world.fleet().service(Track::Canary).map(|s| s.desired),
             Some(1)
         );
+    }
+
+    #[test]
+    fn a_deployment_back_to_an_old_revision_completes_only_when_it_runs() {
+        let mut world = World::new(&GOOD, t0(), 7);
+        assert!(world.set_task_definition(STABLE_SERVICE, CANARY_TD).is_ok());
+        world.advance(t0() + secs(120));
+        world.advance(t0() + secs(125));
+        assert!(world.set_task_definition(STABLE_SERVICE, STABLE_TD).is_ok());
+        world.advance(t0() + secs(121));
+        let done = |w: &World| {
+            w.fleet().service(Track::Stable).is_some_and(|s| {
+                s.deployments
+                    .iter()
+                    .any(|d| d.status == "PRIMARY" && d.rollout_state == "COMPLETED")
+            })
+        };
+        assert!(
+            !done(&world),
+            "stopped tasks of the old revision do not count"
+        );
+        world.advance(t0() + secs(180));
+        assert!(done(&world));
     }
 
     #[test]
