@@ -185,3 +185,130 @@ pub fn intervals(config: Option<&Config>) -> crate::runtime::pollers::Intervals 
     }
     every
 }
+
+/// A source that is not connected in this build: every read says so (the
+/// pane shows it), and nothing can be changed through it.
+pub struct NotConnected(pub &'static str);
+
+impl NotConnected {
+    fn error(&self) -> crate::core::model::SourceError {
+        crate::core::model::SourceError::new(format!("{}: not connected in this build", self.0))
+            .with_hint("the live adapter comes with its own issue; --demo shows the pane")
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::sources::Pipeline for NotConnected {
+    async fn latest_run(
+        &self,
+    ) -> Result<crate::core::model::PipelineRun, crate::core::model::SourceError> {
+        Err(self.error())
+    }
+    async fn approve(
+        &self,
+        _run_id: u64,
+        _environment: &str,
+        _operator: &str,
+    ) -> Result<crate::core::model::RequestId, crate::core::model::SourceError> {
+        Err(self.error())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::sources::Logs for NotConnected {
+    async fn since(
+        &self,
+        _after: Option<Time>,
+    ) -> Result<Vec<crate::core::model::LogLine>, crate::core::model::SourceError> {
+        Err(self.error())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::sources::Metrics for NotConnected {
+    async fn points(
+        &self,
+        _after: Option<Time>,
+    ) -> Result<Vec<crate::core::model::MetricPoint>, crate::core::model::SourceError> {
+        Err(self.error())
+    }
+}
+
+/// A live session on AWS for the config's service: ECS and the ALB through
+/// the SDK, the caller's identity from STS. Returns the model, the sources
+/// and the operator for the journal (caller ARN, with $USER beside it).
+pub async fn live_session(
+    cli: &Cli,
+    config: &Config,
+) -> Result<(Model, Sources, String), StartError> {
+    let service = config.service(cli.service.as_deref())?.clone();
+    let aws = config.file.aws.as_ref();
+    let settings = crate::sources::aws::AwsSettings {
+        region: aws.and_then(|a| a.region.clone()),
+        profile: aws.and_then(|a| a.profile.clone()),
+        endpoint_url: aws.and_then(|a| a.endpoint_url.clone()),
+    };
+    let every = intervals(Some(config));
+    let sdk = crate::sources::aws::sdk_config(&settings, every.call_timeout).await;
+    let (account, caller) = crate::sources::aws::identity(&sdk)
+        .await
+        .map_err(|e| StartError {
+            code: 1,
+            message: e.to_string(),
+        })?;
+    let region = sdk
+        .region()
+        .map_or("unknown".to_string(), |r| r.to_string());
+    let canary_tg = service.canary_target_group_arn.clone().unwrap_or_default();
+    let fleet = Arc::new(crate::sources::aws::ecs::AwsFleet::new(
+        &sdk,
+        service.cluster.clone(),
+        service.stable_service.clone(),
+        service.canary_service.clone(),
+        service.stable_target_group_arn.clone(),
+        service.canary_target_group_arn.clone(),
+    ));
+    let traffic = Arc::new(crate::sources::aws::elb::AwsTraffic::new(
+        &sdk,
+        service.listener.clone(),
+        service.stable_target_group_arn.clone(),
+        canary_tg,
+    ));
+    let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
+    let sources = Sources {
+        pipeline: Arc::new(NotConnected("GitHub pipeline")),
+        fleet,
+        traffic,
+        logs: Arc::new(NotConnected("CloudWatch logs")),
+        metrics: Arc::new(NotConnected("metrics")),
+        clock: clock.clone(),
+    };
+    let now = clock.now();
+    let meta = ServiceMeta {
+        name: service.name.clone(),
+        environment: service.environment.clone(),
+        protected: service.protected,
+        cluster: service.cluster.clone(),
+        stable_service: service.stable_service.clone(),
+        canary_service: service.canary_service.clone(),
+        listener_rule: service.listener.arn().to_string(),
+        account,
+        region,
+        change_window: service.change_window,
+    };
+    let model = Model::new(ModelInit {
+        service: meta,
+        read_only: cli.read_only,
+        demo: None,
+        keymap: config.keymap.clone(),
+        plan: service.plan.clone(),
+        analysis: service.analysis.clone(),
+        theme: config.theme().unwrap_or("default").into(),
+        themes: Theme::names(),
+        now,
+        session: now.timestamp().to_string(),
+        baseline: None,
+        unfinished: Vec::new(),
+    });
+    Ok((model, sources, format!("{caller} ({})", operator())))
+}

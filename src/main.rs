@@ -19,21 +19,30 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e.code, &e.message),
     };
-    if cli.demo.is_none() {
-        let message = match &config {
-            None => format!(
-                "no config found (looked at {}): pass --config PATH (see config.example.toml), or run `flightdeck --demo`",
-                flightdeck::config::default_path()
-                    .map_or("the default path".into(), |p| p.display().to_string())
-            ),
-            Some(c) => format!(
-                "{}: the config is valid, but this build has no live AWS/GitHub sources yet; run `flightdeck --demo`",
-                c.path.display()
-            ),
-        };
-        return fail(if config.is_none() { 2 } else { 1 }, &message);
-    }
-    let (mut model, sources) = match app::demo_session(&cli, config.as_ref()) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
+    };
+    let started = match (&cli.demo, &config) {
+        (Some(_), _) => {
+            app::demo_session(&cli, config.as_ref()).map(|(m, s)| (m, s, app::operator()))
+        }
+        (None, Some(config)) => rt.block_on(app::live_session(&cli, config)),
+        (None, None) => {
+            return fail(
+                2,
+                &format!(
+                    "no config found (looked at {}): pass --config PATH (see config.example.toml), or run `flightdeck --demo`",
+                    flightdeck::config::default_path()
+                        .map_or("the default path".into(), |p| p.display().to_string())
+                ),
+            );
+        }
+    };
+    let (mut model, sources, operator) = match started {
         Ok(session) => session,
         Err(e) => return fail(e.code, &e.message),
     };
@@ -41,7 +50,7 @@ fn main() -> ExitCode {
         .journal
         .clone()
         .or_else(|| config.as_ref().and_then(|c| c.file.journal.path.clone()))
-        .or_else(|| journal::default_path(true));
+        .or_else(|| journal::default_path(cli.demo.is_some()));
     let Some(journal_path) = journal_path else {
         return fail(2, "no home directory for the journal: pass --journal PATH");
     };
@@ -60,15 +69,8 @@ fn main() -> ExitCode {
         sources,
         themes: Themes::load(no_color),
         journal,
-        operator: app::operator(),
+        operator,
         intervals: app::intervals(config.as_ref()),
-    };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };
     match rt.block_on(runtime::run(session)) {
         Ok(code) => ExitCode::from(code),

@@ -298,6 +298,22 @@ pub struct ConfigFile {
 
 // ----- the checked config ----------------------------------------------------
 
+/// Where the weighted forward action lives: a listener rule (ModifyRule) or
+/// a listener's default action (ModifyListener).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listener {
+    Rule(String),
+    Default(String),
+}
+
+impl Listener {
+    pub fn arn(&self) -> &str {
+        match self {
+            Listener::Rule(arn) | Listener::Default(arn) => arn,
+        }
+    }
+}
+
 /// One `[[service]]`, checked and turned into the core's settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceConfig {
@@ -308,7 +324,7 @@ pub struct ServiceConfig {
     pub cluster: String,
     pub stable_service: String,
     pub canary_service: Option<String>,
-    pub listener: String,
+    pub listener: Listener,
     pub stable_target_group_arn: String,
     pub canary_target_group_arn: Option<String>,
     pub log_group: Option<String>,
@@ -423,13 +439,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 format!("service `{}` is defined twice", s.name.get_ref()),
             ));
         }
-        let listener = s.listener_rule_arn.clone().or_else(|| s.listener_arn.clone()).ok_or_else(|| {
-            error_at(
-                Some(s.name.span()),
-                key("listener_rule_arn"),
-                "missing: expected listener_rule_arn (or listener_arn) of the weighted forward rule".into(),
-            )
-        })?;
+        let listener = match (&s.listener_rule_arn, &s.listener_arn) {
+            (Some(rule), None) => Listener::Rule(rule.clone()),
+            (None, Some(listener)) => Listener::Default(listener.clone()),
+            (Some(_), Some(_)) => {
+                return Err(error_at(
+                    Some(s.name.span()),
+                    key("listener_arn"),
+                    "set one of listener_rule_arn (a weighted rule) or listener_arn (a listener's default action), not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(error_at(
+                    Some(s.name.span()),
+                    key("listener_rule_arn"),
+                    "missing: expected listener_rule_arn (or listener_arn) of the weighted forward rule".into(),
+                ));
+            }
+        };
         let plan = match &s.steps {
             None => Plan::default(),
             Some(steps) => {

@@ -3,6 +3,7 @@
 //! file (`demo/` today; `aws/`, `github.rs` and the metrics providers plug in
 //! behind the same traits).
 
+pub mod aws;
 pub mod demo;
 
 use std::sync::Arc;

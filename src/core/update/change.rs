@@ -737,8 +737,14 @@ pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
                             d.status == "PRIMARY" && d.task_definition == *task_definition
                         })
                     });
-                    let met = stable.is_some_and(|s| s.task_definition == *task_definition)
-                        && primary.is_some_and(|d| d.rollout_state == "COMPLETED");
+                    // The criterion of `aws ecs wait services-stable`: the
+                    // service on the task definition with one deployment
+                    // and running = desired, or its rollout COMPLETED.
+                    let met = stable.is_some_and(|s| {
+                        s.task_definition == *task_definition
+                            && (s.deployments.len() == 1 && s.running == s.desired
+                                || primary.is_some_and(|d| d.rollout_state == "COMPLETED"))
+                    });
                     let progress = primary.map_or_else(
                         || format!("stable not yet on {task_definition}"),
                         |d| {
