@@ -95,11 +95,12 @@ pub fn read_back(path: &Path, service: &str) -> (Option<Baseline>, Vec<Unfinishe
         }
         match (record.action.as_str(), &record.change) {
             ("baseline", _) => {
-                let [stable, canary] = record.weights.unwrap_or([100, 0]);
                 baseline = Some(Baseline {
                     stable_task_definition: record.from.clone(),
                     release_task_definition: record.to.clone(),
-                    split: TrafficSplit { stable, canary },
+                    split: record
+                        .weights
+                        .map(|[stable, canary]| TrafficSplit { stable, canary }),
                     seen_at: chrono::DateTime::parse_from_rfc3339(&record.time)
                         .map(|t| t.with_timezone(&chrono::Utc))
                         .unwrap_or_default(),
@@ -239,10 +240,10 @@ mod tests {
         assert_eq!(baseline.stable_task_definition, "app:41");
         assert_eq!(
             baseline.split,
-            TrafficSplit {
+            Some(TrafficSplit {
                 stable: 90,
                 canary: 10
-            }
+            })
         );
         assert_eq!(unfinished.len(), 1, "{unfinished:?}");
         assert_eq!(unfinished[0].change, "s1-1");

@@ -130,10 +130,10 @@ fn the_baseline_is_recorded_once_and_journaled() {
         Some((
             BASELINE.to_string(),
             "auth-service:42".to_string(),
-            TrafficSplit {
+            Some(TrafficSplit {
                 stable: 90,
                 canary: 10
-            }
+            })
         ))
     );
     let records: Vec<_> = h
@@ -141,8 +141,10 @@ fn the_baseline_is_recorded_once_and_journaled() {
         .into_iter()
         .filter(|r| r.action == "baseline")
         .collect();
-    assert_eq!(records.len(), 1);
-    assert_eq!(records[0].weights, Some([90, 10]));
+    // Seen with the fleet, completed with the weights when they arrived.
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[0].weights, None);
+    assert_eq!(records[1].weights, Some([90, 10]));
 }
 
 #[test]
@@ -327,4 +329,118 @@ fn esc_during_a_wait_abandons_the_change_without_touching_traffic() {
     );
     h.run_for(60);
     assert_eq!(h.world_state().0, 10, "traffic untouched");
+}
+
+#[test]
+fn a_rollback_with_unknown_stable_state_still_restores_the_baseline() {
+    // After a completed promotion and a restart: the journal's baseline is
+    // known, ECS cannot be read yet.
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.command("promote");
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.settle(20 * 60);
+    assert_eq!(h.world_state().1, "auth-service:42");
+    h.model.fleet = flightdeck::core::model::Loadable::Loading;
+    h.model.expected_stable = None;
+    h.key(Key::char('R'));
+    let steps = match &h.model.overlay {
+        Overlay::Confirm(c) => c.change.step_lines().join("\n"),
+        _ => status(&h),
+    };
+    assert!(
+        steps.contains("task definition ? → auth-service:41"),
+        "{steps}"
+    );
+}
+
+#[test]
+fn a_baseline_of_another_release_is_not_used() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.run_for(2);
+    // The journal's baseline says stable was :39 before release :40; the
+    // stable service runs :41, which is neither.
+    if let Some(b) = &mut h.model.baseline {
+        b.stable_task_definition = "auth-service:39".into();
+        b.release_task_definition = "auth-service:40".into();
+    }
+    h.key(Key::char('R'));
+    let steps = match &h.model.overlay {
+        Overlay::Confirm(c) => c.change.step_lines().join("\n"),
+        _ => status(&h),
+    };
+    assert!(!steps.contains("auth-service:39"), "{steps}");
+}
+
+#[test]
+fn an_automatic_change_stops_when_the_operator_pauses_mid_plan() {
+    let mut h = Harness::new("good", tuesday(), false);
+    let id = h.world.pipeline().id;
+    assert!(h.world.approve(id, "production", "mlopes").is_ok());
+    // Bake done: the plan starts an automatic advance (scale, wait, shift).
+    h.run_for(5 * 60 + 5);
+    let running = h
+        .model
+        .running
+        .as_ref()
+        .map(|r| (r.change.automatic, r.index));
+    assert_eq!(running, Some((true, 1)), "waiting for canary health");
+    h.key(Key::char('p'));
+    h.run_for(2);
+    assert!(h.model.running.is_none());
+    let last = h
+        .model
+        .last_change
+        .as_ref()
+        .map(|l| l.result.clone())
+        .unwrap_or_default();
+    assert!(last.starts_with("stopped: held: paused"), "{last}");
+    h.run_for(120);
+    assert_eq!(h.world_state().0, 10, "no traffic moved after the pause");
+}
+
+#[test]
+fn a_rollback_that_fails_pauses_automation() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.fail = Some((
+        "set_weights",
+        flightdeck::core::model::SourceError::of_kind(
+            flightdeck::core::model::ErrorKind::Unavailable,
+            "ELB unreachable",
+        ),
+    ));
+    h.key(Key::char('R'));
+    let fx = h.confirm("try");
+    h.carry_out(fx);
+    assert!(h.model.running.is_none());
+    assert!(
+        h.model.plan_state.paused,
+        "automation paused after a failed rollback"
+    );
+}
+
+#[test]
+fn a_dialog_opened_before_a_change_started_asks_again() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.key(Key::char('R'));
+    // Meanwhile a change starts (as automation would).
+    let dialog = std::mem::take(&mut h.model.overlay);
+    h.key(Key::char(']'));
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    assert!(h.model.running.is_some());
+    h.model.overlay = dialog;
+    h.type_text("auth-service");
+    h.key(Key::plain(KeyCode::Tab));
+    h.type_text("because");
+    let fx = h.enter();
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(
+        confirm_error(&h).contains("started; this stops it"),
+        "{}",
+        confirm_error(&h)
+    );
 }

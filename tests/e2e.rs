@@ -280,10 +280,15 @@ fn demo_promote_then_roll_back_mid_promotion_in_a_real_terminal() -> TestResult 
     assert_eq!(rollback["reason"], "e2e: roll back mid-promotion");
     assert_eq!(rollback["operator"], "e2e-operator");
     assert_eq!(rollback["request_ids"].as_array().map(Vec::len), Some(3));
-    assert_eq!(
-        records.iter().filter(|r| r["action"] == "baseline").count(),
-        1
-    );
+    // The baseline: seen once, completed with the weights when they came.
+    let baselines: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["action"] == "baseline")
+        .collect();
+    assert!((1..=2).contains(&baselines.len()), "{baselines:?}");
+    let last = baselines.last().ok_or("no baseline")?;
+    assert_eq!(last["from"], "auth-service:41");
+    assert_eq!(last["weights"], serde_json::json!([90, 10]));
     Ok(())
 }
 

@@ -198,8 +198,28 @@ pub struct Baseline {
     pub stable_task_definition: String,
     /// The release's task definition (the canary's).
     pub release_task_definition: String,
-    pub split: TrafficSplit,
+    /// The weights when it was seen, if they could be read.
+    pub split: Option<TrafficSplit>,
     pub seen_at: Time,
+}
+
+/// The baseline, if it describes the release the model shows: the stable
+/// service runs its stable or its release task definition (or is not known
+/// yet). A baseline of an older release, or a stable service changed
+/// outside the console since, is not used: never a guess.
+pub fn applicable_baseline(model: &Model) -> Option<&Baseline> {
+    let b = model.baseline.as_ref()?;
+    let stable = model.expected_stable.clone().or_else(|| {
+        model
+            .fleet
+            .value()
+            .and_then(|f| f.service(Track::Stable))
+            .map(|s| s.task_definition.clone())
+    });
+    let fits = stable
+        .as_deref()
+        .is_none_or(|t| t == b.stable_task_definition || t == b.release_task_definition);
+    fits.then_some(b)
 }
 
 /// The stable service's task definition before the release the model shows
@@ -430,7 +450,7 @@ pub fn rollback(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>)
         .clone()
         .or_else(|| stable.map(|s| s.task_definition.clone()));
     let observed = stable.map(|s| s.task_definition.clone());
-    let target = match (&model.baseline, &model.service.canary_service) {
+    let target = match (applicable_baseline(model), &model.service.canary_service) {
         (Some(b), _) => Some(b.stable_task_definition.clone()),
         // No canary service: the task definition that was PRIMARY before.
         (None, None) => stable
@@ -438,8 +458,10 @@ pub fn rollback(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>)
             .map(str::to_string),
         (None, Some(_)) => None,
     };
+    // Unknown (no fleet data, nothing asked for): assume it moved; setting
+    // the baseline again is harmless, leaving the release on is not.
     let moved = |target: &str| {
-        stable_now.as_deref().is_some_and(|t| t != target)
+        stable_now.as_deref().is_none_or(|t| t != target)
             || observed.as_deref().is_some_and(|t| t != target)
     };
     let stable_name = model.service.stable_service.clone();

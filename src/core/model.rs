@@ -215,6 +215,8 @@ pub enum Proposal {
 pub struct Confirm {
     pub title: String,
     pub proposal: Proposal,
+    /// The change that was under way when the dialog opened.
+    pub running: Option<u64>,
     /// The plan as shown; at Enter it is computed again and compared.
     pub change: Change,
     /// Lines above the steps: from → to, notes.

@@ -25,9 +25,9 @@ use crate::sources::Sources;
 
 /// The shortest time between two frames (~30 frames/s).
 const FRAME: Duration = Duration::from_millis(33);
-/// How long quitting waits for the call under way (each call has its own
-/// timeout, shorter than this).
-const DRAIN: Duration = Duration::from_secs(45);
+/// How much longer than one call's timeout quitting waits for the call
+/// under way to answer and the end of the change to be journaled.
+const DRAIN_MARGIN: Duration = Duration::from_secs(15);
 
 pub struct Session {
     pub model: Model,
@@ -71,7 +71,8 @@ pub async fn run(session: Session) -> Result<u8> {
     let mut signals = terminal::Signals::new()?;
     let mut last_draw = Instant::now() - FRAME;
     // Once the terminal is gone (or a signal came), the loop only runs the
-    // change under way to its step boundary, bounded by DRAIN.
+    // change under way to its step boundary, bounded by `drain`.
+    let drain = intervals.call_timeout + DRAIN_MARGIN;
     let mut screen_ok = true;
     let mut deadline: Option<Instant> = None;
     let result: Result<()> = loop {
@@ -114,7 +115,7 @@ pub async fn run(session: Session) -> Result<u8> {
                     // The terminal is most likely gone with the session.
                     screen_ok = false;
                 }
-                deadline.get_or_insert(Instant::now() + DRAIN);
+                deadline.get_or_insert(Instant::now() + drain);
                 let _ = tx.send(Msg::Shutdown(name.to_string()));
             }
         }
@@ -122,7 +123,7 @@ pub async fn run(session: Session) -> Result<u8> {
             break Ok(());
         }
         if model.stopping.is_some() {
-            deadline.get_or_insert(Instant::now() + DRAIN);
+            deadline.get_or_insert(Instant::now() + drain);
         }
         if screen_ok && model.dirty && Instant::now() >= last_draw + FRAME {
             let theme = themes.get(&model.theme);
@@ -145,10 +146,10 @@ pub async fn run(session: Session) -> Result<u8> {
     }
     // Let the runner write what is queued (the end of a change).
     drop(effects);
-    if tokio::time::timeout(DRAIN, runner).await.is_err() {
+    if tokio::time::timeout(drain, runner).await.is_err() {
         eprintln!(
             "flightdeck: a call was still running after {}s; check the journal",
-            DRAIN.as_secs()
+            drain.as_secs()
         );
         return result.map(|()| 1);
     }

@@ -5,7 +5,7 @@
 use super::{Ctx, Effect};
 use crate::core::analysis::{self, OnFailure, Outcome};
 use crate::core::change::ChangeKind;
-use crate::core::model::{JournalKind, Level, MetricPoint, Model, Proposal};
+use crate::core::model::{JournalKind, Level, Loadable, MetricPoint, Model, Proposal};
 use crate::core::plan::Phase;
 
 pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
@@ -19,6 +19,7 @@ pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     }
     run_analysis(model, ctx, fx);
     super::change::check_wait(model, ctx, fx);
+    stop_held_automation(model, ctx, fx);
     progress(model, ctx, fx);
 }
 
@@ -155,25 +156,14 @@ pub fn hold_reason(model: &Model) -> Option<String> {
     if model.read_only {
         return Some("read-only".into());
     }
-    if model.plan_state.paused {
-        return Some("paused".into());
-    }
     if !matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull) {
         return None;
     }
     if let Some(r) = &model.running {
         return Some(format!("{} under way", r.change.kind.action_name()));
     }
-    if let Some(w) = &model.service.change_window
-        && !w.is_open(model.now)
-    {
-        return Some(format!(
-            "change window closed (opens {})",
-            w.next_open(model.now)
-        ));
-    }
-    if let Some(p) = model.pipeline.value().and_then(|r| r.pending.as_ref()) {
-        return Some(format!("waiting for approval on {}", p.environment));
+    if let Some(hold) = outside_policy(model) {
+        return Some(hold);
     }
     let entered = model.plan_state.entered_at?;
     let latest = model
@@ -187,6 +177,45 @@ pub fn hold_reason(model: &Model) -> Option<String> {
         Some(Outcome::Inconclusive) => Some("last verdict inconclusive".into()),
         Some(Outcome::Fail) => Some("last verdict failed".into()),
         Some(Outcome::Pass) => None,
+    }
+}
+
+/// What stops automation before it starts and stops an automatic change
+/// under way at its next step boundary: the change window, an approval
+/// pending (or its state unknown), a pause.
+fn outside_policy(model: &Model) -> Option<String> {
+    if model.plan_state.paused {
+        return Some("paused".into());
+    }
+    if let Some(w) = &model.service.change_window
+        && !w.is_open(model.now)
+    {
+        return Some(format!(
+            "change window closed (opens {})",
+            w.next_open(model.now)
+        ));
+    }
+    match &model.pipeline {
+        Loadable::Ready { value, .. } => value
+            .pending
+            .as_ref()
+            .map(|p| format!("waiting for approval on {}", p.environment)),
+        Loadable::Loading => Some("approval state unknown: the pipeline is not loaded yet".into()),
+        Loadable::Stale { error, .. } | Loadable::Failed { error, .. } => {
+            Some(format!("approval state unknown: {}", error.message))
+        }
+    }
+}
+
+/// An automatic change that the policy no longer allows stops at its next
+/// step boundary (a wait ends at once); a rollback never does.
+fn stop_held_automation(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(r) = &model.running else { return };
+    if !r.change.automatic || r.change.kind == ChangeKind::Rollback || r.stop.is_some() {
+        return;
+    }
+    if let Some(hold) = outside_policy(model) {
+        super::change::stop(model, &format!("held: {hold}"), ctx, fx);
     }
 }
 

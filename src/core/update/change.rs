@@ -184,9 +184,11 @@ pub(super) fn propose(model: &mut Model, proposal: Proposal, ctx: &Ctx) {
     } else {
         ConfirmField::Reason
     };
+    let running = model.running.as_ref().map(|r| r.change.id);
     model.overlay = Overlay::Confirm(Box::new(Confirm {
         title,
         proposal,
+        running,
         change,
         lines,
         needs_name: req.type_name,
@@ -253,12 +255,19 @@ pub(super) fn confirm(
     let same_req = req.type_name == dialog.needs_name
         && req.reason == dialog.needs_reason
         && req.outside_window == dialog.outside_window;
-    if !change.same_plan(&dialog.change) || !same_req {
-        let what = if change.same_plan(&dialog.change) {
-            "the change window or policy changed".to_string()
-        } else {
+    let running = model.running.as_ref().map(|r| r.change.id);
+    if !change.same_plan(&dialog.change) || !same_req || running != dialog.running {
+        let what = if !change.same_plan(&dialog.change) {
             difference(&dialog.change, &change)
+        } else if running != dialog.running {
+            match &model.running {
+                Some(r) => format!("{} started; this stops it", r.at()),
+                None => "the change under way ended".to_string(),
+            }
+        } else {
+            "the change window or policy changed".to_string()
         };
+        dialog.running = running;
         let (title, lines) = summary(model, dialog.proposal, &change);
         dialog.title = title;
         dialog.lines = lines;
@@ -332,6 +341,11 @@ fn start_rollback(
     let mut change = match build(model, Proposal::Rollback) {
         Ok(c) => c,
         Err(why) => {
+            let mut rec = simple_record(model, ctx, "rollback", "?", "0%");
+            rec.result = format!("failed: impossible: {why}");
+            rec.reason = reason;
+            rec.automatic = automatic;
+            fx.push(Effect::Journal(rec));
             model.push_journal(
                 ctx.now,
                 JournalKind::Error,
@@ -685,6 +699,16 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if result.starts_with("stopped") && model.stopping.is_some() {
         model.exit_code = 1;
     }
+    if c.kind == ChangeKind::Rollback && result != "ok" && !model.plan_state.paused {
+        // Automation must not go on with a release whose rollback did not
+        // complete: the operator decides.
+        model.plan_state.paused = true;
+        model.push_journal(
+            ctx.now,
+            JournalKind::Automatic,
+            "automatic progression paused: the rollback did not complete",
+        );
+    }
     model.last_change = Some(Finished {
         change: running.change.clone(),
         result,
@@ -790,6 +814,19 @@ pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Stop the change under way at its next step boundary: now, when no call
+/// is in flight.
+pub(super) fn stop(model: &mut Model, why: &str, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    running.stop = Some(why.to_string());
+    if !running.call_in_flight {
+        close(model, ctx, fx);
+        after_stop(model, ctx, fx);
+    }
+}
+
 /// Esc (or `:abandon`) during a wait: the change ends at that step, and
 /// nothing more is touched.
 pub(super) fn abandon(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
@@ -803,7 +840,12 @@ pub(super) fn abandon(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         );
     }
     running.stop = Some(format!("abandoned by {} during a wait", ctx.operator));
+    let automatic = running.change.automatic;
     close(model, ctx, fx);
+    if automatic && !model.plan_state.paused {
+        // Else the plan would start the same change again at the next tick.
+        toggle_pause(model, ctx, fx);
+    }
     after_stop(model, ctx, fx);
 }
 
@@ -813,12 +855,17 @@ pub(super) fn shut_down(model: &mut Model, why: &str, ctx: &Ctx, fx: &mut Vec<Ef
     if model.stopping.is_none() {
         model.stopping = Some(why.to_string());
     }
-    if model.pending_rollback.take().is_some() {
+    if let Some((reason, automatic)) = model.pending_rollback.take() {
         model.push_journal(
             ctx.now,
             JournalKind::Error,
             format!("{why}: the confirmed rollback was not started"),
         );
+        let mut rec = simple_record(model, ctx, "rollback", "confirmed", "not started");
+        rec.result = format!("failed: not started: {why} before the call under way answered");
+        rec.reason = reason;
+        rec.automatic = automatic;
+        fx.push(Effect::Journal(rec));
     }
     match &mut model.running {
         Some(running) => {

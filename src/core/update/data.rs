@@ -83,35 +83,48 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let Some((stable, release)) = crate::core::change::detect_release(model) else {
         return;
     };
-    if model
-        .baseline
-        .as_ref()
-        .is_some_and(|b| b.release_task_definition == release)
-    {
-        return;
+    if let Some(b) = &model.baseline {
+        // The same release, with stable still on its baseline or already on
+        // the release (a promotion): keep it.
+        let same = b.release_task_definition == release
+            && (b.stable_task_definition == stable || release == stable);
+        // A deployment back to the baseline (a rollback without a canary
+        // service) is not a new release.
+        let going_back = release == b.stable_task_definition;
+        if same
+            || going_back
+            || model
+                .running
+                .as_ref()
+                .is_some_and(|r| r.change.kind == crate::core::change::ChangeKind::Rollback)
+        {
+            return;
+        }
     }
-    let Some(split) = model.traffic.value().map(|f| f.split) else {
-        // Wait for the weights, so the record is whole.
-        return;
-    };
+    let split = model.traffic.value().map(|f| f.split);
     let baseline = Baseline {
         stable_task_definition: stable,
         release_task_definition: release,
         split,
         seen_at: ctx.now,
     };
+    let weights = split.map_or("unknown".to_string(), |s| {
+        format!("{}/{}", s.stable, s.canary)
+    });
     model.push_journal(
         ctx.now,
         JournalKind::Operator,
         format!(
-            "baseline: stable {} before release {} (weights {}/{})",
-            baseline.stable_task_definition,
-            baseline.release_task_definition,
-            split.stable,
-            split.canary
+            "baseline: stable {} before release {} (weights {weights})",
+            baseline.stable_task_definition, baseline.release_task_definition
         ),
     );
-    fx.push(Effect::Journal(JournalRecord {
+    fx.push(Effect::Journal(baseline_record(model, &baseline, ctx)));
+    model.baseline = Some(baseline);
+}
+
+fn baseline_record(model: &Model, baseline: &Baseline, ctx: &Ctx) -> JournalRecord {
+    JournalRecord {
         time: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         operator: ctx.operator.clone(),
         service: model.service.name.clone(),
@@ -125,9 +138,22 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         change: None,
         step: None,
         steps: Vec::new(),
-        weights: Some([split.stable, split.canary]),
-    }));
-    model.baseline = Some(baseline);
+        weights: baseline.split.map(|s| [s.stable, s.canary]),
+    }
+}
+
+/// A baseline seen before the weights could be read gets them when they
+/// first arrive (journaled again, now whole).
+pub(super) fn complete_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(split) = model.traffic.value().map(|f| f.split) else {
+        return;
+    };
+    let Some(b) = model.baseline.as_mut().filter(|b| b.split.is_none()) else {
+        return;
+    };
+    b.split = Some(split);
+    let b = b.clone();
+    fx.push(Effect::Journal(baseline_record(model, &b, ctx)));
 }
 
 pub(super) fn on_traffic(model: &mut Model, forward: Forward, ctx: &Ctx) {

@@ -51,7 +51,10 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             Err(e) => model.fleet.fail(e, ctx.now),
         },
         Msg::Traffic(result) => match result {
-            Ok(forward) => data::on_traffic(model, forward, ctx),
+            Ok(forward) => {
+                data::on_traffic(model, forward, ctx);
+                data::complete_baseline(model, ctx, &mut fx);
+            }
             Err(e) => model.traffic.fail(e, ctx.now),
         },
         Msg::Metrics(result) => match result {
