@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
+mod common;
+use common::moto;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const ROWS: u16 = 40;
@@ -401,5 +404,83 @@ fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished()
         .wait_for("the banner gone", |s| !s.contains("⚠ unfinished"))?;
     app.send("q")?;
     assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}
+
+#[test]
+fn live_rollback_against_moto_in_a_real_terminal() -> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let layout = rt.block_on(moto::layout("e2e"))?;
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[aws]
+region = "eu-west-1"
+endpoint_url = "{url}"
+
+[poll]
+fleet = "1s"
+traffic = "1s"
+
+[[service]]
+name = "auth-e2e"
+environment = "production"
+protected = true
+cluster = "{cluster}"
+stable_service = "{stable}"
+canary_service = "{canary}"
+listener_rule_arn = "{rule}"
+stable_target_group_arn = "{stable_tg}"
+canary_target_group_arn = "{canary_tg}"
+"#,
+            cluster = layout.cluster,
+            stable = layout.stable,
+            canary = layout.canary,
+            rule = layout.rule,
+            stable_tg = layout.stable_tg,
+            canary_tg = layout.canary_tg,
+        ),
+    )?;
+    let journal = dir.path().join("journal.jsonl");
+    let args = [
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;
+    app.screen.wait_for("live data from moto", |s| {
+        s.contains("auth-e2e") && s.contains("10% canary") && s.contains("123456789012")
+    })?;
+    app.send("R")?;
+    app.screen
+        .wait_for("the rollback dialog", |s| s.contains("ROLL BACK"))?;
+    app.send("auth-e2e")?;
+    app.send("\t")?;
+    app.send("e2e live")?;
+    app.screen
+        .wait_for("the typed reason", |s| s.contains("[e2e live]"))?;
+    app.send("\r")?;
+    app.screen.wait_for("rolled back", |s| {
+        s.contains("rolled back") && s.contains("  0% canary")
+    })?;
+    let (split, sticky, stable_td, canary) = rt.block_on(layout.read_back())?;
+    assert_eq!(split.canary, 0);
+    assert_eq!(sticky, Some(300), "stickiness kept");
+    assert_eq!(stable_td, format!("{}:1", layout.family));
+    assert_eq!(canary, 0);
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    let text = std::fs::read_to_string(&journal)?;
+    let end = text.lines().last().unwrap_or_default();
+    assert!(
+        end.contains("\"result\":\"ok\"") && end.contains("arn:aws:sts::123456789012"),
+        "{end}"
+    );
     Ok(())
 }

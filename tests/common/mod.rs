@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod moto;
+
 use chrono::TimeZone;
 use flightdeck::app::demo_model;
 use flightdeck::core::action::{Key, KeyCode, Keymap};
