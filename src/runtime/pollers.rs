@@ -166,8 +166,11 @@ where
             if tx.send(msg).is_err() {
                 break;
             }
+            // Up to 10 % jitter, so that sources (and consoles) polling
+            // the same API do not fall into step.
+            let jitter = wait.mul_f64(fastrand::f64() * 0.1);
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait + jitter) => {}
                 _ = refresh.notified() => {}
             }
         }
