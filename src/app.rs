@@ -122,6 +122,7 @@ pub fn demo_model(
         analysis: demo_analysis(),
         theme: theme.into(),
         themes: Theme::names(),
+        services: vec!["auth-service".into()],
         now,
         session: now.timestamp().to_string(),
         baseline: None,
@@ -260,20 +261,27 @@ pub async fn live_session(
         .region()
         .map_or("unknown".to_string(), |r| r.to_string());
     let canary_tg = service.canary_target_group_arn.clone().unwrap_or_default();
-    let fleet = Arc::new(crate::sources::aws::ecs::AwsFleet::new(
-        &sdk,
-        service.cluster.clone(),
-        service.stable_service.clone(),
-        service.canary_service.clone(),
-        service.stable_target_group_arn.clone(),
-        service.canary_target_group_arn.clone(),
-    ));
-    let traffic = Arc::new(crate::sources::aws::elb::AwsTraffic::new(
-        &sdk,
-        service.listener.clone(),
-        service.stable_target_group_arn.clone(),
-        canary_tg,
-    ));
+    let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let fleet = Arc::new(
+        crate::sources::aws::ecs::AwsFleet::new(
+            &sdk,
+            service.cluster.clone(),
+            service.stable_service.clone(),
+            service.canary_service.clone(),
+            service.stable_target_group_arn.clone(),
+            service.canary_target_group_arn.clone(),
+        )
+        .with_counter(calls.clone()),
+    );
+    let traffic = Arc::new(
+        crate::sources::aws::elb::AwsTraffic::new(
+            &sdk,
+            service.listener.clone(),
+            service.stable_target_group_arn.clone(),
+            canary_tg,
+        )
+        .with_counter(calls.clone()),
+    );
     let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
     let sources = Sources {
         pipeline: Arc::new(NotConnected("GitHub pipeline")),
@@ -282,6 +290,7 @@ pub async fn live_session(
         logs: Arc::new(NotConnected("CloudWatch logs")),
         metrics: Arc::new(NotConnected("metrics")),
         clock: clock.clone(),
+        calls: Some(calls),
     };
     let now = clock.now();
     let meta = ServiceMeta {
@@ -305,6 +314,7 @@ pub async fn live_session(
         analysis: service.analysis.clone(),
         theme: config.theme().unwrap_or("default").into(),
         themes: Theme::names(),
+        services: config.services.iter().map(|s| s.name.clone()).collect(),
         now,
         session: now.timestamp().to_string(),
         baseline: None,

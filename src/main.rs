@@ -26,43 +26,61 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };
-    let started = match (&cli.demo, &config) {
-        (Some(_), _) => {
-            app::demo_session(&cli, config.as_ref()).map(|(m, s)| (m, s, app::operator()))
+    let mut cli = cli;
+    // `:service NAME` ends a session asking for another: loop.
+    loop {
+        match session(&cli, config.as_ref(), &rt) {
+            Ok(Next::Exit(code)) => return code,
+            Ok(Next::Switch(name)) => cli.service = Some(name),
+            Err(code) => return code,
         }
-        (None, Some(config)) => rt.block_on(app::live_session(&cli, config)),
+    }
+}
+
+/// How a session ended.
+enum Next {
+    Exit(ExitCode),
+    Switch(String),
+}
+
+/// One session of the console on one service.
+fn session(
+    cli: &Cli,
+    config: Option<&flightdeck::config::Config>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Next, ExitCode> {
+    let started = match (&cli.demo, config) {
+        (Some(_), _) => app::demo_session(cli, config).map(|(m, s)| (m, s, app::operator())),
+        (None, Some(config)) => rt.block_on(app::live_session(cli, config)),
         (None, None) => {
-            return fail(
+            return Err(fail(
                 2,
                 &format!(
                     "no config found (looked at {}): pass --config PATH (see config.example.toml), or run `flightdeck --demo`",
                     flightdeck::config::default_path()
                         .map_or("the default path".into(), |p| p.display().to_string())
                 ),
-            );
+            ));
         }
     };
-    let (mut model, sources, operator) = match started {
-        Ok(session) => session,
-        Err(e) => return fail(e.code, &e.message),
-    };
+    let (mut model, sources, operator) = started.map_err(|e| fail(e.code, &e.message))?;
     let journal_path = cli
         .journal
         .clone()
-        .or_else(|| config.as_ref().and_then(|c| c.file.journal.path.clone()))
+        .or_else(|| config.and_then(|c| c.file.journal.path.clone()))
         .or_else(|| journal::default_path(cli.demo.is_some()));
     let Some(journal_path) = journal_path else {
-        return fail(2, "no home directory for the journal: pass --journal PATH");
+        return Err(fail(
+            2,
+            "no home directory for the journal: pass --journal PATH",
+        ));
     };
     // What an earlier session left: the release baseline, and changes it
     // started and never ended.
     let (baseline, unfinished) = journal::read_back(&journal_path, &model.service.name);
     model.baseline = baseline;
     model.unfinished = unfinished;
-    let journal = match Journal::open(&journal_path) {
-        Ok(j) => j,
-        Err(e) => return fail(1, &e.to_string()),
-    };
+    let journal = Journal::open(&journal_path).map_err(|e| fail(1, &e.to_string()))?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let session = Session {
         model,
@@ -70,13 +88,14 @@ fn main() -> ExitCode {
         themes: Themes::load(no_color),
         journal,
         operator,
-        intervals: app::intervals(config.as_ref()),
+        intervals: app::intervals(config),
     };
     match rt.block_on(runtime::run(session)) {
-        Ok(code) => ExitCode::from(code),
+        Ok((_, Some(next))) => Ok(Next::Switch(next)),
+        Ok((code, None)) => Ok(Next::Exit(ExitCode::from(code))),
         Err(e) => {
             eprintln!("flightdeck: {e:?}");
-            ExitCode::FAILURE
+            Ok(Next::Exit(ExitCode::FAILURE))
         }
     }
 }

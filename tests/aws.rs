@@ -71,6 +71,7 @@ impl Drive {
             analysis: AnalysisSettings::default(),
             theme: "default".into(),
             themes: vec!["default".into()],
+            services: vec!["auth-service".into()],
             now,
             session: "t".into(),
             baseline: None,

@@ -625,3 +625,37 @@ fn quitting_during_a_change_asks_twice() {
     let mut h = Harness::new("good", tuesday(), false);
     assert!(matches!(h.key(Key::char('q')).as_slice(), [Effect::Quit]));
 }
+
+#[test]
+fn service_switches_only_to_a_configured_service_and_not_mid_change() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.services = vec!["auth-service".into(), "billing".into()];
+    h.command("service nope");
+    assert!(
+        status(&h).contains("the config has auth-service, billing"),
+        "{}",
+        status(&h)
+    );
+    h.key(Key::char(']'));
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.command("service billing");
+    assert!(status(&h).contains("under way"), "{}", status(&h));
+    assert!(h.model.switch_to.is_none());
+    h.key(esc()); // abandon the wait
+    let fx = h.command("service billing");
+    assert!(matches!(fx.as_slice(), [Effect::Quit]), "{fx:?}");
+    assert_eq!(h.model.switch_to.as_deref(), Some("billing"));
+}
+
+#[test]
+fn api_calls_are_counted_over_the_last_minute() {
+    let mut h = Harness::new("good", tuesday(), false);
+    assert_eq!(h.model.api_rate(), None, "the demo does not count");
+    h.send(flightdeck::core::msg::Msg::ApiCalls(100));
+    h.now += chrono::Duration::seconds(30);
+    h.send(flightdeck::core::msg::Msg::ApiCalls(130));
+    h.now += chrono::Duration::seconds(40);
+    h.send(flightdeck::core::msg::Msg::ApiCalls(150));
+    assert_eq!(h.model.api_rate(), Some((150, 20)));
+}

@@ -484,6 +484,10 @@ pub struct Model {
     pub status: Option<Status>,
     pub theme: String,
     pub themes: Vec<String>,
+    /// The services of the config, for `:service NAME`.
+    pub services: Vec<String>,
+    /// Set by `:service NAME`: the console restarts on that service.
+    pub switch_to: Option<String>,
 
     /// The change under way: one at a time.
     pub running: Option<Running>,
@@ -511,6 +515,8 @@ pub struct Model {
     pub stopping: Option<String>,
     /// The process's exit code: non-zero when a change was cut short.
     pub exit_code: u8,
+    /// API call counts over the last minute (time, total so far).
+    pub api_calls: VecDeque<(Time, u64)>,
     pub seen_events: Vec<String>,
     pub now: Time,
     pub quit: bool,
@@ -529,6 +535,8 @@ pub struct ModelInit {
     pub analysis: AnalysisSettings,
     pub theme: String,
     pub themes: Vec<String>,
+    /// The config's service names.
+    pub services: Vec<String>,
     pub now: Time,
     /// Prefix of journal change ids (e.g. the start time in seconds).
     pub session: String,
@@ -566,6 +574,8 @@ impl Model {
             status: None,
             theme: init.theme,
             themes: init.themes,
+            services: init.services,
+            switch_to: None,
             running: None,
             pending_rollback: None,
             last_change: None,
@@ -579,11 +589,19 @@ impl Model {
             screen: None,
             stopping: None,
             exit_code: 0,
+            api_calls: VecDeque::new(),
             seen_events: Vec::new(),
             now: init.now,
             quit: false,
             dirty: true,
         }
+    }
+
+    /// API calls in all and in the last minute, when counted.
+    pub fn api_rate(&self) -> Option<(u64, u64)> {
+        let (_, last) = self.api_calls.back()?;
+        let (_, first) = self.api_calls.front()?;
+        Some((*last, last - first))
     }
 
     /// The canary's share of traffic, if the weights are known.

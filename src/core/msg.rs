@@ -25,6 +25,8 @@ pub enum Msg {
         index: usize,
         result: Result<Option<RequestId>, SourceError>,
     },
+    /// The provider's API calls so far (a counter the adapters share).
+    ApiCalls(u64),
     /// Writing the journal failed: the operator must know.
     JournalFailed(String),
     /// SIGTERM, SIGHUP, SIGINT or a lost terminal: stop any change at its

@@ -41,7 +41,7 @@ pub struct Session {
 /// Run the console until the operator quits or a signal arrives; returns
 /// the exit code (non-zero when a change was cut short). The terminal is
 /// restored on every way out, panics included.
-pub async fn run(session: Session) -> Result<u8> {
+pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     let Session {
         mut model,
         sources,
@@ -55,7 +55,7 @@ pub async fn run(session: Session) -> Result<u8> {
     let refresh = std::sync::Arc::new(Notify::new());
 
     input::spawn(tx.clone());
-    spawn_tick(tx.clone());
+    spawn_tick(tx.clone(), sources.calls.clone());
     pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
     let (effects, runner) = runner::spawn_with_timeout(
         sources.clone(),
@@ -151,14 +151,14 @@ pub async fn run(session: Session) -> Result<u8> {
             "flightdeck: a call was still running after {}s; check the journal",
             drain.as_secs()
         );
-        return result.map(|()| 1);
+        return result.map(|()| (1, None));
     }
     if let Some(running) = &model.running {
         eprintln!(
             "flightdeck: {} was cut short; check the journal",
             running.at()
         );
-        return result.map(|()| 1);
+        return result.map(|()| (1, None));
     }
     if let Some(last) = &model.last_change
         && model.exit_code != 0
@@ -169,10 +169,13 @@ pub async fn run(session: Session) -> Result<u8> {
             last.result
         );
     }
-    result.map(|()| model.exit_code)
+    result.map(|()| (model.exit_code, model.switch_to.take()))
 }
 
-fn spawn_tick(tx: mpsc::UnboundedSender<Msg>) {
+fn spawn_tick(
+    tx: mpsc::UnboundedSender<Msg>,
+    calls: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(1));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -180,6 +183,10 @@ fn spawn_tick(tx: mpsc::UnboundedSender<Msg>) {
             interval.tick().await;
             if tx.send(Msg::Tick).is_err() {
                 break;
+            }
+            if let Some(calls) = &calls {
+                let total = calls.load(std::sync::atomic::Ordering::Relaxed);
+                let _ = tx.send(Msg::ApiCalls(total));
             }
         }
     });

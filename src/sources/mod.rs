@@ -94,4 +94,7 @@ pub struct Sources {
     pub logs: Arc<dyn Logs>,
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
+    /// API calls made to the provider so far, when the adapters count them
+    /// (shown in the help overlay as a total and a rate).
+    pub calls: Option<Arc<std::sync::atomic::AtomicU64>>,
 }

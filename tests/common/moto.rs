@@ -298,6 +298,7 @@ impl Layout {
             logs: none.clone(),
             metrics: none,
             clock: Arc::new(SystemClock),
+            calls: None,
         }
     }
 

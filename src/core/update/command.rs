@@ -117,14 +117,24 @@ pub(super) fn run_command(model: &mut Model, line: &str, ctx: &Ctx, fx: &mut Vec
         "service" => {
             if arg == model.service.name {
                 model.set_status(Level::Info, format!("already watching {arg}"));
-            } else {
+            } else if !model.services.contains(&arg) {
                 model.set_status(
                     Level::Error,
                     format!(
-                        "unknown service `{arg}`: this console watches {} (add [[service]] to the config and start with --service NAME)",
-                        model.service.name
+                        "unknown service `{arg}`: the config has {} (add a [[service]] to watch another)",
+                        model.services.join(", ")
                     ),
                 );
+            } else if let Some(r) = &model.running {
+                model.set_status(
+                    Level::Error,
+                    format!("{} is under way: switch when it is done", r.at()),
+                );
+            } else {
+                // The runtime rebuilds the sources for that service.
+                model.switch_to = Some(arg);
+                model.quit = true;
+                fx.push(Effect::Quit);
             }
         }
         "filter" => match model.focus {

@@ -79,6 +79,18 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             );
         }
         Msg::Shutdown(why) => change::shut_down(model, &why, ctx, &mut fx),
+        Msg::ApiCalls(total) => {
+            model.api_calls.push_back((ctx.now, total));
+            while model
+                .api_calls
+                .front()
+                .is_some_and(|(t, _)| ctx.now - *t > chrono::Duration::seconds(60))
+            {
+                model.api_calls.pop_front();
+            }
+            // Only the help overlay shows it.
+            model.dirty = matches!(model.overlay, super::model::Overlay::Help);
+        }
     }
     fx
 }

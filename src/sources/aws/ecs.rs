@@ -3,6 +3,7 @@
 //! stopped) with DescribeTasks in batches of 100, DescribeTargetHealth of
 //! both target groups; UpdateService to scale or change a task definition.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
@@ -29,7 +30,8 @@ pub struct AwsFleet {
     stable_target_group: String,
     canary_target_group: Option<String>,
     /// API calls made, for the rate shown to the operator.
-    pub calls: AtomicU64,
+    /// API calls made (shared between adapters for the rate shown in help).
+    pub calls: Arc<AtomicU64>,
 }
 
 impl AwsFleet {
@@ -49,8 +51,14 @@ impl AwsFleet {
             canary_service,
             stable_target_group,
             canary_target_group,
-            calls: AtomicU64::new(0),
+            calls: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Count calls in a counter shared with other adapters.
+    pub fn with_counter(mut self, calls: Arc<AtomicU64>) -> Self {
+        self.calls = calls;
+        self
     }
 
     fn count(&self) {

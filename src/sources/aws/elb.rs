@@ -7,8 +7,8 @@
 //! the last actions read (or, never having read them, a plain forward to
 //! the two target groups) without a read.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,7 +29,8 @@ pub struct AwsTraffic {
     canary_target_group: String,
     /// The actions as last read: a write without a read keeps their shape.
     last: Mutex<Option<Vec<Action>>>,
-    pub calls: AtomicU64,
+    /// API calls made (shared between adapters for the rate shown in help).
+    pub calls: Arc<AtomicU64>,
 }
 
 impl AwsTraffic {
@@ -45,8 +46,14 @@ impl AwsTraffic {
             stable_target_group,
             canary_target_group,
             last: Mutex::new(None),
-            calls: AtomicU64::new(0),
+            calls: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Count calls in a counter shared with other adapters.
+    pub fn with_counter(mut self, calls: Arc<AtomicU64>) -> Self {
+        self.calls = calls;
+        self
     }
 
     async fn read(&self) -> Result<Vec<Action>, SourceError> {

@@ -78,6 +78,7 @@ pub fn sources(scenario: &'static Scenario, clock: Arc<dyn Clock>, seed: u64) ->
         logs: source.clone(),
         metrics: source,
         clock,
+        calls: None,
     }
 }
 

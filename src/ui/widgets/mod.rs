@@ -44,6 +44,12 @@ pub fn help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         format!("    themes  {}", model.themes.join(", ")),
         theme.style(Role::Muted),
     )));
+    if let Some((total, minute)) = model.api_rate() {
+        lines.push(Line::from(Span::styled(
+            format!(" API calls  {total} in all, {minute} in the last minute"),
+            theme.style(Role::Muted),
+        )));
+    }
     lines.push(Line::from(Span::styled(
         "any key closes this screen",
         theme.style(Role::Muted),
