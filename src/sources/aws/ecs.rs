@@ -43,9 +43,30 @@ impl AwsFleet {
         stable_target_group: String,
         canary_target_group: Option<String>,
     ) -> AwsFleet {
+        AwsFleet::from_clients(
+            aws_sdk_ecs::Client::new(config),
+            aws_sdk_elasticloadbalancingv2::Client::new(config),
+            cluster,
+            stable_service,
+            canary_service,
+            stable_target_group,
+            canary_target_group,
+        )
+    }
+
+    /// Over clients built elsewhere (tests use the SDK's mocks).
+    pub fn from_clients(
+        ecs: aws_sdk_ecs::Client,
+        elb: aws_sdk_elasticloadbalancingv2::Client,
+        cluster: String,
+        stable_service: String,
+        canary_service: Option<String>,
+        stable_target_group: String,
+        canary_target_group: Option<String>,
+    ) -> AwsFleet {
         AwsFleet {
-            ecs: aws_sdk_ecs::Client::new(config),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            ecs,
+            elb,
             cluster,
             stable_service,
             canary_service,

@@ -1,0 +1,185 @@
+//! What moto cannot answer, through the SDK's own mocks (aws-smithy-mocks):
+//! ECS service events and a rolling deployment (PRIMARY + ACTIVE), which
+//! the core reads as a release with its baseline; and AccessDenied with the
+//! request id, the IAM action and the resource.
+
+use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+use aws_sdk_ecs::operation::update_service::UpdateServiceError;
+use aws_sdk_ecs::types as ecs;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use flightdeck::core::model::{ErrorKind, Track};
+use flightdeck::sources::Fleet;
+use flightdeck::sources::aws::ecs::AwsFleet;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn time(secs: i64) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(secs)
+}
+
+fn deployment(
+    status: &str,
+    td: &str,
+    state: ecs::DeploymentRolloutState,
+    running: i32,
+    at: i64,
+) -> ecs::Deployment {
+    ecs::Deployment::builder()
+        .status(status)
+        .task_definition(format!("arn:aws:ecs:eu-west-1:1:task-definition/{td}"))
+        .rollout_state(state)
+        .running_count(running)
+        .desired_count(9)
+        .pending_count(0)
+        .created_at(time(at))
+        .build()
+}
+
+fn service(
+    name: &str,
+    td: &str,
+    deployments: Vec<ecs::Deployment>,
+    events: Vec<ecs::ServiceEvent>,
+) -> ecs::Service {
+    ecs::Service::builder()
+        .service_name(name)
+        .task_definition(format!("arn:aws:ecs:eu-west-1:1:task-definition/{td}"))
+        .running_count(9)
+        .desired_count(9)
+        .pending_count(0)
+        .set_deployments(Some(deployments))
+        .set_events(Some(events))
+        .build()
+}
+
+fn event(id: &str, at: i64, message: &str) -> ecs::ServiceEvent {
+    ecs::ServiceEvent::builder()
+        .id(id)
+        .created_at(time(at))
+        .message(message)
+        .build()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn events_and_a_rolling_stable_deployment_are_read() -> TestResult {
+    let services = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(service(
+                "auth-production",
+                "auth:42",
+                vec![
+                    deployment(
+                        "PRIMARY",
+                        "auth:42",
+                        ecs::DeploymentRolloutState::InProgress,
+                        4,
+                        200,
+                    ),
+                    deployment(
+                        "ACTIVE",
+                        "auth:41",
+                        ecs::DeploymentRolloutState::Completed,
+                        5,
+                        100,
+                    ),
+                ],
+                vec![
+                    event("e2", 210, "(service auth-production) has started 4 tasks"),
+                    event(
+                        "e1",
+                        150,
+                        "(service auth-production) has reached a steady state.",
+                    ),
+                ],
+            ))
+            .build()
+    });
+    let list =
+        mock!(aws_sdk_ecs::Client::list_tasks).then_output(|| ListTasksOutput::builder().build());
+    let describe = mock!(aws_sdk_ecs::Client::describe_tasks)
+        .then_output(|| DescribeTasksOutput::builder().build());
+    let health = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_output(|| DescribeTargetHealthOutput::builder().build());
+    let ecs_client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&services, &list, &describe]
+    );
+    let elb_client = mock_client!(
+        aws_sdk_elasticloadbalancingv2,
+        RuleMode::MatchAny,
+        [&health]
+    );
+    let fleet = AwsFleet::from_clients(
+        ecs_client,
+        elb_client,
+        "suma".into(),
+        "auth-production".into(),
+        None,
+        "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/auth-stable/abc".into(),
+        None,
+    );
+    let snapshot = fleet.snapshot().await?;
+    let stable = snapshot.service(Track::Stable).ok_or("no stable")?;
+    assert_eq!(stable.task_definition, "auth:42");
+    assert_eq!(stable.deployments.len(), 2);
+    assert_eq!(stable.deployments[0].rollout_state, "IN_PROGRESS");
+    // What a rollback without a canary service goes back to.
+    assert_eq!(stable.previous_task_definition(), Some("auth:41"));
+    let events: Vec<&str> = snapshot.events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(events, ["e2", "e1"], "newest first");
+    assert_eq!(snapshot.targets[0].target_group, "auth-stable");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn access_denied_names_the_action_the_resource_and_the_request_id() -> TestResult {
+    let denied = mock!(aws_sdk_ecs::Client::update_service).then_error(|| {
+        UpdateServiceError::AccessDeniedException(
+            ecs::error::AccessDeniedException::builder()
+                .message("User: arn:aws:sts::1:assumed-role/ops/ana is not authorized to perform: ecs:UpdateService")
+                .meta(
+                    aws_smithy_types::error::ErrorMetadata::builder()
+                        .code("AccessDeniedException")
+                        .message("not authorized")
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    let ecs_client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&denied]);
+    let elb_client = mock_client!(
+        aws_sdk_elasticloadbalancingv2,
+        RuleMode::MatchAny,
+        [&denied_elb()]
+    );
+    let fleet = AwsFleet::from_clients(
+        ecs_client,
+        elb_client,
+        "suma".into(),
+        "auth-production".into(),
+        Some("auth-production-canary".into()),
+        "tg".into(),
+        None,
+    );
+    let err = fleet
+        .scale("auth-production-canary", 5)
+        .await
+        .err()
+        .ok_or("no error")?;
+    assert_eq!(err.kind, ErrorKind::Auth, "{err}");
+    assert!(err.message.contains("AccessDeniedException"), "{err}");
+    assert_eq!(
+        err.hint.as_deref(),
+        Some("the IAM principal needs ecs:UpdateService on auth-production-canary")
+    );
+    Ok(())
+}
+
+fn denied_elb() -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .then_output(|| DescribeTargetHealthOutput::builder().build())
+}
