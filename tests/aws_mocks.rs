@@ -183,3 +183,83 @@ fn denied_elb() -> aws_smithy_mocks::Rule {
     mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
         .then_output(|| DescribeTargetHealthOutput::builder().build())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_deployment_history_names_the_task_definition_before_the_latest_deployment()
+-> TestResult {
+    use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+    use aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput;
+    use aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
+    let list = mock!(aws_sdk_ecs::Client::list_service_deployments).then_output(|| {
+        ListServiceDeploymentsOutput::builder()
+            .service_deployments(
+                ecs::ServiceDeploymentBrief::builder()
+                    .service_deployment_arn("arn:dep/old")
+                    .created_at(time(100))
+                    .build(),
+            )
+            .service_deployments(
+                ecs::ServiceDeploymentBrief::builder()
+                    .service_deployment_arn("arn:dep/new")
+                    .created_at(time(200))
+                    .build(),
+            )
+            .build()
+    });
+    let describe = mock!(aws_sdk_ecs::Client::describe_service_deployments)
+        .match_requests(|r| r.service_deployment_arns() == ["arn:dep/new".to_string()])
+        .then_output(|| {
+            DescribeServiceDeploymentsOutput::builder()
+                .service_deployments(
+                    ecs::ServiceDeployment::builder()
+                        .service_deployment_arn("arn:dep/new")
+                        .source_service_revisions(
+                            ecs::ServiceRevisionSummary::builder()
+                                .arn("arn:rev/41")
+                                .build(),
+                        )
+                        .target_service_revision(
+                            ecs::ServiceRevisionSummary::builder()
+                                .arn("arn:rev/42")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let revisions = mock!(aws_sdk_ecs::Client::describe_service_revisions)
+        .match_requests(|r| r.service_revision_arns() == ["arn:rev/41".to_string()])
+        .then_output(|| {
+            DescribeServiceRevisionsOutput::builder()
+                .service_revisions(
+                    ecs::ServiceRevision::builder()
+                        .task_definition("arn:aws:ecs:eu-west-1:1:task-definition/auth:41")
+                        .build(),
+                )
+                .build()
+        });
+    let ecs_client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&list, &describe, &revisions]
+    );
+    let elb_client = mock_client!(
+        aws_sdk_elasticloadbalancingv2,
+        RuleMode::MatchAny,
+        [&denied_elb()]
+    );
+    let fleet = AwsFleet::from_clients(
+        ecs_client,
+        elb_client,
+        "suma".into(),
+        "auth-production".into(),
+        None,
+        "tg".into(),
+        None,
+    );
+    assert_eq!(
+        fleet.task_definition_before("auth-production").await?,
+        Some("auth:41".to_string())
+    );
+    Ok(())
+}

@@ -444,3 +444,32 @@ fn a_dialog_opened_before_a_change_started_asks_again() {
         confirm_error(&h)
     );
 }
+
+#[test]
+fn without_a_journal_the_baseline_comes_from_the_deployment_history() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.command("promote");
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.settle(20 * 60);
+    // A console started now: no journal, the release already promoted.
+    h.model.baseline = None;
+    h.model.expected_stable = None;
+    h.model.baseline_asked = false;
+    let before = h.effects.len();
+    h.run_for(2);
+    let asked = h.effects[before..]
+        .iter()
+        .filter(|e| matches!(e, Effect::FetchBaseline { .. }))
+        .count();
+    assert_eq!(asked, 1, "asked once");
+    h.key(Key::char('R'));
+    assert!(status(&h).contains("baseline is unknown"), "{}", status(&h));
+    h.send(Msg::BaselineHint(Ok(Some(BASELINE.into()))));
+    h.key(Key::char('R'));
+    let fx = h.confirm("back");
+    h.carry_out(fx);
+    h.settle(20 * 60);
+    assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+}

@@ -56,6 +56,12 @@ pub enum Effect {
     /// Append a record (an operator action that changes nothing outside,
     /// a wait that ended, the end of a change, the baseline).
     Journal(JournalRecord),
+    /// Ask the fleet which task definition the stable service ran before
+    /// its latest deployment (no baseline in the journal): answered with
+    /// `Msg::BaselineHint`.
+    FetchBaseline {
+        service: String,
+    },
     /// Ask the pollers for fresh data now (after a change).
     Refresh,
     Quit,

@@ -500,6 +500,8 @@ pub struct Model {
     pub session: String,
     /// The release baseline, once seen (or read back from the journal).
     pub baseline: Option<Baseline>,
+    /// The fleet's deployment history was asked for a baseline.
+    pub baseline_asked: bool,
     /// The task definition this console last put on the stable service, and
     /// the canary count it last asked for: the fleet's data may lag.
     pub expected_stable: Option<String>,
@@ -582,6 +584,7 @@ impl Model {
             next_change_id: 1,
             session: init.session,
             baseline: init.baseline,
+            baseline_asked: false,
             expected_stable: None,
             expected_canary: None,
             unfinished: init.unfinished,

@@ -25,6 +25,8 @@ pub enum Msg {
         index: usize,
         result: Result<Option<RequestId>, SourceError>,
     },
+    /// The answer to `Effect::FetchBaseline`.
+    BaselineHint(Result<Option<String>, SourceError>),
     /// The provider's API calls so far (a counter the adapters share).
     ApiCalls(u64),
     /// Writing the journal failed: the operator must know.

@@ -90,6 +90,17 @@ pub fn spawn_with_timeout(
                     });
                 }
                 Effect::Journal(record) => runner.journal_or_report(&record),
+                Effect::FetchBaseline { service } => {
+                    let read = runner.sources.fleet.task_definition_before(&service);
+                    let hint = match tokio::time::timeout(runner.timeout, read).await {
+                        Ok(hint) => hint,
+                        Err(_) => Err(SourceError::of_kind(
+                            ErrorKind::Timeout,
+                            "the ECS deployment history did not answer",
+                        )),
+                    };
+                    let _ = runner.tx.send(Msg::BaselineHint(hint));
+                }
                 Effect::Refresh | Effect::Quit => {}
             }
         }

@@ -81,6 +81,15 @@ pub(super) fn on_fleet(model: &mut Model, fleet: FleetSnapshot, ctx: &Ctx, fx: &
 /// journaled, so a restart reads it back.
 fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let Some((stable, release)) = crate::core::change::detect_release(model) else {
+        // No release in sight and no baseline known: a release may have
+        // been promoted while no console watched. Ask the deployment
+        // history once (where the provider keeps one).
+        if model.baseline.is_none() && !model.baseline_asked {
+            model.baseline_asked = true;
+            fx.push(Effect::FetchBaseline {
+                service: model.service.stable_service.clone(),
+            });
+        }
         return;
     };
     if let Some(b) = &model.baseline {
@@ -120,6 +129,57 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         ),
     );
     fx.push(Effect::Journal(baseline_record(model, &baseline, ctx)));
+    model.baseline = Some(baseline);
+}
+
+/// The deployment history's answer: the stable service ran `before` until
+/// its latest deployment, which is the release it runs now.
+pub(super) fn on_baseline_hint(
+    model: &mut Model,
+    hint: Result<Option<String>, crate::core::model::SourceError>,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let before = match hint {
+        Ok(Some(before)) => before,
+        Ok(None) => return,
+        Err(e) => {
+            model.push_journal(
+                ctx.now,
+                JournalKind::Error,
+                format!("baseline: the ECS deployment history cannot be read: {e}"),
+            );
+            return;
+        }
+    };
+    let Some(now) = model
+        .fleet
+        .value()
+        .and_then(|f| f.service(Track::Stable))
+        .map(|s| s.task_definition.clone())
+    else {
+        return;
+    };
+    if model.baseline.is_some() || before == now {
+        return;
+    }
+    let baseline = Baseline {
+        stable_task_definition: before,
+        release_task_definition: now,
+        split: model.traffic.value().map(|f| f.split),
+        seen_at: ctx.now,
+    };
+    model.push_journal(
+        ctx.now,
+        JournalKind::Operator,
+        format!(
+            "baseline from the ECS deployment history: stable {} before release {}",
+            baseline.stable_task_definition, baseline.release_task_definition
+        ),
+    );
+    let mut record = baseline_record(model, &baseline, ctx);
+    record.result = "from the deployment history".into();
+    fx.push(Effect::Journal(record));
     model.baseline = Some(baseline);
 }
 

@@ -329,6 +329,59 @@ impl Fleet for AwsFleet {
         })
     }
 
+    async fn task_definition_before(&self, service: &str) -> Result<Option<String>, SourceError> {
+        use aws_sdk_ecs::types::ServiceDeploymentStatus;
+        self.count();
+        let list = self
+            .ecs
+            .list_service_deployments()
+            .cluster(&self.cluster)
+            .service(service)
+            .status(ServiceDeploymentStatus::Successful)
+            .send()
+            .await
+            .map_err(|e| error("ecs:ListServiceDeployments", service, e))?;
+        // The newest successful deployment: where it came from is the
+        // task definition before it.
+        let Some(newest) = list
+            .service_deployments()
+            .iter()
+            .max_by_key(|d| d.created_at().map(|t| t.secs()))
+            .and_then(|d| d.service_deployment_arn())
+        else {
+            return Ok(None);
+        };
+        self.count();
+        let deployments = self
+            .ecs
+            .describe_service_deployments()
+            .service_deployment_arns(newest)
+            .send()
+            .await
+            .map_err(|e| error("ecs:DescribeServiceDeployments", service, e))?;
+        let Some(source) = deployments
+            .service_deployments()
+            .first()
+            .and_then(|d| d.source_service_revisions().first())
+            .and_then(|r| r.arn())
+        else {
+            return Ok(None);
+        };
+        self.count();
+        let revisions = self
+            .ecs
+            .describe_service_revisions()
+            .service_revision_arns(source)
+            .send()
+            .await
+            .map_err(|e| error("ecs:DescribeServiceRevisions", service, e))?;
+        Ok(revisions
+            .service_revisions()
+            .first()
+            .and_then(|r| r.task_definition())
+            .map(short_task_definition))
+    }
+
     async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError> {
         self.update(service, Some(desired), None).await
     }
