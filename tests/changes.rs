@@ -13,6 +13,17 @@ use flightdeck::core::msg::Msg;
 
 const BASELINE: &str = "auth-service:41";
 
+/// A good release promoted by hand (automation off) and settled.
+fn promoted() -> Harness {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.command("promote");
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    h.settle(20 * 60);
+    h
+}
+
 fn confirm_error(h: &Harness) -> String {
     match &h.model.overlay {
         Overlay::Confirm(c) => c.error.clone().unwrap_or_default(),
@@ -95,12 +106,7 @@ fn a_rollback_after_any_prefix_of_any_plan_restores_the_baseline() {
 
 #[test]
 fn a_rollback_after_a_completed_promotion_restores_the_baseline() {
-    let mut h = Harness::new("good", tuesday(), false);
-    h.model.analysis_settings.auto_advance = false;
-    h.command("promote");
-    let fx = h.confirm("");
-    h.carry_out(fx);
-    h.settle(20 * 60);
+    let mut h = promoted();
     assert_eq!(h.world_state(), (0, "auth-service:42".to_string(), 0));
     h.key(Key::char('R'));
     let steps = match &h.model.overlay {
@@ -335,12 +341,7 @@ fn esc_during_a_wait_abandons_the_change_without_touching_traffic() {
 fn a_rollback_with_unknown_stable_state_still_restores_the_baseline() {
     // After a completed promotion and a restart: the journal's baseline is
     // known, ECS cannot be read yet.
-    let mut h = Harness::new("good", tuesday(), false);
-    h.model.analysis_settings.auto_advance = false;
-    h.command("promote");
-    let fx = h.confirm("");
-    h.carry_out(fx);
-    h.settle(20 * 60);
+    let mut h = promoted();
     assert_eq!(h.world_state().1, "auth-service:42");
     h.model.fleet = flightdeck::core::model::Loadable::Loading;
     h.model.expected_stable = None;
@@ -447,12 +448,7 @@ fn a_dialog_opened_before_a_change_started_asks_again() {
 
 #[test]
 fn without_a_journal_the_baseline_comes_from_the_deployment_history() {
-    let mut h = Harness::new("good", tuesday(), false);
-    h.model.analysis_settings.auto_advance = false;
-    h.command("promote");
-    let fx = h.confirm("");
-    h.carry_out(fx);
-    h.settle(20 * 60);
+    let mut h = promoted();
     // A console started now: no journal, the release already promoted.
     h.model.baseline = None;
     h.model.expected_stable = None;
