@@ -19,6 +19,8 @@ pub enum JournalError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot use the journal {path}: {why}")]
+    Refused { path: PathBuf, why: String },
     #[error("cannot write the journal {path}: {source}")]
     Write {
         path: PathBuf,
@@ -32,8 +34,14 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Open (or create) the journal for appending.
+    /// Open (or create) the journal for appending: never through a
+    /// symbolic link, and with mode 0600 (an existing wider mode is
+    /// narrowed). Errors name the path and what is wrong.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let refuse = |why: String| JournalError::Refused {
+            path: path.to_path_buf(),
+            why,
+        };
         let open_err = |source| JournalError::Open {
             path: path.to_path_buf(),
             source,
@@ -41,16 +49,57 @@ impl Journal {
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
         {
+            // Name the part of the path that is in the way, not "File exists".
+            for ancestor in dir.ancestors() {
+                if ancestor.as_os_str().is_empty() {
+                    break;
+                }
+                if let Ok(meta) = std::fs::metadata(ancestor) {
+                    if !meta.is_dir() {
+                        return Err(refuse(format!(
+                            "{} is a file, not a directory; pass --journal PATH or set [journal] path",
+                            ancestor.display()
+                        )));
+                    }
+                    break;
+                }
+            }
             std::fs::create_dir_all(dir).map_err(open_err)?;
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(refuse(
+                "it is a symbolic link; the journal must be a file of its own (refusing to follow it)".into(),
+            ));
         }
         let mut options = OpenOptions::new();
         options.create(true).append(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+            // O_NOFOLLOW: a link made between the check and the open fails.
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
         }
-        let file = options.open(path).map_err(open_err)?;
+        let file = options.open(path).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                refuse("it is a symbolic link; the journal must be a file of its own (refusing to follow it)".into())
+            } else {
+                open_err(e)
+            }
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = file.metadata().map_err(open_err)?;
+            if meta.is_file() && meta.permissions().mode() & 0o077 != 0 {
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| {
+                        refuse(format!(
+                            "its mode is {:o} (readable by others) and it cannot be narrowed to 0600: {e}",
+                            meta.permissions().mode() & 0o777
+                        ))
+                    })?;
+            }
+        }
         Ok(Journal {
             path: path.to_path_buf(),
             file,
@@ -249,6 +298,50 @@ mod tests {
         assert_eq!(unfinished[0].change, "s1-1");
         assert_eq!(unfinished[0].ran.len(), 1);
         assert_eq!(read_back(&path, "other").0, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_wider_mode_is_narrowed_to_0600() -> Result<(), Box<dyn std::error::Error>> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, "")?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))?;
+        Journal::open(&path)?;
+        assert_eq!(
+            std::fs::metadata(&path)?.permissions().mode() & 0o777,
+            0o600
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_symlink_is_refused_and_its_target_untouched() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let target = dir.path().join("elsewhere.txt");
+        std::fs::write(&target, "precious\n")?;
+        let path = dir.path().join("j.jsonl");
+        std::os::unix::fs::symlink(&target, &path)?;
+        let err = Journal::open(&path).err().ok_or("opened a symlink")?;
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target)?, "precious\n");
+        Ok(())
+    }
+
+    #[test]
+    fn a_parent_that_is_a_file_is_named() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("state");
+        std::fs::write(&file, "")?;
+        let err = Journal::open(&file.join("flightdeck/journal.jsonl"))
+            .err()
+            .ok_or("opened under a file")?;
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("{} is a file, not a directory", file.display())),
+            "{text}"
+        );
         Ok(())
     }
 }

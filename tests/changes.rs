@@ -388,7 +388,8 @@ fn an_automatic_change_stops_when_the_operator_pauses_mid_plan() {
         .as_ref()
         .map(|r| (r.change.automatic, r.index));
     assert_eq!(running, Some((true, 1)), "waiting for canary health");
-    h.key(Key::char('p'));
+    let fx = h.key(Key::char('p'));
+    h.carry_out(fx);
     h.run_for(2);
     assert!(h.model.running.is_none());
     let last = h

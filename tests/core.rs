@@ -325,8 +325,13 @@ fn pause_stops_automatic_progression_and_is_journaled() {
     approve_in_world(&mut h);
     let fx = h.key(Key::char('p'));
     assert!(
-        matches!(fx.as_slice(), [Effect::Journal(r)] if r.action == "pause" && r.to == "paused")
+        matches!(fx.as_slice(), [Effect::Operator { record: r, .. }] if r.action == "pause" && r.to == "paused")
     );
+    assert!(
+        !h.model.plan_state.paused,
+        "not before the record is written"
+    );
+    h.carry_out(fx);
     assert!(h.model.plan_state.paused);
     h.run_for(6 * 60);
     assert!(h.changes().is_empty(), "paused: nothing moves");
@@ -336,7 +341,8 @@ fn pause_stops_automatic_progression_and_is_journaled() {
     assert!(confirm_of(&h).is_some());
     h.key(Key::plain(KeyCode::Esc));
     let fx = h.key(Key::char('p'));
-    assert!(matches!(fx.as_slice(), [Effect::Journal(r)] if r.action == "resume"));
+    assert!(matches!(fx.as_slice(), [Effect::Operator { record: r, .. }] if r.action == "resume"));
+    h.carry_out(fx);
     h.run_for(90);
     assert_eq!(
         h.model.canary_weight(),

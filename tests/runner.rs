@@ -496,6 +496,16 @@ async fn no_call_is_made_when_the_journal_cannot_be_written() -> TestResult {
         10,
         "untouched"
     );
+    // An operator action (pause) is not taken either.
+    let fx = h.key(Key::char('p'));
+    for e in fx {
+        effects.send(e)?;
+    }
+    let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await?;
+    assert!(
+        matches!(&msg, Some(Msg::JournalFailed(why)) if why.starts_with("pause not done")),
+        "{msg:?}"
+    );
     drop(effects);
     handle.await?;
     Ok(())

@@ -49,6 +49,14 @@ pub struct StepCall {
     pub after: JournalRecord,
 }
 
+/// What an operator action does once its record is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorAction {
+    SetPaused(bool),
+    /// The unfinished change with this id has been seen.
+    Acknowledge(String),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Carry out one call step of a change.
@@ -56,6 +64,14 @@ pub enum Effect {
     /// Append a record (an operator action that changes nothing outside,
     /// a wait that ended, the end of a change, the baseline).
     Journal(JournalRecord),
+    /// An operator action that changes nothing outside (pause, resume,
+    /// acknowledge): write `record` first, then answer with
+    /// `Msg::OperatorDone(then)`; if the record cannot be written, the
+    /// action is not taken.
+    Operator {
+        record: JournalRecord,
+        then: OperatorAction,
+    },
     /// Ask the fleet which task definition the stable service ran before
     /// its latest deployment (no baseline in the journal): answered with
     /// `Msg::BaselineHint`.

@@ -2,6 +2,7 @@
 //! 1 Hz tick, pollers and the effect runner all send these into one channel.
 
 use super::action::Key;
+use super::effect::OperatorAction;
 use super::model::{
     FleetSnapshot, Forward, LogLine, MetricPoint, PipelineRun, RequestId, SourceError,
 };
@@ -25,6 +26,8 @@ pub enum Msg {
         index: usize,
         result: Result<Option<RequestId>, SourceError>,
     },
+    /// The record of an operator action was written: apply it.
+    OperatorDone(OperatorAction),
     /// The answer to `Effect::FetchBaseline`.
     BaselineHint(Result<Option<String>, SourceError>),
     /// The provider's API calls so far (a counter the adapters share).

@@ -90,6 +90,13 @@ pub fn spawn_with_timeout(
                     });
                 }
                 Effect::Journal(record) => runner.journal_or_report(&record),
+                Effect::Operator { record, then } => {
+                    let msg = match runner.journal(&record) {
+                        Ok(()) => Msg::OperatorDone(then),
+                        Err(e) => Msg::JournalFailed(format!("{} not done: {e}", record.action)),
+                    };
+                    let _ = runner.tx.send(msg);
+                }
                 Effect::FetchBaseline { service } => {
                     let read = runner.sources.fleet.task_definition_before(&service);
                     let hint = match tokio::time::timeout(runner.timeout, read).await {

@@ -171,6 +171,12 @@ impl Harness {
     pub fn carry_out(&mut self, effects: Vec<Effect>) {
         let mut queue: std::collections::VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
+            // An operator action's record is written: apply it.
+            if let Effect::Operator { then, .. } = effect {
+                let fx = self.send(Msg::OperatorDone(then));
+                queue.extend(fx);
+                continue;
+            }
             let Effect::Step(call) = effect else {
                 continue;
             };

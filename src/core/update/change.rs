@@ -9,7 +9,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, Effect};
 use crate::core::change::{self as plans, Change, ChangeKind, Step};
-use crate::core::effect::{JournalRecord, StepCall};
+use crate::core::effect::{JournalRecord, OperatorAction, StepCall};
 use crate::core::model::{
     Confirm, ConfirmField, Finished, Forward, JournalKind, Level, Loadable, Model, Overlay,
     Proposal, RequestId, Running, SourceError, Track,
@@ -699,15 +699,12 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if result.starts_with("stopped") && model.stopping.is_some() {
         model.exit_code = 1;
     }
-    if c.kind == ChangeKind::Rollback && result != "ok" && !model.plan_state.paused {
+    let rollback_failed =
+        c.kind == ChangeKind::Rollback && result != "ok" && model.stopping.is_none();
+    if rollback_failed {
         // Automation must not go on with a release whose rollback did not
         // complete: the operator decides.
-        model.plan_state.paused = true;
-        model.push_journal(
-            ctx.now,
-            JournalKind::Automatic,
-            "automatic progression paused: the rollback did not complete",
-        );
+        pause_automation(model, "the rollback did not complete", ctx, fx);
     }
     model.last_change = Some(Finished {
         change: running.change.clone(),
@@ -842,9 +839,9 @@ pub(super) fn abandon(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     running.stop = Some(format!("abandoned by {} during a wait", ctx.operator));
     let automatic = running.change.automatic;
     close(model, ctx, fx);
-    if automatic && !model.plan_state.paused {
+    if automatic {
         // Else the plan would start the same change again at the next tick.
-        toggle_pause(model, ctx, fx);
+        pause_automation(model, "an automatic change was abandoned", ctx, fx);
     }
     after_stop(model, ctx, fx);
 }
@@ -892,16 +889,12 @@ pub(super) fn acknowledge(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if model.unfinished.is_empty() {
         return model.set_status(Level::Info, "nothing to acknowledge");
     }
-    for u in std::mem::take(&mut model.unfinished) {
-        fx.push(Effect::Journal(simple_record(
-            model,
-            ctx,
-            "acknowledge",
-            &u.change,
-            "seen",
-        )));
+    for u in &model.unfinished {
+        fx.push(Effect::Operator {
+            record: simple_record(model, ctx, "acknowledge", &u.change, "seen"),
+            then: OperatorAction::Acknowledge(u.change.clone()),
+        });
     }
-    model.set_status(Level::Info, "acknowledged");
 }
 
 /// A record of an operator action that changes nothing outside.
@@ -930,6 +923,9 @@ pub(super) fn simple_record(
     }
 }
 
+/// `p`: ask to pause or resume automatic progression. Like a change, the
+/// record is written first; the state changes when the runner says it was
+/// (`Msg::OperatorDone`), and not at all if the journal cannot be written.
 pub(super) fn toggle_pause(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if model.read_only {
         return model.set_status(
@@ -937,19 +933,58 @@ pub(super) fn toggle_pause(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
             "read-only: changes are disabled (started with --read-only)",
         );
     }
-    model.plan_state.paused = !model.plan_state.paused;
-    let (action, from, to) = if model.plan_state.paused {
+    let pause = !model.plan_state.paused;
+    let (action, from, to) = if pause {
         ("pause", "running", "paused")
     } else {
         ("resume", "paused", "running")
     };
+    model.set_status(Level::Info, format!("{action}…"));
+    fx.push(Effect::Operator {
+        record: simple_record(model, ctx, action, from, to),
+        then: OperatorAction::SetPaused(pause),
+    });
+}
+
+/// The automation pauses itself (a failed rollback, an abandoned automatic
+/// change): the safe direction, applied at once and journaled.
+pub(super) fn pause_automation(model: &mut Model, why: &str, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    if model.plan_state.paused {
+        return;
+    }
+    model.plan_state.paused = true;
     model.push_journal(
         ctx.now,
-        JournalKind::Operator,
-        format!("{}: automatic progression {to}", ctx.operator),
+        JournalKind::Automatic,
+        format!("automatic progression paused: {why}"),
     );
-    model.set_status(Level::Info, format!("automatic progression {to}"));
-    fx.push(Effect::Journal(simple_record(model, ctx, action, from, to)));
+    let mut record = simple_record(model, ctx, "pause", "running", "paused");
+    record.automatic = true;
+    record.reason = Some(why.to_string());
+    record.operator = format!("flightdeck (automation) for {}", ctx.operator);
+    fx.push(Effect::Journal(record));
+}
+
+/// The runner wrote an operator action's record: apply it.
+pub(super) fn on_operator_done(model: &mut Model, action: OperatorAction, ctx: &Ctx) {
+    match action {
+        OperatorAction::SetPaused(paused) => {
+            model.plan_state.paused = paused;
+            let to = if paused { "paused" } else { "running" };
+            model.push_journal(
+                ctx.now,
+                JournalKind::Operator,
+                format!("{}: automatic progression {to}", ctx.operator),
+            );
+            model.set_status(Level::Info, format!("automatic progression {to}"));
+        }
+        OperatorAction::Acknowledge(change) => {
+            model.unfinished.retain(|u| u.change != change);
+            if model.unfinished.is_empty() {
+                model.set_status(Level::Info, "acknowledged");
+            }
+        }
+    }
 }
 
 // ----- the dialog's size -------------------------------------------------------
