@@ -64,6 +64,9 @@ fn session(
         }
     };
     let (mut model, sources, operator) = started.map_err(|e| fail(e.code, &e.message))?;
+    // Usage and config errors first (exit 2); then whether this terminal
+    // can show the console at all.
+    can_draw().map_err(|why| fail(1, &why))?;
     let journal_path = cli
         .journal
         .clone()
@@ -97,6 +100,22 @@ fn session(
             eprintln!("flightdeck: {e:?}");
             Ok(Next::Exit(ExitCode::FAILURE))
         }
+    }
+}
+
+/// The console needs a terminal that can draw it: say plainly why not.
+fn can_draw() -> Result<(), String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(
+            "the console needs a terminal: stdin and stdout must be a tty (run it in a terminal, or over ssh -t)".into(),
+        );
+    }
+    match std::env::var("TERM").as_deref() {
+        Ok("dumb") | Ok("") | Err(_) => Err(
+            "TERM is dumb or unset: this terminal cannot draw the console (set TERM, e.g. TERM=xterm-256color)".into(),
+        ),
+        Ok(_) => Ok(()),
     }
 }
 

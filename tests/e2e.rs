@@ -484,3 +484,91 @@ canary_target_group_arn = "{canary_tg}"
     );
     Ok(())
 }
+
+#[test]
+fn sigquit_restores_the_terminal_and_tstp_cont_suspends_and_resumes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("j.jsonl");
+    let args = [
+        OsStr::new("--demo"),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let mut app = Running::start(&args, &[], 24, 80)?;
+    app.screen.wait_for("the panes", |s| {
+        s.contains("Canary") && s.contains("Journal")
+    })?;
+    let pid = app.child.process_id().ok_or("no pid")?.to_string();
+    let state = |pid: &str| -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit(") ").next().map(|r| r.chars().take(1).collect()))
+            .unwrap_or_default()
+    };
+    // Job control: the alternate screen is left before the process stops…
+    std::process::Command::new("kill")
+        .args(["-TSTP", &pid])
+        .status()?;
+    let deadline = Instant::now() + PATIENCE;
+    while state(&pid) != "T" && Instant::now() < deadline {
+        app.screen.pump(Duration::from_millis(50));
+    }
+    assert_eq!(state(&pid), "T", "stopped");
+    while app.screen.pump(Duration::from_millis(200)) {}
+    assert!(
+        !app.screen.parser.screen().alternate_screen(),
+        "left the alternate screen before stopping"
+    );
+    // …and taken back, drawn whole, after SIGCONT.
+    std::process::Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()?;
+    app.screen.wait_for("the panes again", |s| {
+        s.contains("Canary") && s.contains("Journal")
+    })?;
+    assert!(app.screen.parser.screen().alternate_screen());
+    // SIGQUIT: like SIGTERM, the terminal is restored.
+    std::process::Command::new("kill")
+        .args(["-QUIT", &pid])
+        .status()?;
+    let status = app.wait_exit("on SIGQUIT")?;
+    assert!(status.success(), "{status:?}");
+    assert!(!app.screen.parser.screen().alternate_screen());
+    let raw = String::from_utf8_lossy(&app.screen.raw);
+    assert!(
+        raw.ends_with("\x1b[?1049l") || raw.contains("\x1b[?1049l"),
+        "left the alternate screen"
+    );
+    Ok(())
+}
+
+#[test]
+fn without_a_terminal_or_with_term_dumb_it_says_why_in_one_plain_line() -> TestResult {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["--demo", "--journal", "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the console needs a terminal"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!err.contains('\x1b') && out.stdout.is_empty(), "{err}");
+
+    let mut app = Running::start(
+        &[
+            OsStr::new("--demo"),
+            OsStr::new("--journal"),
+            OsStr::new("/dev/null"),
+        ],
+        &[("TERM", "dumb")],
+        24,
+        80,
+    )?;
+    let status = app.wait_exit("with TERM=dumb")?;
+    assert_eq!(status.exit_code(), 1);
+    let raw = String::from_utf8_lossy(&app.screen.raw);
+    assert!(raw.contains("TERM is dumb"), "{raw}");
+    assert!(!raw.contains('\x1b'), "no escape sequences: {raw:?}");
+    Ok(())
+}

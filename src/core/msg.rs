@@ -34,6 +34,9 @@ pub enum Msg {
     ApiCalls(u64),
     /// Writing the journal failed: the operator must know.
     JournalFailed(String),
+    /// Ctrl-Z: the runtime suspends the process (job control); the core
+    /// does nothing.
+    Suspend,
     /// SIGTERM, SIGHUP, SIGINT or a lost terminal: stop any change at its
     /// next step boundary, journal it, and quit.
     Shutdown(String),

@@ -1,6 +1,8 @@
 //! Terminal input: crossterm events turned into the core's messages.
 
 use crossterm::event::{Event, EventStream, KeyEventKind, KeyModifiers};
+use std::io::IsTerminal;
+
 use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -10,10 +12,27 @@ use crate::core::msg::Msg;
 pub fn spawn(tx: UnboundedSender<Msg>) {
     tokio::spawn(async move {
         let mut events = EventStream::new();
-        while let Some(Ok(event)) = events.next().await {
-            let Some(msg) = to_msg(event) else { continue };
-            if tx.send(msg).is_err() {
-                return;
+        let mut errors = 0u32;
+        loop {
+            match events.next().await {
+                Some(Ok(event)) => {
+                    errors = 0;
+                    let Some(msg) = to_msg(event) else { continue };
+                    if tx.send(msg).is_err() {
+                        return;
+                    }
+                }
+                // A read interrupted by a signal (a stop and continue, for
+                // one) is not a lost terminal: read again while the
+                // terminal is still there.
+                Some(Err(e)) if errors < 50 && std::io::stdin().is_terminal() => {
+                    errors += 1;
+                    if e.kind() != std::io::ErrorKind::Interrupted {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    events = EventStream::new();
+                }
+                Some(Err(_)) | None => break,
             }
         }
         // The input ended or failed: the terminal is gone (SSH drop, tmux
@@ -24,6 +43,14 @@ pub fn spawn(tx: UnboundedSender<Msg>) {
 
 fn to_msg(event: Event) -> Option<Msg> {
     match event {
+        // Ctrl-Z reaches us as a key in raw mode: suspend, as a shell would.
+        Event::Key(key)
+            if key.kind != KeyEventKind::Release
+                && key.code == crossterm::event::KeyCode::Char('z')
+                && key.modifiers.contains(KeyModifiers::CONTROL) =>
+        {
+            Some(Msg::Suspend)
+        }
         Event::Key(key) if key.kind != KeyEventKind::Release => {
             use crossterm::event::KeyCode as C;
             let code = match key.code {

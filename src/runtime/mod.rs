@@ -74,6 +74,8 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     // change under way to its step boundary, bounded by `drain`.
     let drain = intervals.call_timeout + DRAIN_MARGIN;
     let mut screen_ok = true;
+    // Ctrl-Z (a key in raw mode) or SIGTSTP: suspend after this turn.
+    let mut suspend = false;
     let mut deadline: Option<Instant> = None;
     let result: Result<()> = loop {
         let wait_draw = model.dirty && screen_ok;
@@ -88,6 +90,10 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
                     batch.push(more);
                 }
                 for msg in batch {
+                    if matches!(msg, Msg::Suspend) {
+                        suspend = true;
+                        continue;
+                    }
                     if let Msg::Shutdown(why) = &msg
                         && why.contains("terminal")
                     {
@@ -110,14 +116,25 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
             }
             // SIGTERM, SIGHUP or SIGINT: the core stops any change at its
             // next step boundary, journals it, and quits.
-            name = signals.recv() => {
-                if name == "SIGHUP" {
-                    // The terminal is most likely gone with the session.
-                    screen_ok = false;
+            event = signals.recv() => match event {
+                terminal::SignalEvent::End(name) => {
+                    if name == "SIGHUP" {
+                        // The terminal is most likely gone with the session.
+                        screen_ok = false;
+                    }
+                    deadline.get_or_insert(Instant::now() + drain);
+                    let _ = tx.send(Msg::Shutdown(name.to_string()));
                 }
-                deadline.get_or_insert(Instant::now() + drain);
-                let _ = tx.send(Msg::Shutdown(name.to_string()));
+                terminal::SignalEvent::Suspend => suspend = true,
             }
+        }
+        if suspend && screen_ok {
+            suspend = false;
+            if terminal::suspend(&mut term).is_err() {
+                screen_ok = false;
+                let _ = tx.send(Msg::Shutdown("terminal closed".into()));
+            }
+            model.dirty = true;
         }
         if model.quit {
             break Ok(());

@@ -52,11 +52,47 @@ pub fn draw(term: &mut Term, model: &Model, theme: &Theme) -> Result<()> {
     Ok(())
 }
 
-/// The signals that end a session.
+/// Leave the terminal as the shell wants it, stop the process (job
+/// control: Ctrl-Z or SIGTSTP), and when it continues (`fg`, SIGCONT) take
+/// the terminal back and draw everything again, as vim and htop do.
+pub fn suspend(term: &mut Term) -> Result<()> {
+    leave()?;
+    // SIGSTOP cannot be caught: the process stops here until SIGCONT.
+    // SAFETY: raise only sends a signal to this process.
+    unsafe {
+        libc::raise(libc::SIGSTOP);
+    }
+    crossterm::terminal::enable_raw_mode()?;
+    execute!(
+        stdout(),
+        crossterm::terminal::EnterAlternateScreen,
+        EnableBracketedPaste,
+        crossterm::cursor::Hide,
+        crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+    )?;
+    // Forget the last frame so the next draw paints everything. (Not
+    // `Terminal::clear`: it asks the terminal for the cursor position, and
+    // the input task is reading the answer.)
+    term.swap_buffers();
+    term.swap_buffers();
+    Ok(())
+}
+
+/// What a signal asks for.
+pub enum SignalEvent {
+    /// SIGTERM, SIGHUP, SIGINT, SIGQUIT: stop at a step boundary and leave.
+    End(&'static str),
+    /// SIGTSTP: job control.
+    Suspend,
+}
+
+/// The signals that end or suspend a session.
 pub struct Signals {
     term: Signal,
     hup: Signal,
     int: Signal,
+    quit: Signal,
+    tstp: Signal,
 }
 
 impl Signals {
@@ -65,15 +101,19 @@ impl Signals {
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
             int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+            tstp: signal(SignalKind::from_raw(libc::SIGTSTP))?,
         })
     }
 
     /// Wait for one; says which.
-    pub async fn recv(&mut self) -> &'static str {
+    pub async fn recv(&mut self) -> SignalEvent {
         tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.hup.recv() => "SIGHUP",
-            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => SignalEvent::End("SIGTERM"),
+            _ = self.hup.recv() => SignalEvent::End("SIGHUP"),
+            _ = self.int.recv() => SignalEvent::End("SIGINT"),
+            _ = self.quit.recv() => SignalEvent::End("SIGQUIT"),
+            _ = self.tstp.recv() => SignalEvent::Suspend,
         }
     }
 }

@@ -79,6 +79,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             );
         }
         Msg::Shutdown(why) => change::shut_down(model, &why, ctx, &mut fx),
+        Msg::Suspend => {}
         Msg::OperatorDone(action) => change::on_operator_done(model, action, ctx),
         Msg::BaselineHint(hint) => data::on_baseline_hint(model, hint, ctx, &mut fx),
         Msg::ApiCalls(total) => {
