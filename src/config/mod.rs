@@ -39,13 +39,30 @@ impl fmt::Display for ConfigError {
         }
         f.write_str(": ")?;
         if let Some(key) = &self.key {
-            write!(f, "key `{key}`: ")?;
+            write!(f, "key `{}`: ", shown(key))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&shown(&self.message))
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// The longest message (or key) shown: values come from the file.
+const MAX_SHOWN: usize = 400;
+
+/// Text from the file as it may be shown: inert (no control bytes or bidi
+/// overrides reach the terminal) and cut with a marker when long.
+fn shown(text: &str) -> String {
+    let safe = crate::ui::text::inert(text);
+    if safe.chars().count() <= MAX_SHOWN {
+        return safe;
+    }
+    let cut: String = safe.chars().take(MAX_SHOWN).collect();
+    format!("{cut}… (cut)")
+}
+
+/// The largest config file read.
+const MAX_FILE: u64 = 1024 * 1024;
 
 // ----- value types that check themselves while parsing ------------------------
 
@@ -230,7 +247,7 @@ pub struct JournalSection {
 #[serde(deny_unknown_fields)]
 pub struct StepSection {
     pub weight: Percent,
-    pub bake: Option<Dur>,
+    pub bake: Option<Spanned<Dur>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -244,13 +261,13 @@ pub enum OnFailureName {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AnalysisSection {
-    pub interval: Option<Dur>,
-    pub lookback: Option<Dur>,
-    pub max_error_rate_pct: Option<f64>,
-    pub max_p95_ms: Option<f64>,
-    pub min_requests: Option<u64>,
+    pub interval: Option<Spanned<Dur>>,
+    pub lookback: Option<Spanned<Dur>>,
+    pub max_error_rate_pct: Option<Spanned<f64>>,
+    pub max_p95_ms: Option<Spanned<f64>>,
+    pub min_requests: Option<Spanned<u64>>,
     pub confidence: Option<Confidence>,
-    pub failures_before_action: Option<u32>,
+    pub failures_before_action: Option<Spanned<u32>>,
     pub on_failure: Option<OnFailureName>,
     pub auto_advance: Option<bool>,
     pub error_rate_query: Option<String>,
@@ -357,7 +374,8 @@ impl Config {
             let known: Vec<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
             ConfigError {
                 path: self.path.clone(),
-                line: None,
+                // The file as a whole: where a [[service]] would go.
+                line: Some(1),
                 column: None,
                 key: Some("service".into()),
                 message: match name {
@@ -381,12 +399,46 @@ pub fn default_path() -> Option<PathBuf> {
 
 /// Read and check a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let error = |line: Option<usize>, message: String| ConfigError {
         path: path.to_path_buf(),
-        line: None,
+        line,
         column: None,
         key: None,
-        message: format!("cannot read the config: {e}"),
+        message,
+    };
+    // A FIFO or a device would block or never end: only regular files.
+    let meta =
+        std::fs::metadata(path).map_err(|e| error(None, format!("cannot read the config: {e}")))?;
+    if !meta.is_file() {
+        return Err(error(
+            None,
+            "not a regular file (a FIFO, a device or a directory?): expected a TOML file".into(),
+        ));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(error(
+            None,
+            format!(
+                "{} bytes: a config file is at most {MAX_FILE} bytes",
+                meta.len()
+            ),
+        ));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| error(None, format!("cannot read the config: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(error(
+            None,
+            format!("a config file is at most {MAX_FILE} bytes"),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..good].iter().filter(|b| **b == b'\n').count() + 1;
+        error(
+            Some(line),
+            format!("invalid UTF-8 at byte {good}: save the file as UTF-8"),
+        )
     })?;
     parse(path, &text)
 }
@@ -465,7 +517,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     .iter()
                     .map(|st| Step {
                         weight: st.weight.0,
-                        bake: st.bake.map(|d| d.0),
+                        bake: st.bake.as_ref().map(|d| d.get_ref().0),
                     })
                     .collect();
                 let increasing = list.windows(2).all(|w| w[0].weight < w[1].weight);
@@ -480,17 +532,107 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             }
         };
         let a = &s.analysis;
+        // Values that parse but make no sense, refused where they are.
+        let name = s.name.get_ref();
+        if name.trim().is_empty() || name.chars().any(char::is_control) {
+            return Err(error_at(
+                Some(s.name.span()),
+                key("name"),
+                "expected a service name: not empty, no control characters".into(),
+            ));
+        }
+        let zero = Duration::ZERO;
+        for (field, value) in [
+            ("analysis.interval", &a.interval),
+            ("analysis.lookback", &a.lookback),
+        ] {
+            if let Some(d) = value
+                && d.get_ref().0 == zero
+            {
+                return Err(error_at(
+                    Some(d.span()),
+                    key(field),
+                    "must be longer than 0: expected e.g. \"30s\"".into(),
+                ));
+            }
+        }
+        if let Some(steps) = &s.steps {
+            for (j, st) in steps.get_ref().iter().enumerate() {
+                if let Some(b) = &st.bake
+                    && b.get_ref().0 == zero
+                {
+                    return Err(error_at(
+                        Some(b.span()),
+                        key(&format!("steps[{j}].bake")),
+                        "must be longer than 0: leave `bake` out for a step without one".into(),
+                    ));
+                }
+            }
+        }
+        for (field, value) in [
+            ("analysis.max_error_rate_pct", &a.max_error_rate_pct),
+            ("analysis.max_p95_ms", &a.max_p95_ms),
+        ] {
+            if let Some(v) = value
+                && !(v.get_ref().is_finite() && *v.get_ref() > 0.0)
+            {
+                return Err(error_at(
+                    Some(v.span()),
+                    key(field),
+                    format!(
+                        "{} is not a threshold: expected a number above 0",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        }
+        for (field, value) in [
+            (
+                "analysis.min_requests",
+                a.min_requests.as_ref().map(|v| (*v.get_ref(), v.span())),
+            ),
+            (
+                "analysis.failures_before_action",
+                a.failures_before_action
+                    .as_ref()
+                    .map(|v| (u64::from(*v.get_ref()), v.span())),
+            ),
+        ] {
+            if let Some((0, span)) = value {
+                return Err(error_at(
+                    Some(span),
+                    key(field),
+                    "must be at least 1".into(),
+                ));
+            }
+        }
         let defaults = AnalysisSettings::default();
         let analysis = AnalysisSettings {
-            interval: a.interval.map_or(defaults.interval, |d| d.0),
-            lookback: a.lookback.map_or(defaults.lookback, |d| d.0),
-            max_error_rate_pct: a.max_error_rate_pct.unwrap_or(defaults.max_error_rate_pct),
-            max_p95_ms: a.max_p95_ms.unwrap_or(defaults.max_p95_ms),
-            min_requests: a.min_requests.unwrap_or(defaults.min_requests),
+            interval: a
+                .interval
+                .as_ref()
+                .map_or(defaults.interval, |d| d.get_ref().0),
+            lookback: a
+                .lookback
+                .as_ref()
+                .map_or(defaults.lookback, |d| d.get_ref().0),
+            max_error_rate_pct: a
+                .max_error_rate_pct
+                .as_ref()
+                .map_or(defaults.max_error_rate_pct, |v| *v.get_ref()),
+            max_p95_ms: a
+                .max_p95_ms
+                .as_ref()
+                .map_or(defaults.max_p95_ms, |v| *v.get_ref()),
+            min_requests: a
+                .min_requests
+                .as_ref()
+                .map_or(defaults.min_requests, |v| *v.get_ref()),
             confidence: a.confidence.map_or(defaults.confidence, |c| c.0),
             failures_before_action: a
                 .failures_before_action
-                .unwrap_or(defaults.failures_before_action),
+                .as_ref()
+                .map_or(defaults.failures_before_action, |v| *v.get_ref()),
             on_failure: match a.on_failure {
                 None | Some(OnFailureName::Rollback) => OnFailure::Rollback,
                 Some(OnFailureName::Pause) => OnFailure::Pause,
@@ -519,7 +661,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     if let Some(theme) = &file.ui.theme
         && !theme::BUILT_IN.iter().any(|(name, _)| name == theme)
     {
-        let offset = text.find(&format!("\"{theme}\"")).map(|o| o..o + 1);
+        // Where the value is written; escapes in it (\u001b) differ from
+        // the parsed text, so fall back to the `theme` key.
+        let offset = text
+            .find(&format!("\"{theme}\""))
+            .or_else(|| text.find("theme"))
+            .map(|o| o..o + 1);
         let names: Vec<&str> = theme::BUILT_IN.iter().map(|(n, _)| *n).collect();
         return Err(error_at(
             offset,
