@@ -665,3 +665,17 @@ fn api_calls_are_counted_over_the_last_minute() {
     h.send(flightdeck::core::msg::Msg::ApiCalls(150));
     assert_eq!(h.model.api_rate(), Some((150, 20)));
 }
+
+#[test]
+fn a_poll_that_brings_nothing_new_does_not_redraw() {
+    let mut h = Harness::new("good", tuesday(), false);
+    let fleet = h.world.fleet();
+    h.send(flightdeck::core::msg::Msg::Fleet(Ok(fleet.clone())));
+    h.model.dirty = false;
+    h.send(flightdeck::core::msg::Msg::Fleet(Ok(fleet)));
+    assert!(!h.model.dirty, "same fleet: no frame");
+    h.send(flightdeck::core::msg::Msg::Logs(Ok(Vec::new())));
+    assert!(!h.model.dirty, "no new lines: no frame");
+    h.send(flightdeck::core::msg::Msg::Tick);
+    assert!(h.model.dirty, "the clock moves every second");
+}

@@ -32,6 +32,18 @@ pub struct Ctx {
 
 pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
     model.now = ctx.now;
+    // Polls that bring what the screen already shows do not redraw it (the
+    // ages in the titles move with the 1 Hz tick).
+    let quiet = repeats(model, &msg);
+    let seen = (
+        model.dirty,
+        model.journal.len(),
+        model.status.clone(),
+        model
+            .running
+            .as_ref()
+            .map(|r| (r.index, r.progress.clone())),
+    );
     model.dirty = true;
     let mut fx = Vec::new();
     match msg {
@@ -91,11 +103,37 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             {
                 model.api_calls.pop_front();
             }
-            // Only the help overlay shows it.
-            model.dirty = matches!(model.overlay, super::model::Overlay::Help);
         }
     }
+    if quiet {
+        let now = (
+            seen.0,
+            model.journal.len(),
+            model.status.clone(),
+            model
+                .running
+                .as_ref()
+                .map(|r| (r.index, r.progress.clone())),
+        );
+        model.dirty = seen != now || seen.0;
+    }
     fx
+}
+
+/// Whether `msg` only repeats what the model already shows.
+fn repeats(model: &Model, msg: &Msg) -> bool {
+    fn same<T: PartialEq>(shown: &super::model::Loadable<T>, new: &T) -> bool {
+        matches!(shown, super::model::Loadable::Ready { value, .. } if value == new)
+    }
+    match msg {
+        Msg::Pipeline(Ok(run)) => same(&model.pipeline, run),
+        Msg::Fleet(Ok(fleet)) => same(&model.fleet, fleet),
+        Msg::Traffic(Ok(forward)) => same(&model.traffic, forward),
+        Msg::Metrics(Ok(points)) => points.is_empty() && model.metrics.error.is_none(),
+        Msg::Logs(Ok(lines)) => lines.is_empty() && model.logs.error.is_none(),
+        Msg::ApiCalls(_) => !matches!(model.overlay, super::model::Overlay::Help),
+        _ => false,
+    }
 }
 
 pub fn short_sha(sha: &str) -> &str {

@@ -1,0 +1,103 @@
+//! How quietly the console draws: the real binary in a pseudo-terminal at
+//! 160×48 on `--demo --demo-speed 1`, measured for 30 s after a 5 s
+//! warm-up: CPU of the process, bytes written to the terminal per second,
+//! frames per second (synchronized updates). `top -d 1` in the same kind of
+//! terminal is measured the same way for comparison.
+//!
+//!     cargo bench --bench quiet
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+
+const WARM_UP: Duration = Duration::from_secs(5);
+const MEASURE: Duration = Duration::from_secs(30);
+
+struct Figures {
+    cpu_pct: f64,
+    bytes_per_s: f64,
+    frames_per_s: f64,
+}
+
+fn measure(program: &str, args: &[&str]) -> Result<Figures, Box<dyn std::error::Error>> {
+    let pair = native_pty_system().openpty(PtySize {
+        rows: 48,
+        cols: 160,
+        pixel_width: 0,
+        pixel_height: 0,
+    })?;
+    let mut cmd = CommandBuilder::new(program);
+    cmd.args(args);
+    cmd.env("TERM", "xterm-256color");
+    let dir = tempfile::tempdir()?;
+    cmd.env("HOME", dir.path());
+    cmd.env("XDG_STATE_HOME", dir.path());
+    let mut child = pair.slave.spawn_command(cmd)?;
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader()?;
+    let _writer = pair.master.take_writer()?;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let pid = child.process_id().ok_or("no pid")?;
+    let cpu_ticks = || -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit(") ").next()?.to_string();
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0)
+    };
+    let drain_until = |end: Instant, bytes: &mut Vec<u8>| {
+        while Instant::now() < end {
+            if let Ok(chunk) = rx.recv_timeout(Duration::from_millis(50)) {
+                bytes.extend(chunk);
+            }
+        }
+    };
+    let mut ignored = Vec::new();
+    drain_until(Instant::now() + WARM_UP, &mut ignored);
+    let ticks0 = cpu_ticks();
+    let mut bytes = Vec::new();
+    let start = Instant::now();
+    drain_until(start + MEASURE, &mut bytes);
+    let secs = start.elapsed().as_secs_f64();
+    let ticks = cpu_ticks().saturating_sub(ticks0);
+    let _ = child.kill();
+    // SAFETY: sysconf only reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let frames = bytes.windows(8).filter(|w| w == b"\x1b[?2026h").count();
+    Ok(Figures {
+        cpu_pct: ticks as f64 / hz / secs * 100.0,
+        bytes_per_s: bytes.len() as f64 / secs,
+        frames_per_s: frames as f64 / secs,
+    })
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let console = measure(
+        env!("CARGO_BIN_EXE_flightdeck"),
+        &["--demo", "--demo-speed", "1", "--journal", "/dev/null"],
+    )?;
+    println!(
+        "flightdeck --demo --demo-speed 1, 160x48, 30 s: CPU {:.2} % of a core, {:.0} bytes/s, {:.2} frames/s",
+        console.cpu_pct, console.bytes_per_s, console.frames_per_s
+    );
+    match measure("top", &["-d", "1"]) {
+        Ok(top) => println!(
+            "top -d 1, 160x48, 30 s: CPU {:.2} % of a core, {:.0} bytes/s",
+            top.cpu_pct, top.bytes_per_s
+        ),
+        Err(e) => println!("top -d 1: not measured ({e})"),
+    }
+    Ok(())
+}
