@@ -38,6 +38,9 @@ pub struct Cli {
     /// How many times faster than real time the demo runs
     #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_SPEED, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub demo_speed: u32,
+    /// Draw with ASCII only (also when the locale is not UTF-8, e.g. LANG=C)
+    #[arg(long)]
+    pub ascii: bool,
     /// Journal file [default: ~/.local/state/flightdeck/journal.jsonl, or
     /// demo-journal.jsonl beside it with --demo]
     #[arg(long, value_name = "PATH")]

@@ -83,6 +83,7 @@ fn session(
     let (baseline, unfinished) = journal::read_back(&journal_path, &model.service.name);
     model.baseline = baseline;
     model.unfinished = unfinished;
+    model.ascii = cli.ascii || flightdeck::ui::text::locale_is_not_utf8(|k| std::env::var(k).ok());
     let journal = Journal::open(&journal_path).map_err(|e| fail(1, &e.to_string()))?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let session = Session {

@@ -77,6 +77,9 @@ impl Running {
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_flightdeck"));
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
+        cmd.env("LANG", "C.UTF-8");
+        cmd.env_remove("LC_ALL");
+        cmd.env_remove("LC_CTYPE");
         cmd.env_remove("NO_COLOR");
         for (key, value) in env {
             cmd.env(key, value);
@@ -570,5 +573,31 @@ fn without_a_terminal_or_with_term_dumb_it_says_why_in_one_plain_line() -> TestR
     let raw = String::from_utf8_lossy(&app.screen.raw);
     assert!(raw.contains("TERM is dumb"), "{raw}");
     assert!(!raw.contains('\x1b'), "no escape sequences: {raw:?}");
+    Ok(())
+}
+
+#[test]
+fn a_locale_that_is_not_utf8_draws_with_ascii_only() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("j.jsonl");
+    let args = [
+        OsStr::new("--demo"),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let mut app = Running::start(&args, &[("LANG", "C")], ROWS, COLS)?;
+    let screen = app.screen.wait_for("the panes", |s| {
+        s.contains("Canary") && s.contains("Journal") && s.contains("10% canary")
+    })?;
+    assert!(screen.is_ascii(), "{screen}");
+    assert!(screen.contains("+-") && screen.contains('|'), "{screen}");
+    app.send("?")?;
+    let help = app
+        .screen
+        .wait_for("help", |s| s.contains("drawing  ASCII only"))?;
+    assert!(help.is_ascii(), "{help}");
+    app.send("q")?;
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
     Ok(())
 }

@@ -484,6 +484,8 @@ pub struct Model {
     pub status: Option<Status>,
     pub theme: String,
     pub themes: Vec<String>,
+    /// Draw with ASCII only (`--ascii`, or a locale that is not UTF-8).
+    pub ascii: bool,
     /// The services of the config, for `:service NAME`.
     pub services: Vec<String>,
     /// Set by `:service NAME`: the console restarts on that service.
@@ -577,6 +579,7 @@ impl Model {
             theme: init.theme,
             themes: init.themes,
             services: init.services,
+            ascii: false,
             switch_to: None,
             running: None,
             pending_rollback: None,

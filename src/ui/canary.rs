@@ -76,7 +76,7 @@ impl Widget for CanaryPane<'_> {
             state_line(model, theme),
             change_line(model, theme),
         ];
-        let charts = inner.height >= 16 && inner.width >= 50;
+        let charts = inner.height >= 16 && inner.width >= 50 && !model.ascii;
         if !charts {
             lines.push(metric_line(
                 model,

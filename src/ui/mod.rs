@@ -59,6 +59,9 @@ pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
             widgets::weight(frame, area, input, error.as_deref(), model, theme)
         }
     }
+    if model.ascii {
+        text::asciify(frame.buffer_mut());
+    }
 }
 
 /// The block around a pane: its title, how old its data is, and focus.

@@ -44,6 +44,14 @@ pub fn help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         format!("    themes  {}", model.themes.join(", ")),
         theme.style(Role::Muted),
     )));
+    lines.push(Line::from(Span::styled(
+        if model.ascii {
+            "   drawing  ASCII only (--ascii, or a locale that is not UTF-8)"
+        } else {
+            "   drawing  UTF-8 (--ascii, or LANG=C, draws with ASCII only)"
+        },
+        theme.style(Role::Muted),
+    )));
     if let Some((total, minute)) = model.api_rate() {
         lines.push(Line::from(Span::styled(
             format!(" API calls  {total} in all, {minute} in the last minute"),
