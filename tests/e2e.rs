@@ -384,11 +384,20 @@ fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished()
     let result = end["result"].as_str().unwrap_or_default();
     assert!(
         result.starts_with(
-            "stopped: SIGHUP during the change after 1 of 7 steps; traffic left at canary 10%"
+            "stopped: SIGHUP during the change after 1 of 7 steps; traffic left at canary 10%, canary service at 9 tasks"
         ),
         "{result}"
     );
-    assert_eq!(end["steps"].as_array().map(Vec::len), Some(1));
+    let steps: Vec<&str> = end["steps"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(
+        steps[1].starts_with("2. wait for 9 healthy canary targets")
+            && steps[1].ends_with(": interrupted"),
+        "{steps:?}"
+    );
 
     // kill -9 gives no chance to write the end: the next start says so.
     let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;

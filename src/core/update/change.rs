@@ -625,7 +625,7 @@ fn after_stop(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 /// End the change under way (all steps done, failed, or stopped) and
 /// journal which steps ran.
 fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    let Some(running) = model.running.take() else {
+    let Some(mut running) = model.running.take() else {
         return;
     };
     let total = running.change.steps.len();
@@ -633,10 +633,29 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let result = if let Some(stop) = &running.stop
         && done < total
     {
+        // A wait under way is cut short: say so beside the steps that ran.
+        if let Some(step) = running.change.steps.get(done)
+            && step.is_wait()
+        {
+            running
+                .ran
+                .push(format!("{}. {}: interrupted", done + 1, step.describe()));
+        }
         let traffic = model
             .canary_weight()
             .map_or("unknown".to_string(), |w| format!("canary {w}%"));
-        format!("stopped: {stop} after {done} of {total} steps; traffic left at {traffic}")
+        let tasks = model
+            .expected_canary
+            .or_else(|| {
+                model
+                    .fleet
+                    .value()
+                    .and_then(|f| f.service(Track::Canary))
+                    .map(|s| s.desired)
+            })
+            .map(|n| format!(", canary service at {n} tasks"))
+            .unwrap_or_default();
+        format!("stopped: {stop} after {done} of {total} steps; traffic left at {traffic}{tasks}")
     } else if let Some(first) = running.failures.first() {
         format!("failed: {first}")
     } else {
