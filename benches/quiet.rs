@@ -2,7 +2,9 @@
 //! 160×48 on `--demo --demo-speed 1`, measured for 30 s after a 5 s
 //! warm-up: CPU of the process, bytes written to the terminal per second,
 //! frames per second (synchronized updates). `top -d 1` in the same kind of
-//! terminal is measured the same way for comparison.
+//! terminal is measured the same way for comparison. Then a scripted minute
+//! of use (focus, scroll, filter, help, a dialog opened and cancelled, one
+//! key a second) reports frames and bytes per second.
 //!
 //!     cargo bench --bench quiet
 
@@ -20,7 +22,21 @@ struct Figures {
     frames_per_s: f64,
 }
 
+/// Keys sent one a second during the scripted minute.
+const SCRIPT: [&str; 12] = [
+    "\t", "j", "j", "k", "\t", "/", "e", "\x1b", "?", "x", "]", "\x1b",
+];
+
 fn measure(program: &str, args: &[&str]) -> Result<Figures, Box<dyn std::error::Error>> {
+    measure_with(program, args, MEASURE, false)
+}
+
+fn measure_with(
+    program: &str,
+    args: &[&str],
+    length: Duration,
+    scripted: bool,
+) -> Result<Figures, Box<dyn std::error::Error>> {
     let pair = native_pty_system().openpty(PtySize {
         rows: 48,
         cols: 160,
@@ -36,7 +52,7 @@ fn measure(program: &str, args: &[&str]) -> Result<Figures, Box<dyn std::error::
     let mut child = pair.slave.spawn_command(cmd)?;
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader()?;
-    let _writer = pair.master.take_writer()?;
+    let mut writer = pair.master.take_writer()?;
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {
         let mut buf = [0u8; 65536];
@@ -69,7 +85,18 @@ fn measure(program: &str, args: &[&str]) -> Result<Figures, Box<dyn std::error::
     let ticks0 = cpu_ticks();
     let mut bytes = Vec::new();
     let start = Instant::now();
-    drain_until(start + MEASURE, &mut bytes);
+    if scripted {
+        let mut second = 0;
+        while start.elapsed() < length {
+            let key = SCRIPT[second % SCRIPT.len()];
+            std::io::Write::write_all(&mut writer, key.as_bytes())?;
+            std::io::Write::flush(&mut writer)?;
+            second += 1;
+            drain_until(start + Duration::from_secs(second as u64), &mut bytes);
+        }
+    } else {
+        drain_until(start + length, &mut bytes);
+    }
     let secs = start.elapsed().as_secs_f64();
     let ticks = cpu_ticks().saturating_sub(ticks0);
     let _ = child.kill();
@@ -99,5 +126,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         Err(e) => println!("top -d 1: not measured ({e})"),
     }
+    let scripted = measure_with(
+        env!("CARGO_BIN_EXE_flightdeck"),
+        &["--demo", "--demo-speed", "1", "--journal", "/dev/null"],
+        Duration::from_secs(60),
+        true,
+    )?;
+    println!(
+        "scripted minute (a key a second), 160x48: CPU {:.2} % of a core, {:.0} bytes/s, {:.2} frames/s",
+        scripted.cpu_pct, scripted.bytes_per_s, scripted.frames_per_s
+    );
     Ok(())
 }
