@@ -158,3 +158,18 @@ fn hostile_log_lines_are_drawn_inert() -> Result<(), Box<dyn std::error::Error>>
     );
     Ok(())
 }
+
+#[test]
+fn a_failing_metrics_source_is_shown_in_the_canary_pane() -> Result<(), Box<dyn std::error::Error>>
+{
+    let mut h = started();
+    h.send(flightdeck::core::msg::Msg::Metrics(Err(
+        flightdeck::core::model::SourceError::new("Datadog 429: rate limited"),
+    )));
+    let screen = text(&render(&h, 160, 48)?);
+    assert!(
+        screen.contains("metrics: Datadog 429: rate limited"),
+        "{screen}"
+    );
+    Ok(())
+}

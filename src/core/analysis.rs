@@ -101,7 +101,7 @@ pub fn evaluate(
         outcome: Outcome::Inconclusive,
         canary_error_pct: None,
         canary_p95_ms: None,
-        stable_p95_ms: median(stable.iter().map(|p| p.p95_ms).collect()),
+        stable_p95_ms: median(stable.iter().filter_map(|p| p.p95_ms).collect()),
         requests,
         p_value: None,
         reason: String::new(),
@@ -122,12 +122,26 @@ pub fn evaluate(
         }
         Some(_) => {}
     }
-    if requests < settings.min_requests {
-        verdict.reason = format!("{requests} requests < {} needed", settings.min_requests);
+    if requests == 0 || requests < settings.min_requests {
+        verdict.reason = format!(
+            "{requests} requests < {} needed",
+            settings.min_requests.max(1)
+        );
         return verdict;
     }
     let error_pct = errors as f64 * 100.0 / requests as f64;
-    let canary_p95 = median(canary.iter().map(|p| p.p95_ms).collect());
+    let canary_lat: Vec<f64> = canary.iter().filter_map(|p| p.p95_ms).collect();
+    let stable_lat: Vec<f64> = stable.iter().filter_map(|p| p.p95_ms).collect();
+    // NaN anywhere, or latency missing, is not a measurement: inconclusive.
+    if !error_pct.is_finite() || canary_lat.iter().chain(&stable_lat).any(|v| !v.is_finite()) {
+        verdict.reason = "the data has values that are not numbers (NaN)".into();
+        return verdict;
+    }
+    if canary_lat.is_empty() {
+        verdict.reason = "no canary latency (p95) in the window".into();
+        return verdict;
+    }
+    let canary_p95 = median(canary_lat.clone());
     verdict.canary_error_pct = Some(error_pct);
     verdict.canary_p95_ms = canary_p95;
 
@@ -143,8 +157,6 @@ pub fn evaluate(
     {
         failures.push(format!("p95 {p95:.0}ms > {}ms", settings.max_p95_ms));
     }
-    let canary_lat: Vec<f64> = canary.iter().map(|p| p.p95_ms).collect();
-    let stable_lat: Vec<f64> = stable.iter().map(|p| p.p95_ms).collect();
     verdict.p_value = mann_whitney_greater(&canary_lat, &stable_lat);
     if let (Some(p), Some(c), Some(s)) = (verdict.p_value, canary_p95, verdict.stable_p95_ms) {
         // Significant and large enough to matter (Kayenta-style effect size).
@@ -158,6 +170,12 @@ pub fn evaluate(
             "error {error_pct:.2}%, p95 {:.0}ms, {requests} req",
             canary_p95.unwrap_or_default()
         );
+        if verdict.p_value.is_none() {
+            // Say it: only the thresholds were checked.
+            verdict
+                .reason
+                .push_str(" (thresholds only: no stable baseline to compare)");
+        }
     } else {
         verdict.outcome = Outcome::Fail;
         verdict.reason = failures.join("; ");
@@ -178,10 +196,29 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     })
 }
 
-/// One-sided Mann-Whitney U test: the p-value of "values in `a` tend to be
-/// larger than values in `b`", by the normal approximation with a tie
-/// correction. None when either side has fewer than 3 values.
+/// A one-sided Mann-Whitney U test of "values in `a` tend to be larger
+/// than values in `b`".
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MannWhitney {
+    /// U of `a`: pairs where `a` is larger, ties counting a half.
+    pub u: f64,
+    /// The normal approximation's z (with continuity and tie corrections);
+    /// None when the exact distribution was used.
+    pub z: Option<f64>,
+    pub p: f64,
+}
+
+/// The p-value of [`mann_whitney`]; None when either side has fewer than 3
+/// values.
 pub fn mann_whitney_greater(a: &[f64], b: &[f64]) -> Option<f64> {
+    mann_whitney(a, b).map(|t| t.p)
+}
+
+/// The test as scipy's `mannwhitneyu(a, b, alternative="greater")` does it:
+/// the exact distribution of U when there are no ties and either sample has
+/// at most 8 values, else the normal approximation with continuity and tie
+/// corrections.
+pub fn mann_whitney(a: &[f64], b: &[f64]) -> Option<MannWhitney> {
     let (n1, n2) = (a.len(), b.len());
     if n1 < 3 || n2 < 3 {
         return None;
@@ -215,17 +252,51 @@ pub fn mann_whitney_greater(a: &[f64], b: &[f64]) -> Option<f64> {
         .filter(|((_, in_a), _)| *in_a)
         .map(|(_, r)| r)
         .sum();
-    let (n1, n2) = (n1 as f64, n2 as f64);
-    let u = rank_sum_a - n1 * (n1 + 1.0) / 2.0;
-    let mean = n1 * n2 / 2.0;
-    let n = n1 + n2;
-    let variance = n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
+    let u = rank_sum_a - (n1 * (n1 + 1)) as f64 / 2.0;
+    if tie_term == 0.0 && (n1 <= 8 || n2 <= 8) {
+        return Some(MannWhitney {
+            u,
+            z: None,
+            p: exact_greater(n1, n2, u),
+        });
+    }
+    let (f1, f2) = (n1 as f64, n2 as f64);
+    let mean = f1 * f2 / 2.0;
+    let n = f1 + f2;
+    let variance = f1 * f2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
     if variance <= 0.0 {
-        return Some(0.5);
+        return Some(MannWhitney { u, z: None, p: 0.5 });
     }
     // Continuity correction towards the mean.
     let z = (u - mean - 0.5) / variance.sqrt();
-    Some(0.5 * erfc(z / std::f64::consts::SQRT_2))
+    Some(MannWhitney {
+        u,
+        z: Some(z),
+        p: 0.5 * erfc(z / std::f64::consts::SQRT_2),
+    })
+}
+
+/// P(U ≥ u) under the null hypothesis, from the exact distribution: the
+/// number of ways `n1` of the ranks 1..=n1+n2 add up to each rank sum,
+/// over the number of ways to choose them (exact in f64 for these sizes).
+fn exact_greater(n1: usize, n2: usize, u: f64) -> f64 {
+    let n = n1 + n2;
+    let max_sum = (n1 * (2 * n - n1 + 1)) / 2;
+    // ways[k][s]: subsets of size k of the ranks seen so far summing to s.
+    let mut ways = vec![vec![0.0_f64; max_sum + 1]; n1 + 1];
+    ways[0][0] = 1.0;
+    for rank in 1..=n {
+        for k in (1..=n1.min(rank)).rev() {
+            for s in (rank..=max_sum).rev() {
+                ways[k][s] += ways[k - 1][s - rank];
+            }
+        }
+    }
+    let min_sum = n1 * (n1 + 1) / 2;
+    let threshold = (u + min_sum as f64).round() as usize;
+    let total: f64 = ways[n1].iter().sum();
+    let tail: f64 = ways[n1][threshold.min(max_sum + 1)..].iter().sum();
+    tail / total
 }
 
 /// Complementary error function (Numerical Recipes' erfc, |error| < 1.2e-7).
@@ -265,7 +336,7 @@ mod tests {
                 track,
                 requests,
                 errors,
-                p95_ms: p95 + (i % 3) as f64,
+                p95_ms: Some(p95 + (i % 3) as f64),
             })
             .collect()
     }
@@ -328,5 +399,102 @@ mod tests {
         assert!((erfc(0.0) - 1.0).abs() < 1e-6);
         assert!((erfc(1.0) - 0.157_299_2).abs() < 1e-6);
         assert!((erfc(-1.0) - 1.842_700_8).abs() < 1e-6);
+    }
+
+    /// Reference values from scipy 1.17.1, produced with
+    /// `python -c 'from scipy.stats import mannwhitneyu; print(mannwhitneyu(a, b, alternative="greater"))'`
+    /// (and `method="asymptotic"` for the approximation of the first case).
+    #[test]
+    fn mann_whitney_matches_scipy() {
+        let close = |x: f64, y: f64| (x - y).abs() <= 1e-6 * y.abs().max(1e-9) + 1e-9;
+        let cases: [(&[f64], &[f64], f64, f64); 5] = [
+            // Separated samples of 8, no ties: exact.
+            (
+                &[20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0],
+                &[10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0],
+                64.0,
+                7.770_007_77e-05,
+            ),
+            // Overlapping, unequal sizes, no ties: exact.
+            (
+                &[3.1, 4.2, 5.5, 6.0, 7.7],
+                &[1.0, 2.5, 3.3, 4.0, 4.9, 5.1, 2.2],
+                29.0,
+                0.036_616_161_62,
+            ),
+            // Ties: normal approximation with tie correction.
+            (
+                &[5.0, 5.0, 6.0, 7.0, 7.0, 8.0],
+                &[4.0, 5.0, 5.0, 6.0, 6.0, 7.0],
+                25.0,
+                0.141_138_488_1,
+            ),
+            // Identical samples.
+            (
+                &[1.0, 2.0, 3.0, 4.0],
+                &[1.0, 2.0, 3.0, 4.0],
+                8.0,
+                0.558_789_943,
+            ),
+            // Unequal sizes 12 and 20 with ties: approximation.
+            (
+                &[
+                    110.0, 111.0, 112.0, 113.0, 114.0, 115.0, 116.0, 117.0, 118.0, 119.0, 120.0,
+                    121.0,
+                ],
+                &[
+                    100.0, 107.0, 114.0, 102.0, 109.0, 116.0, 104.0, 111.0, 118.0, 106.0, 113.0,
+                    101.0, 108.0, 115.0, 103.0, 110.0, 117.0, 105.0, 112.0, 100.0,
+                ],
+                199.5,
+                0.001_042_349_562,
+            ),
+        ];
+        for (a, b, u, p) in cases {
+            let t = mann_whitney(a, b);
+            assert!(
+                t.is_some_and(|t| t.u == u && close(t.p, p)),
+                "{a:?} {b:?}: {t:?}, want U={u} p={p}"
+            );
+        }
+        // The approximation scipy gives for the separated 8/8 case: what the
+        // exact test replaces.
+        let z = (64.0 - 32.0 - 0.5) / (8.0 * 8.0 / 12.0 * 17.0_f64).sqrt();
+        assert!(close(
+            0.5 * erfc(z / std::f64::consts::SQRT_2),
+            4.695_528_496e-04
+        ));
+    }
+
+    #[test]
+    fn nan_no_latency_and_no_traffic_are_inconclusive_and_thresholds_only_is_said() {
+        let settings = AnalysisSettings {
+            min_requests: 0,
+            ..AnalysisSettings::default()
+        };
+        let zero = points(Track::Canary, 0, 6, 0, 0, 140.0);
+        assert_eq!(
+            evaluate(&zero, &[], &settings, t(-1), t(60)).outcome,
+            Outcome::Inconclusive
+        );
+        let mut nan = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        nan[2].p95_ms = Some(f64::NAN);
+        let v = evaluate(&nan, &[], &settings, t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
+        let mut no_latency = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        for p in &mut no_latency {
+            p.p95_ms = None;
+        }
+        let v = evaluate(&no_latency, &[], &settings, t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Inconclusive);
+        assert!(v.reason.contains("no canary latency"), "{}", v.reason);
+        let alone = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        let v = evaluate(&alone, &[], &settings, t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Pass);
+        assert!(
+            v.reason.contains("thresholds only: no stable baseline"),
+            "{}",
+            v.reason
+        );
     }
 }

@@ -340,16 +340,15 @@ pub struct MetricPoint {
     pub track: Track,
     pub requests: u64,
     pub errors: u64,
-    pub p95_ms: f64,
+    /// p95 latency; None when the provider has no latency for the period
+    /// (never invented).
+    pub p95_ms: Option<f64>,
 }
 
 impl MetricPoint {
-    pub fn error_pct(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
-        } else {
-            self.errors as f64 * 100.0 / self.requests as f64
-        }
+    /// The error rate; None without requests.
+    pub fn error_pct(&self) -> Option<f64> {
+        (self.requests > 0).then(|| self.errors as f64 * 100.0 / self.requests as f64)
     }
 }
 

@@ -30,11 +30,12 @@ enum Metric {
 }
 
 impl Metric {
-    fn value(self, p: &MetricPoint) -> f64 {
+    fn value(self, p: &MetricPoint) -> Option<f64> {
         match self {
             Metric::ErrorRate => p.error_pct(),
             Metric::P95 => p.p95_ms,
         }
+        .filter(|v| v.is_finite())
     }
 
     fn limit(self, model: &Model) -> f64 {
@@ -62,12 +63,15 @@ impl Metric {
 impl Widget for CanaryPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (model, theme) = (self.model, self.theme);
-        let block = pane_block(
-            Pane::Canary,
-            model,
-            theme,
-            vec![age_span(&model.traffic, model, theme)],
-        );
+        let mut extra = vec![age_span(&model.traffic, model, theme)];
+        if let Some(e) = &model.metrics.error {
+            // A metrics source that fails is said where its data would be.
+            extra.push(Span::styled(
+                inert(&format!(" metrics: {e} ")),
+                theme.style(Role::Failing),
+            ));
+        }
+        let block = pane_block(Pane::Canary, model, theme, extra);
         let inner = block.inner(area);
         block.render(area, buf);
         let mut lines = vec![
@@ -249,7 +253,7 @@ fn change_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
 }
 
 fn latest(points: &std::collections::VecDeque<MetricPoint>, metric: Metric) -> Option<f64> {
-    points.back().map(|p| metric.value(p))
+    points.back().and_then(|p| metric.value(p))
 }
 
 fn metric_line<'a>(model: &Model, theme: &Theme, metric: Metric, width: usize) -> Line<'a> {
@@ -267,7 +271,7 @@ fn metric_line<'a>(model: &Model, theme: &Theme, metric: Metric, width: usize) -
         .metrics
         .canary
         .iter()
-        .map(|p| metric.value(p))
+        .filter_map(|p| metric.value(p))
         .collect();
     let show = |v: Option<f64>| v.map_or("—".to_string(), |v| metric.fmt(v));
     Line::from(vec![
@@ -323,11 +327,11 @@ fn chart(model: &Model, theme: &Theme, metric: Metric, area: Rect, buf: &mut Buf
     let series = |points: &std::collections::VecDeque<MetricPoint>| -> Vec<(f64, f64)> {
         points
             .iter()
-            .map(|p| {
-                (
+            .filter_map(|p| {
+                Some((
                     (p.at - now).num_milliseconds() as f64 / 1000.0,
-                    metric.value(p),
-                )
+                    metric.value(p)?,
+                ))
             })
             .filter(|(x, _)| *x >= -window)
             .collect()

@@ -224,7 +224,7 @@ impl World {
             track,
             requests,
             errors,
-            p95_ms,
+            p95_ms: Some(p95_ms),
         }
     }
 
