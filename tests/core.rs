@@ -679,3 +679,32 @@ fn a_poll_that_brings_nothing_new_does_not_redraw() {
     h.send(flightdeck::core::msg::Msg::Tick);
     assert!(h.model.dirty, "the clock moves every second");
 }
+
+#[test]
+fn auto_advance_needs_every_verdict_of_the_bake_window_to_pass() {
+    use flightdeck::core::analysis::Verdict;
+    let mut h = Harness::new("good", tuesday(), false);
+    approve_in_world(&mut h);
+    h.run_for(60);
+    // One inconclusive verdict in the window, then passes again.
+    let at = h.now;
+    h.model.analysis.verdicts.push(Verdict {
+        at,
+        outcome: Outcome::Inconclusive,
+        canary_error_pct: None,
+        canary_p95_ms: None,
+        stable_p95_ms: None,
+        requests: 0,
+        p_value: None,
+        reason: "gap".into(),
+    });
+    h.run_for(5 * 60);
+    assert_eq!(
+        h.model.canary_weight(),
+        Some(10),
+        "{:?}",
+        h.model.journal.back()
+    );
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("did not pass"), "{hold}");
+}

@@ -166,17 +166,22 @@ pub fn hold_reason(model: &Model) -> Option<String> {
         return Some(hold);
     }
     let entered = model.plan_state.entered_at?;
-    let latest = model
+    // Every verdict taken at this weight (the bake window) must have passed.
+    let window: Vec<Outcome> = model
         .analysis
         .verdicts
         .iter()
-        .rev()
-        .find(|v| v.at >= entered);
-    match latest.map(|v| v.outcome) {
+        .filter(|v| v.at >= entered)
+        .map(|v| v.outcome)
+        .collect();
+    match window.last() {
         None => Some("waiting for a verdict at this weight".into()),
         Some(Outcome::Inconclusive) => Some("last verdict inconclusive".into()),
         Some(Outcome::Fail) => Some("last verdict failed".into()),
-        Some(Outcome::Pass) => None,
+        Some(Outcome::Pass) if window.iter().all(|o| *o == Outcome::Pass) => None,
+        Some(Outcome::Pass) => {
+            Some("a verdict in this bake window did not pass: advance by hand".into())
+        }
     }
 }
 
