@@ -172,10 +172,16 @@ pub fn operator() -> String {
 }
 
 /// Poll intervals and the call timeout: the demo's, with `[poll]` over them.
-pub fn intervals(config: Option<&Config>) -> crate::runtime::pollers::Intervals {
-    let mut every = crate::runtime::pollers::Intervals::DEMO;
+/// `demo` picks the simulator's fast defaults, else the live ones that
+/// config.example.toml documents.
+pub fn intervals(config: Option<&Config>, demo: bool) -> crate::runtime::pollers::Intervals {
+    let mut every = if demo {
+        crate::runtime::pollers::Intervals::DEMO
+    } else {
+        crate::runtime::pollers::Intervals::LIVE
+    };
     if let Some(poll) = config.map(|c| &c.file.poll) {
-        let set = |slot: &mut std::time::Duration, value: &Option<config::Dur>| {
+        let set = |slot: &mut std::time::Duration, value: &Option<config::PollDur>| {
             if let Some(d) = value {
                 *slot = d.0;
             }
@@ -252,7 +258,7 @@ pub async fn live_session(
         profile: aws.and_then(|a| a.profile.clone()),
         endpoint_url: aws.and_then(|a| a.endpoint_url.clone()),
     };
-    let every = intervals(Some(config));
+    let every = intervals(Some(config), false);
     let sdk = crate::sources::aws::sdk_config(&settings, every.call_timeout).await;
     let (account, caller) = crate::sources::aws::identity(&sdk)
         .await
@@ -263,7 +269,6 @@ pub async fn live_session(
     let region = sdk
         .region()
         .map_or("unknown".to_string(), |r| r.to_string());
-    let canary_tg = service.canary_target_group_arn.clone().unwrap_or_default();
     let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let fleet = Arc::new(
         crate::sources::aws::ecs::AwsFleet::new(
@@ -281,7 +286,7 @@ pub async fn live_session(
             &sdk,
             service.listener.clone(),
             service.stable_target_group_arn.clone(),
-            canary_tg,
+            service.canary_target_group_arn.clone(),
         )
         .with_counter(calls.clone()),
     );

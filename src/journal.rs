@@ -130,6 +130,11 @@ impl Journal {
 /// was killed under them). Lines that do not parse are skipped: the journal
 /// is the operator's record, not ours to refuse.
 pub fn read_back(path: &Path, service: &str) -> (Option<Baseline>, Vec<Unfinished>) {
+    // Only a regular file, never through a link (`open` refuses those with
+    // a message): a FIFO would block, /dev/zero would never end.
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return (None, Vec::new());
+    }
     let Ok(text) = std::fs::read_to_string(path) else {
         return (None, Vec::new());
     };

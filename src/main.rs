@@ -70,7 +70,12 @@ fn session(
     let journal_path = cli
         .journal
         .clone()
-        .or_else(|| config.and_then(|c| c.file.journal.path.clone()))
+        // The demo never writes to the real journal of the config.
+        .or_else(|| {
+            config
+                .filter(|_| cli.demo.is_none())
+                .and_then(|c| c.file.journal.path.clone())
+        })
         .or_else(|| journal::default_path(cli.demo.is_some()));
     let Some(journal_path) = journal_path else {
         return Err(fail(
@@ -92,7 +97,7 @@ fn session(
         themes: Themes::load(no_color),
         journal,
         operator,
-        intervals: app::intervals(config),
+        intervals: app::intervals(config, cli.demo.is_some()),
     };
     match rt.block_on(runtime::run(session)) {
         Ok((_, Some(next))) => Ok(Next::Switch(next)),

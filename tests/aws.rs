@@ -369,3 +369,31 @@ async fn a_missing_service_is_a_clear_error() -> TestResult {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_target_group_missing_from_the_rule_is_an_error_not_a_weight_of_zero() -> TestResult {
+    use flightdeck::sources::Traffic;
+    use flightdeck::sources::aws::elb::AwsTraffic;
+    let layout = layout("tgtypo").await?;
+    let traffic = AwsTraffic::new(
+        &layout.sdk,
+        Listener::Rule(layout.rule.clone()),
+        layout.stable_tg.clone(),
+        Some(format!("{}-typo", layout.canary_tg)),
+    );
+    let err = traffic.weights().await.err().ok_or("read a weight of 0")?;
+    assert_eq!(err.kind, ErrorKind::NotFound, "{err}");
+    assert!(
+        err.message.contains("-typo is not in the forward action"),
+        "{err}"
+    );
+    // Without a canary target group the stable one alone is read.
+    let stable_only = AwsTraffic::new(
+        &layout.sdk,
+        Listener::Rule(layout.rule.clone()),
+        layout.stable_tg.clone(),
+        None,
+    );
+    assert_eq!(stable_only.weights().await?.split.stable, 90);
+    Ok(())
+}

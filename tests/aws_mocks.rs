@@ -228,11 +228,20 @@ async fn the_deployment_history_names_the_task_definition_before_the_latest_depl
                 .build()
         });
     let revisions = mock!(aws_sdk_ecs::Client::describe_service_revisions)
-        .match_requests(|r| r.service_revision_arns() == ["arn:rev/41".to_string()])
+        .match_requests(|r| {
+            r.service_revision_arns() == ["arn:rev/41".to_string(), "arn:rev/42".to_string()]
+        })
         .then_output(|| {
             DescribeServiceRevisionsOutput::builder()
                 .service_revisions(
                     ecs::ServiceRevision::builder()
+                        .service_revision_arn("arn:rev/42")
+                        .task_definition("arn:aws:ecs:eu-west-1:1:task-definition/auth:42")
+                        .build(),
+                )
+                .service_revisions(
+                    ecs::ServiceRevision::builder()
+                        .service_revision_arn("arn:rev/41")
                         .task_definition("arn:aws:ecs:eu-west-1:1:task-definition/auth:41")
                         .build(),
                 )
@@ -259,7 +268,7 @@ async fn the_deployment_history_names_the_task_definition_before_the_latest_depl
     );
     assert_eq!(
         fleet.task_definition_before("auth-production").await?,
-        Some("auth:41".to_string())
+        Some(("auth:41".to_string(), "auth:42".to_string()))
     );
     Ok(())
 }

@@ -463,7 +463,17 @@ fn without_a_journal_the_baseline_comes_from_the_deployment_history() {
     assert_eq!(asked, 1, "asked once");
     h.key(Key::char('R'));
     assert!(status(&h).contains("baseline is unknown"), "{}", status(&h));
-    h.send(Msg::BaselineHint(Ok(Some(BASELINE.into()))));
+    // History that does not end on what runs now is not used…
+    h.send(Msg::BaselineHint(Ok(Some((
+        "auth-service:40".into(),
+        BASELINE.into(),
+    )))));
+    assert!(h.model.baseline.is_none());
+    // …the latest successful deployment, to what runs now, is.
+    h.send(Msg::BaselineHint(Ok(Some((
+        BASELINE.into(),
+        "auth-service:42".into(),
+    )))));
     h.key(Key::char('R'));
     let fx = h.confirm("back");
     h.carry_out(fx);

@@ -229,12 +229,29 @@ pub struct UiSection {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PollSection {
-    pub pipeline: Option<Dur>,
-    pub fleet: Option<Dur>,
-    pub traffic: Option<Dur>,
-    pub metrics: Option<Dur>,
-    pub logs: Option<Dur>,
-    pub call_timeout: Option<Dur>,
+    pub pipeline: Option<PollDur>,
+    pub fleet: Option<PollDur>,
+    pub traffic: Option<PollDur>,
+    pub metrics: Option<PollDur>,
+    pub logs: Option<PollDur>,
+    pub call_timeout: Option<PollDur>,
+}
+
+/// A poll interval or call timeout: from 100 ms to 1 h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollDur(pub Duration);
+
+impl<'de> Deserialize<'de> for PollDur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Dur(value) = Dur::deserialize(d)?;
+        if value < Duration::from_millis(100) || value > Duration::from_secs(3600) {
+            return Err(de::Error::custom(format!(
+                "{} is out of range: expected from 100ms to 1h",
+                humantime::format_duration(value)
+            )));
+        }
+        Ok(PollDur(value))
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -406,26 +423,30 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         key: None,
         message,
     };
-    // A FIFO or a device would block or never end: only regular files.
-    let meta =
-        std::fs::metadata(path).map_err(|e| error(None, format!("cannot read the config: {e}")))?;
+    // A FIFO or a device would block or never end: only regular files,
+    // checked on the file opened (without blocking), then read with a cap.
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| error(None, format!("cannot read the config: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| error(None, format!("cannot read the config: {e}")))?;
     if !meta.is_file() {
         return Err(error(
             None,
             "not a regular file (a FIFO, a device or a directory?): expected a TOML file".into(),
         ));
     }
-    if meta.len() > MAX_FILE {
-        return Err(error(
-            None,
-            format!(
-                "{} bytes: a config file is at most {MAX_FILE} bytes",
-                meta.len()
-            ),
-        ));
-    }
-    let bytes =
-        std::fs::read(path).map_err(|e| error(None, format!("cannot read the config: {e}")))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE + 1), &mut bytes)
+        .map_err(|e| error(None, format!("cannot read the config: {e}")))?;
     if bytes.len() as u64 > MAX_FILE {
         return Err(error(
             None,

@@ -29,7 +29,7 @@ pub enum Msg {
     /// The record of an operator action was written: apply it.
     OperatorDone(OperatorAction),
     /// The answer to `Effect::FetchBaseline`.
-    BaselineHint(Result<Option<String>, SourceError>),
+    BaselineHint(Result<Option<(String, String)>, SourceError>),
     /// The provider's API calls so far (a counter the adapters share).
     ApiCalls(u64),
     /// Writing the journal failed: the operator must know.

@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::core::action::{Key, KeyCode};
 use crate::core::msg::Msg;
 
-pub fn spawn(tx: UnboundedSender<Msg>) {
+pub fn spawn(tx: UnboundedSender<Msg>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut events = EventStream::new();
         let mut errors = 0u32;
@@ -38,7 +38,7 @@ pub fn spawn(tx: UnboundedSender<Msg>) {
         // The input ended or failed: the terminal is gone (SSH drop, tmux
         // kill-pane). Stop at the next step boundary and leave.
         let _ = tx.send(Msg::Shutdown("terminal closed".into()));
-    });
+    })
 }
 
 fn to_msg(event: Event) -> Option<Msg> {

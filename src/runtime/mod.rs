@@ -54,9 +54,11 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let refresh = std::sync::Arc::new(Notify::new());
 
-    input::spawn(tx.clone());
-    spawn_tick(tx.clone(), sources.calls.clone());
-    pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
+    // The session's tasks: stopped when it ends (`:service` starts another
+    // session in the same process, which must own the input alone).
+    let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
+    tasks.push(input::spawn(tx.clone()));
+    tasks.push(spawn_tick(tx.clone(), sources.calls.clone()));
     let (effects, runner) = runner::spawn_with_timeout(
         sources.clone(),
         journal,
@@ -155,6 +157,9 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
             last_draw = Instant::now();
         }
     };
+    for task in &tasks {
+        task.abort();
+    }
     let _ = terminal::leave();
     if !screen_ok {
         // The terminal is gone: dropping it would try to show the cursor on
@@ -192,7 +197,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
 fn spawn_tick(
     tx: mpsc::UnboundedSender<Msg>,
     calls: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
-) {
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(1));
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -206,5 +211,5 @@ fn spawn_tick(
                 let _ = tx.send(Msg::ApiCalls(total));
             }
         }
-    });
+    })
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc::UnboundedSender};
+use tokio::task::JoinHandle;
 
 use crate::core::model::{ErrorKind, SourceError, Time};
 use crate::core::msg::Msg;
@@ -28,6 +29,17 @@ pub struct Intervals {
 }
 
 impl Intervals {
+    /// On AWS and GitHub (config.example.toml's `[poll]`): gentle with
+    /// shared API rate limits.
+    pub const LIVE: Intervals = Intervals {
+        pipeline: Duration::from_secs(30),
+        fleet: Duration::from_secs(5),
+        traffic: Duration::from_secs(5),
+        metrics: Duration::from_secs(30),
+        logs: Duration::from_secs(2),
+        call_timeout: Duration::from_secs(30),
+    };
+
     /// The demo's: fast, the simulator costs nothing to read.
     pub const DEMO: Intervals = Intervals {
         pipeline: Duration::from_secs(2),
@@ -58,21 +70,22 @@ pub fn spawn_all(
     tx: UnboundedSender<Msg>,
     refresh: Arc<Notify>,
     every_: Intervals,
-) {
+) -> Vec<JoinHandle<()>> {
     let limit = every_.call_timeout;
     let every = |interval: Duration| (interval, sources.clone(), tx.clone(), refresh.clone());
-    poll_with(every(every_.pipeline), move |s| async move {
+    let mut tasks = Vec::new();
+    tasks.push(poll_with(every(every_.pipeline), move |s| async move {
         Msg::Pipeline(timed(limit, "the pipeline", s.pipeline.latest_run()).await)
-    });
-    poll_with(every(every_.fleet), move |s| async move {
+    }));
+    tasks.push(poll_with(every(every_.fleet), move |s| async move {
         Msg::Fleet(timed(limit, "ECS", s.fleet.snapshot()).await)
-    });
-    poll_with(every(every_.traffic), move |s| async move {
+    }));
+    tasks.push(poll_with(every(every_.traffic), move |s| async move {
         Msg::Traffic(timed(limit, "the load balancer", s.traffic.weights()).await)
-    });
+    }));
     // Metrics and logs keep a cursor: each poll asks only for what is new.
     let metrics = sources.metrics.clone();
-    poll_new(
+    tasks.push(poll_new(
         every_.metrics,
         tx.clone(),
         refresh.clone(),
@@ -82,9 +95,9 @@ pub fn spawn_all(
         },
         |p| p.at,
         Msg::Metrics,
-    );
+    ));
     let logs = sources.logs.clone();
-    poll_new(
+    tasks.push(poll_new(
         every_.logs,
         tx,
         refresh,
@@ -94,18 +107,20 @@ pub fn spawn_all(
         },
         |l| l.at,
         Msg::Logs,
-    );
+    ));
+    tasks
 }
 
 /// Poll with a clone of the sources for each call.
 fn poll_with<F, Fut>(
     (interval, sources, tx, refresh): (Duration, Sources, UnboundedSender<Msg>, Arc<Notify>),
     fetch: F,
-) where
+) -> JoinHandle<()>
+where
     F: Fn(Sources) -> Fut + Send + 'static,
     Fut: Future<Output = Msg> + Send,
 {
-    poll(interval, tx, refresh, move || fetch(sources.clone()));
+    poll(interval, tx, refresh, move || fetch(sources.clone()))
 }
 
 /// Poll a source that returns items newer than a cursor, moving the cursor
@@ -117,7 +132,8 @@ fn poll_new<T, F, Fut>(
     fetch: F,
     at: fn(&T) -> Time,
     wrap: fn(Result<Vec<T>, SourceError>) -> Msg,
-) where
+) -> JoinHandle<()>
+where
     T: Send + 'static,
     F: Fn(Option<Time>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Vec<T>, SourceError>> + Send,
@@ -136,12 +152,17 @@ fn poll_new<T, F, Fut>(
             }
             wrap(result)
         }
-    });
+    })
 }
 
 /// Call `fetch` every `interval` (doubling up to a minute while it fails)
 /// and send what it returns; stop when the loop is gone.
-fn poll<F, Fut>(interval: Duration, tx: UnboundedSender<Msg>, refresh: Arc<Notify>, fetch: F)
+fn poll<F, Fut>(
+    interval: Duration,
+    tx: UnboundedSender<Msg>,
+    refresh: Arc<Notify>,
+    fetch: F,
+) -> JoinHandle<()>
 where
     F: Fn() -> Fut + Send + 'static,
     Fut: Future<Output = Msg> + Send,
@@ -158,8 +179,10 @@ where
                     | Msg::Metrics(Err(_))
                     | Msg::Logs(Err(_))
             );
+            // Errors double the wait up to a minute, never below the
+            // interval itself.
             wait = if failed {
-                (wait * 2).min(MAX_BACKOFF)
+                wait.saturating_mul(2).min(MAX_BACKOFF.max(interval))
             } else {
                 interval
             };
@@ -174,5 +197,5 @@ where
                 _ = refresh.notified() => {}
             }
         }
-    });
+    })
 }

@@ -29,7 +29,7 @@ pub fn enter() -> Result<Term> {
     // terminal that is no longer in raw mode.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = execute!(stdout(), DisableBracketedPaste);
+        let _ = execute!(stdout(), DisableBracketedPaste, crossterm::cursor::Show);
         hook(info);
         std::process::exit(101);
     }));
@@ -38,7 +38,7 @@ pub fn enter() -> Result<Term> {
 
 /// Undo `enter`. Safe to call twice.
 pub fn leave() -> Result<()> {
-    let _ = execute!(stdout(), DisableBracketedPaste);
+    let _ = execute!(stdout(), DisableBracketedPaste, crossterm::cursor::Show);
     ratatui::try_restore()?;
     Ok(())
 }

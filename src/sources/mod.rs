@@ -39,10 +39,13 @@ pub trait Fleet: Send + Sync {
         service: &str,
         task_definition: &str,
     ) -> Result<RequestId, SourceError>;
-    /// The task definition `service` ran before its latest successful
-    /// deployment, from the provider's deployment history; None where it
-    /// keeps none. Asked only when the journal has no baseline.
-    async fn task_definition_before(&self, _service: &str) -> Result<Option<String>, SourceError> {
+    /// The task definitions `service` ran before and after its latest
+    /// successful deployment, from the provider's deployment history; None
+    /// where it keeps none. Asked only when the journal has no baseline.
+    async fn task_definition_before(
+        &self,
+        _service: &str,
+    ) -> Result<Option<(String, String)>, SourceError> {
         Ok(None)
     }
 }

@@ -288,7 +288,7 @@ impl Layout {
             &self.sdk,
             listener,
             self.stable_tg.clone(),
-            self.canary_tg.clone(),
+            Some(self.canary_tg.clone()),
         ));
         let none = Arc::new(flightdeck::app::NotConnected("test"));
         Sources {

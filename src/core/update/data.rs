@@ -133,15 +133,17 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 }
 
 /// The deployment history's answer: the stable service ran `before` until
-/// its latest deployment, which is the release it runs now.
+/// its latest successful deployment, which put it on `after`. It is the
+/// baseline only if `after` is what the stable service runs now, completed
+/// (mid-deployment the latest successful one is an older release).
 pub(super) fn on_baseline_hint(
     model: &mut Model,
-    hint: Result<Option<String>, crate::core::model::SourceError>,
+    hint: Result<Option<(String, String)>, crate::core::model::SourceError>,
     ctx: &Ctx,
     fx: &mut Vec<Effect>,
 ) {
-    let before = match hint {
-        Ok(Some(before)) => before,
+    let (before, after) = match hint {
+        Ok(Some(pair)) => pair,
         Ok(None) => return,
         Err(e) => {
             model.push_journal(
@@ -152,15 +154,25 @@ pub(super) fn on_baseline_hint(
             return;
         }
     };
-    let Some(now) = model
-        .fleet
-        .value()
-        .and_then(|f| f.service(Track::Stable))
-        .map(|s| s.task_definition.clone())
-    else {
+    let Some(stable) = model.fleet.value().and_then(|f| f.service(Track::Stable)) else {
         return;
     };
-    if model.baseline.is_some() || before == now {
+    let now = stable.task_definition.clone();
+    let deploying = stable
+        .deployments
+        .iter()
+        .any(|d| d.rollout_state == "IN_PROGRESS");
+    if model.baseline.is_some() || before == now || after != now || deploying {
+        if after != now || deploying {
+            model.push_journal(
+                ctx.now,
+                JournalKind::Error,
+                format!(
+                    "baseline: the deployment history ({before} → {after}) does not describe what {} runs now ({now}); not used",
+                    stable.name
+                ),
+            );
+        }
         return;
     }
     let baseline = Baseline {

@@ -329,26 +329,40 @@ impl Fleet for AwsFleet {
         })
     }
 
-    async fn task_definition_before(&self, service: &str) -> Result<Option<String>, SourceError> {
+    async fn task_definition_before(
+        &self,
+        service: &str,
+    ) -> Result<Option<(String, String)>, SourceError> {
         use aws_sdk_ecs::types::ServiceDeploymentStatus;
-        self.count();
-        let list = self
-            .ecs
-            .list_service_deployments()
-            .cluster(&self.cluster)
-            .service(service)
-            .status(ServiceDeploymentStatus::Successful)
-            .send()
-            .await
-            .map_err(|e| error("ecs:ListServiceDeployments", service, e))?;
-        // The newest successful deployment: where it came from is the
-        // task definition before it.
-        let Some(newest) = list
-            .service_deployments()
-            .iter()
-            .max_by_key(|d| d.created_at().map(|t| t.secs()))
-            .and_then(|d| d.service_deployment_arn())
-        else {
+        // The newest successful deployment, over every page.
+        let mut newest: Option<(i64, String)> = None;
+        let mut token = None;
+        loop {
+            self.count();
+            let page = self
+                .ecs
+                .list_service_deployments()
+                .cluster(&self.cluster)
+                .service(service)
+                .status(ServiceDeploymentStatus::Successful)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| error("ecs:ListServiceDeployments", service, e))?;
+            for d in page.service_deployments() {
+                let at = d.created_at().map_or(0, |t| t.secs());
+                if let Some(arn) = d.service_deployment_arn()
+                    && newest.as_ref().is_none_or(|(n, _)| at > *n)
+                {
+                    newest = Some((at, arn.to_string()));
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        let Some((_, newest)) = newest else {
             return Ok(None);
         };
         self.count();
@@ -359,12 +373,16 @@ impl Fleet for AwsFleet {
             .send()
             .await
             .map_err(|e| error("ecs:DescribeServiceDeployments", service, e))?;
-        let Some(source) = deployments
-            .service_deployments()
-            .first()
-            .and_then(|d| d.source_service_revisions().first())
-            .and_then(|r| r.arn())
-        else {
+        let Some(deployment) = deployments.service_deployments().first() else {
+            return Ok(None);
+        };
+        let (Some(source), Some(target)) = (
+            deployment
+                .source_service_revisions()
+                .first()
+                .and_then(|r| r.arn()),
+            deployment.target_service_revision().and_then(|r| r.arn()),
+        ) else {
             return Ok(None);
         };
         self.count();
@@ -372,14 +390,19 @@ impl Fleet for AwsFleet {
             .ecs
             .describe_service_revisions()
             .service_revision_arns(source)
+            .service_revision_arns(target)
             .send()
             .await
             .map_err(|e| error("ecs:DescribeServiceRevisions", service, e))?;
-        Ok(revisions
-            .service_revisions()
-            .first()
-            .and_then(|r| r.task_definition())
-            .map(short_task_definition))
+        let td = |arn: &str| {
+            revisions
+                .service_revisions()
+                .iter()
+                .find(|r| r.service_revision_arn() == Some(arn))
+                .and_then(|r| r.task_definition())
+                .map(short_task_definition)
+        };
+        Ok(td(source).zip(td(target)))
     }
 
     async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError> {

@@ -2,10 +2,11 @@
 //! (DescribeRules / ModifyRule) or of a listener's default action
 //! (DescribeListeners / ModifyListener). A write changes only the two
 //! weights and keeps every other part of the actions as they were
-//! (stickiness, other target groups, order). With an expected split it
-//! re-reads first and refuses if the weights moved; a rollback writes from
-//! the last actions read (or, never having read them, a plain forward to
-//! the two target groups) without a read.
+//! (stickiness, other target groups, authentication actions, order). With
+//! an expected split it re-reads first and refuses if the weights moved. A
+//! rollback does not compare: it reads the actions only to keep their shape,
+//! falls back to the last actions read when that read fails, and refuses
+//! rather than guess a shape it has never seen.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,8 @@ pub struct AwsTraffic {
     elb: aws_sdk_elasticloadbalancingv2::Client,
     listener: Listener,
     stable_target_group: String,
-    canary_target_group: String,
+    /// None when the service has no canary target group.
+    canary_target_group: Option<String>,
     /// The actions as last read: a write without a read keeps their shape.
     last: Mutex<Option<Vec<Action>>>,
     /// API calls made (shared between adapters for the rate shown in help).
@@ -38,7 +40,7 @@ impl AwsTraffic {
         config: &aws_config::SdkConfig,
         listener: Listener,
         stable_target_group: String,
-        canary_target_group: String,
+        canary_target_group: Option<String>,
     ) -> AwsTraffic {
         AwsTraffic {
             elb: aws_sdk_elasticloadbalancingv2::Client::new(config),
@@ -105,7 +107,25 @@ impl AwsTraffic {
                 .target_groups()
                 .iter()
                 .find(|t| t.target_group_arn() == Some(arn))
-                .map_or(0, |t| t.weight().unwrap_or(1).clamp(0, 999) as u16)
+                .map(|t| t.weight().unwrap_or(1).clamp(0, 999) as u16)
+        };
+        // A configured target group missing from the action is a config
+        // error, not a weight of 0.
+        let missing = |arn: &str| {
+            SourceError::of_kind(
+                ErrorKind::NotFound,
+                format!(
+                    "target group {arn} is not in the forward action of {}",
+                    self.listener.arn()
+                ),
+            )
+            .with_hint("check stable_target_group_arn / canary_target_group_arn in the config")
+        };
+        let stable =
+            weight(&self.stable_target_group).ok_or_else(|| missing(&self.stable_target_group))?;
+        let canary = match &self.canary_target_group {
+            Some(arn) => weight(arn).ok_or_else(|| missing(arn))?,
+            None => 0,
         };
         let stickiness = config
             .target_group_stickiness_config()
@@ -113,11 +133,8 @@ impl AwsTraffic {
             .map(|s| Duration::from_secs(s.duration_seconds().unwrap_or(0).max(0) as u64));
         Ok(Forward {
             stable_target_group: self.stable_target_group.clone(),
-            canary_target_group: self.canary_target_group.clone(),
-            split: TrafficSplit {
-                stable: weight(&self.stable_target_group),
-                canary: weight(&self.canary_target_group),
-            },
+            canary_target_group: self.canary_target_group.clone().unwrap_or_default(),
+            split: TrafficSplit { stable, canary },
             stickiness,
         })
     }
@@ -140,7 +157,7 @@ impl AwsTraffic {
                         let arn = t.target_group_arn().unwrap_or_default();
                         let weight = if arn == self.stable_target_group {
                             Some(i32::from(to.stable))
-                        } else if arn == self.canary_target_group {
+                        } else if self.canary_target_group.as_deref() == Some(arn) {
                             Some(i32::from(to.canary))
                         } else {
                             t.weight()
@@ -151,10 +168,13 @@ impl AwsTraffic {
                             .build()
                     })
                     .collect();
-                for (arn, w) in [
-                    (&self.stable_target_group, to.stable),
-                    (&self.canary_target_group, to.canary),
-                ] {
+                let ours = [
+                    Some((&self.stable_target_group, to.stable)),
+                    self.canary_target_group
+                        .as_ref()
+                        .map(|arn| (arn, to.canary)),
+                ];
+                for (arn, w) in ours.into_iter().flatten() {
                     if !groups
                         .iter()
                         .any(|t| t.target_group_arn() == Some(arn.as_str()))
@@ -182,32 +202,6 @@ impl AwsTraffic {
                     .build()
             })
             .collect()
-    }
-
-    /// A plain forward to the two target groups, for a write that has
-    /// never read the actions.
-    fn plain_forward(&self, to: TrafficSplit) -> Vec<Action> {
-        let forward = ForwardActionConfig::builder()
-            .target_groups(
-                TargetGroupTuple::builder()
-                    .target_group_arn(&self.stable_target_group)
-                    .weight(i32::from(to.stable))
-                    .build(),
-            )
-            .target_groups(
-                TargetGroupTuple::builder()
-                    .target_group_arn(&self.canary_target_group)
-                    .weight(i32::from(to.canary))
-                    .build(),
-            )
-            .build();
-        vec![
-            Action::builder()
-                .r#type(ActionTypeEnum::Forward)
-                .order(1)
-                .forward_config(forward)
-                .build(),
-        ]
     }
 
     async fn write(&self, actions: Vec<Action>) -> Result<RequestId, SourceError> {
@@ -278,10 +272,23 @@ impl Traffic for AwsTraffic {
                 }
                 actions
             }
-            // A rollback: no read, the shape of the last read if any.
-            None => match self.last.lock().ok().and_then(|l| l.clone()) {
-                Some(actions) if forward_config(&actions).is_some() => actions,
-                _ => return self.write(self.plain_forward(to)).await,
+            // A rollback: no comparison. Read only to keep the actions'
+            // shape; when the read fails, the last actions read will do;
+            // never a shape guessed from the config.
+            None => match self.read().await {
+                Ok(actions) => actions,
+                Err(e) => match self.last.lock().ok().and_then(|l| l.clone()) {
+                    Some(actions) if forward_config(&actions).is_some() => actions,
+                    _ => {
+                        return Err(SourceError {
+                            message: format!(
+                                "{}; weights not written: the rule's actions were never read, and writing a guessed action could drop its other parts",
+                                e.message
+                            ),
+                            ..e
+                        });
+                    }
+                },
             },
         };
         self.write(self.with_weights(&actions, to)).await

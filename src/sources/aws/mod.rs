@@ -79,11 +79,16 @@ where
     use aws_smithy_runtime_api::client::result::SdkError;
     let request_id = e.request_id().map(str::to_string);
     let code = e.code().unwrap_or_default().to_string();
-    let message = e.message().unwrap_or_default().to_string();
-    let detail = format!(
+    let detail = redact(&format!(
         "{}",
         aws_smithy_types::error::display::DisplayErrorContext(&e)
-    );
+    ));
+    // Without a code (a proxy's HTML page, the wrong endpoint), the whole
+    // error is the message.
+    let message = match e.message() {
+        Some(m) if !code.is_empty() => redact(m),
+        _ => detail.clone(),
+    };
     let (kind, text, hint) = match &e {
         SdkError::TimeoutError(_) => (
             ErrorKind::Timeout,
@@ -95,9 +100,9 @@ where
         {
             (
                 ErrorKind::Auth,
-                format!("{action}: no usable AWS credentials"),
+                format!("{action}: no usable AWS credentials: {detail}"),
                 Some(
-                    "run `aws sso login --profile <profile>` (or set AWS_PROFILE / [aws] profile)"
+                    "run `aws sso login` (with --profile NAME for a named profile), or set AWS_PROFILE / [aws] profile"
                         .to_string(),
                 ),
             )
@@ -133,7 +138,8 @@ fn classify(
         | "ExpiredTokenException"
         | "InvalidClientTokenId"
         | "UnrecognizedClientException"
-        | "InvalidSignatureException" => (
+        | "InvalidSignatureException"
+        | "SignatureDoesNotMatch" => (
             ErrorKind::Auth,
             text,
             Some(
@@ -147,7 +153,10 @@ fn classify(
         | "RequestLimitExceeded" => (
             ErrorKind::Throttled { retry_after: None },
             text,
-            Some("AWS asked to slow down: retrying with backoff".into()),
+            Some(
+                "AWS asked to slow down: reads back off and retry; a change stops at this step, try it again in a moment"
+                    .into(),
+            ),
         ),
         "ServiceNotFoundException"
         | "ClusterNotFoundException"
@@ -165,6 +174,25 @@ fn classify(
             Some("AWS failed: retrying".into()),
         ),
         _ => (ErrorKind::Other, text, None),
+    }
+}
+
+/// An AWS message as it may be shown and journaled: signature errors can
+/// echo the canonical request, session token included. Cut it there.
+fn redact(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let cut = [
+        "canonical string",
+        "string-to-sign",
+        "x-amz-security-token",
+        "authorization:",
+    ]
+    .iter()
+    .filter_map(|marker| lower.find(marker))
+    .min();
+    match cut {
+        Some(at) => format!("{} [rest withheld: request details]", text[..at].trim_end()),
+        None => text.to_string(),
     }
 }
 
@@ -186,6 +214,18 @@ mod tests {
             "auth-service:41"
         );
         assert_eq!(short_task_definition("auth-service:42"), "auth-service:42");
+    }
+
+    #[test]
+    fn signature_errors_never_echo_the_request() {
+        let m = "The request signature we calculated does not match. The Canonical String for this request should have been 'POST / x-amz-security-token:FQoGZXIvYXdzE...'";
+        let shown = redact(m);
+        assert!(
+            !shown.contains("FQoGZXIv") && !shown.contains("x-amz-security-token"),
+            "{shown}"
+        );
+        assert!(shown.starts_with("The request signature we calculated does not match."));
+        assert_eq!(redact("plain"), "plain");
     }
 
     #[test]
