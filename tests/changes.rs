@@ -480,3 +480,28 @@ fn without_a_journal_the_baseline_comes_from_the_deployment_history() {
     h.settle(20 * 60);
     assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
 }
+
+#[test]
+fn a_weights_read_that_started_before_our_write_is_stale() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    let before = h.world.forward();
+    let started = h.now;
+    h.now += chrono::Duration::seconds(1);
+    h.command("weight 5");
+    let fx = h.confirm("");
+    h.carry_out(fx);
+    assert_eq!(h.model.canary_weight(), Some(5));
+    // The poll that began before the write lands after it: dropped.
+    h.send(Msg::TrafficRead {
+        started,
+        result: Ok(before),
+    });
+    assert_eq!(h.model.canary_weight(), Some(5), "not flipped back to 10%");
+    // A read that began after it counts.
+    h.send(Msg::TrafficRead {
+        started: h.now,
+        result: Ok(h.world.forward()),
+    });
+    assert_eq!(h.model.canary_weight(), Some(5));
+}

@@ -504,6 +504,9 @@ pub struct Model {
     pub baseline: Option<Baseline>,
     /// The fleet's deployment history was asked for a baseline.
     pub baseline_asked: bool,
+    /// When this console's last weight write was confirmed: older reads
+    /// are stale.
+    pub weights_written_at: Option<Time>,
     /// The task definition this console last put on the stable service, and
     /// the canary count it last asked for: the fleet's data may lag.
     pub expected_stable: Option<String>,
@@ -588,6 +591,7 @@ impl Model {
             session: init.session,
             baseline: init.baseline,
             baseline_asked: false,
+            weights_written_at: None,
             expected_stable: None,
             expected_canary: None,
             unfinished: init.unfinished,

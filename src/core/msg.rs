@@ -18,6 +18,13 @@ pub enum Msg {
     Pipeline(Result<PipelineRun, SourceError>),
     Fleet(Result<FleetSnapshot, SourceError>),
     Traffic(Result<Forward, SourceError>),
+    /// A poll of the weights that started at `started`: a read that began
+    /// before the console's own last write may return the old weights, and
+    /// is dropped.
+    TrafficRead {
+        started: super::model::Time,
+        result: Result<Forward, SourceError>,
+    },
     Metrics(Result<Vec<MetricPoint>, SourceError>),
     Logs(Result<Vec<LogLine>, SourceError>),
     /// The runner finished one call step of a change.

@@ -81,7 +81,9 @@ pub fn spawn_all(
         Msg::Fleet(timed(limit, "ECS", s.fleet.snapshot()).await)
     }));
     tasks.push(poll_with(every(every_.traffic), move |s| async move {
-        Msg::Traffic(timed(limit, "the load balancer", s.traffic.weights()).await)
+        let started = s.clock.now();
+        let result = timed(limit, "the load balancer", s.traffic.weights()).await;
+        Msg::TrafficRead { started, result }
     }));
     // Metrics and logs keep a cursor: each poll asks only for what is new.
     let metrics = sources.metrics.clone();

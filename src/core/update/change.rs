@@ -553,6 +553,7 @@ pub(super) fn on_step_done(
                     },
                 };
                 super::data::on_traffic(model, forward, ctx);
+                model.weights_written_at = Some(ctx.now);
             }
             next_step(model, ctx, fx);
         }

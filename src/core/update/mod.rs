@@ -62,7 +62,13 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             }
             Err(e) => model.fleet.fail(e, ctx.now),
         },
-        Msg::Traffic(result) => match result {
+        Msg::TrafficRead {
+            started,
+            result: Ok(_),
+        } if model.weights_written_at.is_some_and(|w| started < w) => {
+            model.dirty = seen.0;
+        }
+        Msg::TrafficRead { result, .. } | Msg::Traffic(result) => match result {
             Ok(forward) => {
                 data::on_traffic(model, forward, ctx);
                 data::complete_baseline(model, ctx, &mut fx);
@@ -128,7 +134,11 @@ fn repeats(model: &Model, msg: &Msg) -> bool {
     match msg {
         Msg::Pipeline(Ok(run)) => same(&model.pipeline, run),
         Msg::Fleet(Ok(fleet)) => same(&model.fleet, fleet),
-        Msg::Traffic(Ok(forward)) => same(&model.traffic, forward),
+        Msg::Traffic(Ok(forward))
+        | Msg::TrafficRead {
+            result: Ok(forward),
+            ..
+        } => same(&model.traffic, forward),
         Msg::Metrics(Ok(points)) => points.is_empty() && model.metrics.error.is_none(),
         Msg::Logs(Ok(lines)) => lines.is_empty() && model.logs.error.is_none(),
         Msg::ApiCalls(_) => !matches!(model.overlay, super::model::Overlay::Help),
