@@ -138,6 +138,26 @@ impl Running {
     }
 }
 
+/// `--demo` with `extra` arguments and a journal in a fresh directory.
+fn demo_args(
+    extra: &[&str],
+) -> Result<
+    (
+        tempfile::TempDir,
+        std::path::PathBuf,
+        Vec<std::ffi::OsString>,
+    ),
+    Box<dyn std::error::Error>,
+> {
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("journal.jsonl");
+    let mut args: Vec<std::ffi::OsString> = vec!["--demo".into()];
+    args.extend(extra.iter().map(|a| std::ffi::OsString::from(*a)));
+    args.push("--journal".into());
+    args.push(journal.clone().into_os_string());
+    Ok((dir, journal, args))
+}
+
 /// Type the service name and, when the dialog asks for one (outside the
 /// change window), a reason; then Enter.
 fn confirm_dialog(app: &mut Running, reason: &str) -> TestResult {
@@ -300,14 +320,8 @@ fn demo_promote_then_roll_back_mid_promotion_in_a_real_terminal() -> TestResult 
 
 #[test]
 fn read_only_refuses_in_a_real_terminal_and_sigterm_restores_it() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let journal = dir.path().join("j.jsonl");
-    let args = [
-        OsStr::new("--demo"),
-        OsStr::new("--read-only"),
-        OsStr::new("--journal"),
-        journal.as_os_str(),
-    ];
+    let (_dir, journal, args) = demo_args(&["--read-only"])?;
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let mut app = Running::start(&args, &[], 24, 80)?;
     app.screen.wait_for("READ-ONLY in the header", |s| {
         s.contains("READ-ONLY") && s.contains("Journal")
@@ -338,15 +352,8 @@ fn read_only_refuses_in_a_real_terminal_and_sigterm_restores_it() -> TestResult 
 
 #[test]
 fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let journal = dir.path().join("journal.jsonl");
-    let args = [
-        OsStr::new("--demo"),
-        OsStr::new("--demo-speed"),
-        OsStr::new("5"),
-        OsStr::new("--journal"),
-        journal.as_os_str(),
-    ];
+    let (_dir, journal, args) = demo_args(&["--demo-speed", "5"])?;
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let promote_until_waiting = |app: &mut Running| -> TestResult {
         app.screen.wait_for("the panes", |s| {
             s.contains("10% canary") && s.contains("baseline")
@@ -499,13 +506,8 @@ canary_target_group_arn = "{canary_tg}"
 
 #[test]
 fn sigquit_restores_the_terminal_and_tstp_cont_suspends_and_resumes() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let journal = dir.path().join("j.jsonl");
-    let args = [
-        OsStr::new("--demo"),
-        OsStr::new("--journal"),
-        journal.as_os_str(),
-    ];
+    let (_dir, _journal, args) = demo_args(&[])?;
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let mut app = Running::start(&args, &[], 24, 80)?;
     app.screen.wait_for("the panes", |s| {
         s.contains("Canary") && s.contains("Journal")
@@ -587,13 +589,8 @@ fn without_a_terminal_or_with_term_dumb_it_says_why_in_one_plain_line() -> TestR
 
 #[test]
 fn a_locale_that_is_not_utf8_draws_with_ascii_only() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let journal = dir.path().join("j.jsonl");
-    let args = [
-        OsStr::new("--demo"),
-        OsStr::new("--journal"),
-        journal.as_os_str(),
-    ];
+    let (_dir, _journal, args) = demo_args(&[])?;
+    let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
     let mut app = Running::start(&args, &[("LANG", "C")], ROWS, COLS)?;
     let screen = app.screen.wait_for("the panes", |s| {
         s.contains("Canary") && s.contains("Journal") && s.contains("10% canary")

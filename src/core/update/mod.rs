@@ -35,15 +35,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
     // Polls that bring what the screen already shows do not redraw it (the
     // ages in the titles move with the 1 Hz tick).
     let quiet = repeats(model, &msg);
-    let seen = (
-        model.dirty,
-        model.journal.len(),
-        model.status.clone(),
-        model
-            .running
-            .as_ref()
-            .map(|r| (r.index, r.progress.clone())),
-    );
+    let seen = (model.dirty, marks(model));
     model.dirty = true;
     let mut fx = Vec::new();
     match msg {
@@ -112,18 +104,28 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         }
     }
     if quiet {
-        let now = (
-            seen.0,
-            model.journal.len(),
-            model.status.clone(),
-            model
-                .running
-                .as_ref()
-                .map(|r| (r.index, r.progress.clone())),
-        );
-        model.dirty = seen != now || seen.0;
+        model.dirty = seen.0 || seen.1 != marks(model);
     }
     fx
+}
+
+/// What a quiet message may still change on screen: the journal, the
+/// status line, a change's step and progress.
+type Marks = (
+    usize,
+    Option<super::model::Status>,
+    Option<(usize, Option<String>)>,
+);
+
+fn marks(model: &Model) -> Marks {
+    (
+        model.journal.len(),
+        model.status.clone(),
+        model
+            .running
+            .as_ref()
+            .map(|r| (r.index, r.progress.clone())),
+    )
 }
 
 /// Whether `msg` only repeats what the model already shows.
