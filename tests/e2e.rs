@@ -607,3 +607,158 @@ fn a_locale_that_is_not_utf8_draws_with_ascii_only() -> TestResult {
     assert!(app.wait_exit("after q")?.success());
     Ok(())
 }
+
+/// A pseudo-terminal made by hand, so the test can close its master side
+/// the way a dropped SSH session or `tmux kill-pane` does.
+fn raw_pty() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), Box<dyn std::error::Error>> {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize {
+        ws_row: ROWS,
+        ws_col: COLS,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty fills two fds we then own.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // The child must not inherit the master, or closing ours closes nothing.
+    // SAFETY: fcntl on an fd just opened.
+    unsafe {
+        libc::fcntl(master, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    // SAFETY: both fds were just opened and are owned here only.
+    Ok(unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    })
+}
+
+/// Read what the program draws into `parser` until `ok` holds.
+fn read_until(
+    parser: &mut vt100::Parser,
+    file: &mut std::fs::File,
+    what: &str,
+    ok: &dyn Fn(&str) -> bool,
+) -> TestResult {
+    let deadline = Instant::now() + PATIENCE;
+    let mut buf = [0u8; 65536];
+    loop {
+        if ok(&parser.screen().contents()) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("timed out waiting for {what}").into());
+        }
+        match file.read(&mut buf) {
+            Ok(n) if n > 0 => parser.process(&buf[..n]),
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+#[test]
+fn a_closed_terminal_mid_change_ends_quietly_with_the_change_journaled() -> TestResult {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (master, slave) = raw_pty()?;
+    let (_dir, journal, args) = demo_args(&["--demo-speed", "5"])?;
+    let stderr = tempfile::NamedTempFile::new()?;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+    cmd.args(&args)
+        .env("TERM", "xterm-256color")
+        .env("LANG", "C.UTF-8")
+        .env("USER", "e2e")
+        .stdin(OwnedFd::try_clone(&slave)?)
+        .stdout(OwnedFd::try_clone(&slave)?)
+        .stderr(stderr.reopen()?);
+    let slave_fd = slave.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec: a new
+    // session with the pty as its controlling terminal.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(slave_fd, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    drop(slave);
+    // Read what it draws (non-blocking) until the promotion is under way.
+    let mut file = std::fs::File::from(master);
+    // SAFETY: fcntl on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    let mut parser = vt100::Parser::new(
+        NonZeroU16::new(ROWS).ok_or("rows")?,
+        NonZeroU16::new(COLS).ok_or("cols")?,
+        0,
+    );
+    read_until(&mut parser, &mut file, "the panes", &|s| {
+        s.contains("10% canary")
+    })?;
+    file.write_all(b"P")?;
+    read_until(&mut parser, &mut file, "the dialog", &|s| {
+        s.contains("Promote canary")
+    })?;
+    file.write_all(b"auth-service")?;
+    read_until(&mut parser, &mut file, "the name", &|s| {
+        s.contains("[auth-service]")
+    })?;
+    let reason = parser.screen().contents().contains("Reason:");
+    if reason {
+        file.write_all(b"\tgone")?;
+        read_until(&mut parser, &mut file, "the reason", &|s| {
+            s.contains("[gone]")
+        })?;
+    }
+    file.write_all(b"\r")?;
+    read_until(&mut parser, &mut file, "the wait", &|s| {
+        s.contains("▶ promote step 2/7")
+    })?;
+    // The terminal goes away.
+    drop(file);
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err("still running after its terminal closed".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1), "a change cut short exits 1");
+    let err = std::fs::read_to_string(stderr.path())?;
+    assert!(
+        !err.contains("panicked") && !err.contains("Failed to"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&journal)?;
+    let end = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|r| r["action"] == "promote" && r["step"].is_null())
+        .ok_or("no promote record")?;
+    let result = end["result"].as_str().unwrap_or_default();
+    assert!(
+        result.starts_with("stopped: SIGHUP during the change after 1 of 7 steps"),
+        "{result}"
+    );
+    Ok(())
+}
