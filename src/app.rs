@@ -238,7 +238,8 @@ impl crate::sources::Logs for NotConnected {
 impl crate::sources::Metrics for NotConnected {
     async fn points(
         &self,
-        _after: Option<Time>,
+        _from: Time,
+        _to: Time,
     ) -> Result<Vec<crate::core::model::MetricPoint>, crate::core::model::SourceError> {
         Err(self.error())
     }

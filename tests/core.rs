@@ -708,3 +708,40 @@ fn auto_advance_needs_every_verdict_of_the_bake_window_to_pass() {
     let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
     assert!(hold.contains("did not pass"), "{hold}");
 }
+
+#[test]
+fn metric_points_are_upserted_by_track_and_time() {
+    use flightdeck::core::model::{MetricPoint, Track};
+    let mut h = Harness::new("good", tuesday(), false);
+    let before = h.model.metrics.canary.len();
+    let last = *h.model.metrics.canary.back().unwrap_or(&MetricPoint {
+        at: h.now,
+        track: Track::Canary,
+        requests: 0,
+        errors: 0,
+        p95_ms: None,
+    });
+    // A revised point replaces; a late one lands in time order.
+    let revised = MetricPoint {
+        errors: last.errors + 7,
+        ..last
+    };
+    let late = MetricPoint {
+        at: last.at - chrono::Duration::seconds(5),
+        ..last
+    };
+    h.send(flightdeck::core::msg::Msg::Metrics(Ok(vec![revised, late])));
+    let series = &h.model.metrics.canary;
+    assert_eq!(series.len(), before + 1);
+    assert_eq!(series.back().map(|p| p.errors), Some(last.errors + 7));
+    assert!(
+        series
+            .iter()
+            .zip(series.iter().skip(1))
+            .all(|(a, b)| a.at < b.at)
+    );
+    // The same window again changes nothing and draws nothing.
+    h.model.dirty = false;
+    h.send(flightdeck::core::msg::Msg::Metrics(Ok(vec![revised, late])));
+    assert!(!h.model.dirty);
+}

@@ -13,6 +13,10 @@ use crate::core::model::{ErrorKind, SourceError, Time};
 use crate::core::msg::Msg;
 use crate::sources::Sources;
 
+/// How far back each metrics poll asks: beyond any analysis lookback in
+/// use (default 5 min), so a revised point is seen again.
+const METRICS_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 /// The longest wait after repeated errors.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -86,18 +90,13 @@ pub fn spawn_all(
         Msg::TrafficRead { started, result }
     }));
     // Metrics and logs keep a cursor: each poll asks only for what is new.
-    let metrics = sources.metrics.clone();
-    tasks.push(poll_new(
-        every_.metrics,
-        tx.clone(),
-        refresh.clone(),
-        move |after| {
-            let metrics = metrics.clone();
-            async move { timed(limit, "metrics", metrics.points(after)).await }
-        },
-        |p| p.at,
-        Msg::Metrics,
-    ));
+    // Metrics: the whole recent window each time (late and revised points
+    // count); logs keep a cursor.
+    tasks.push(poll_with(every(every_.metrics), move |s| async move {
+        let to = s.clock.now();
+        let from = to - chrono::Duration::from_std(METRICS_WINDOW).unwrap_or_default();
+        Msg::Metrics(timed(limit, "metrics", s.metrics.points(from, to)).await)
+    }));
     let logs = sources.logs.clone();
     tasks.push(poll_new(
         every_.logs,

@@ -76,8 +76,10 @@ pub trait Logs: Send + Sync {
 /// Error rate and latency of canary and stable.
 #[async_trait]
 pub trait Metrics: Send + Sync {
-    /// Points newer than `after`, oldest first.
-    async fn points(&self, after: Option<Time>) -> Result<Vec<MetricPoint>, SourceError>;
+    /// Points from `from` to `to`, oldest first. Each poll asks for the
+    /// whole recent window: providers report late and revise points, and
+    /// the model upserts them by (track, time).
+    async fn points(&self, from: Time, to: Time) -> Result<Vec<MetricPoint>, SourceError>;
 }
 
 /// The time the console runs on: the wall clock, or the demo's faster one.

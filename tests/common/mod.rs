@@ -90,8 +90,9 @@ impl Harness {
     /// call a message leads to (a wait met by fresh data starts the next).
     pub fn poll(&mut self) {
         self.world.advance(self.now);
-        let points = self.world.points_since(self.metrics_after);
-        self.metrics_after = points.iter().map(|p| p.at).max().or(self.metrics_after);
+        let points = self
+            .world
+            .points_between(self.now - chrono::Duration::minutes(15), self.now);
         let lines = self.world.logs_since(self.logs_after);
         self.logs_after = lines.iter().map(|l| l.at).max().or(self.logs_after);
         // Each source is read when its turn comes, after the calls the

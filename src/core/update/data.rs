@@ -250,17 +250,22 @@ pub(super) fn on_traffic(model: &mut Model, forward: Forward, ctx: &Ctx) {
     model.traffic.set(forward, ctx.now);
 }
 
+/// Upsert points by (track, time): a late point goes where its time says,
+/// a revised one replaces what was there; the oldest go past the limit.
 pub(super) fn on_metrics(model: &mut Model, points: Vec<MetricPoint>) {
-    let last = model.metrics.last_at;
-    for point in points.into_iter().filter(|p| last.is_none_or(|l| p.at > l)) {
+    for point in points {
         let series = match point.track {
             Track::Canary => &mut model.metrics.canary,
             Track::Stable => &mut model.metrics.stable,
         };
-        if series.len() == MAX_METRIC_POINTS {
+        let at = series.partition_point(|p| p.at < point.at);
+        match series.get_mut(at) {
+            Some(existing) if existing.at == point.at => *existing = point,
+            _ => series.insert(at, point),
+        }
+        while series.len() > MAX_METRIC_POINTS {
             series.pop_front();
         }
-        series.push_back(point);
         model.metrics.last_at = Some(model.metrics.last_at.map_or(point.at, |l| l.max(point.at)));
     }
     model.metrics.error = None;

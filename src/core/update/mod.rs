@@ -141,7 +141,18 @@ fn repeats(model: &Model, msg: &Msg) -> bool {
             result: Ok(forward),
             ..
         } => same(&model.traffic, forward),
-        Msg::Metrics(Ok(points)) => points.is_empty() && model.metrics.error.is_none(),
+        // The window again: quiet when every point is already there as is.
+        Msg::Metrics(Ok(points)) => {
+            model.metrics.error.is_none()
+                && points.iter().all(|p| {
+                    let series = match p.track {
+                        super::model::Track::Canary => &model.metrics.canary,
+                        super::model::Track::Stable => &model.metrics.stable,
+                    };
+                    let at = series.partition_point(|q| q.at < p.at);
+                    series.get(at) == Some(p)
+                })
+        }
         Msg::Logs(Ok(lines)) => lines.is_empty() && model.logs.error.is_none(),
         Msg::ApiCalls(_) => !matches!(model.overlay, super::model::Overlay::Help),
         _ => false,

@@ -154,7 +154,7 @@ impl Logs for DemoSource {
 
 #[async_trait]
 impl Metrics for DemoSource {
-    async fn points(&self, after: Option<Time>) -> Result<Vec<MetricPoint>, SourceError> {
-        Ok(self.world()?.points_since(after))
+    async fn points(&self, from: Time, to: Time) -> Result<Vec<MetricPoint>, SourceError> {
+        Ok(self.world()?.points_between(from, to))
     }
 }

@@ -634,6 +634,15 @@ impl World {
             .collect()
     }
 
+    /// Points from `from` to `to` (inclusive).
+    pub fn points_between(&self, from: Time, to: Time) -> Vec<MetricPoint> {
+        self.points
+            .iter()
+            .filter(|p| p.at >= from && p.at <= to)
+            .copied()
+            .collect()
+    }
+
     pub fn points_since(&self, after: Option<Time>) -> Vec<MetricPoint> {
         self.points
             .iter()
