@@ -57,7 +57,10 @@ fn big_model() -> Model {
     for msg in [
         Msg::Pipeline(Ok(world.pipeline())),
         Msg::Fleet(Ok(fleet)),
-        Msg::Traffic(Ok(world.forward())),
+        Msg::Traffic {
+            started: t0,
+            result: Ok(world.forward()),
+        },
         Msg::Metrics(Ok(world.points_since(None))),
         Msg::Logs(Ok(logs)),
     ] {

@@ -119,8 +119,9 @@ impl Drive {
             self.registered = c.desired;
         }
         self.send(Msg::Fleet(fleet));
-        let traffic = self.sources.traffic.weights().await;
-        self.send(Msg::Traffic(traffic));
+        let started = self.sources.clock.now();
+        let result = self.sources.traffic.weights().await;
+        self.send(Msg::Traffic { started, result });
     }
 
     async fn settle(&mut self) {

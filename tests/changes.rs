@@ -142,11 +142,7 @@ fn the_baseline_is_recorded_once_and_journaled() {
             })
         ))
     );
-    let records: Vec<_> = h
-        .records()
-        .into_iter()
-        .filter(|r| r.action == "baseline")
-        .collect();
+    let records = h.records_of("baseline");
     // Seen with the fleet, completed with the weights when they arrived.
     assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0].weights, None);
@@ -278,9 +274,10 @@ fn a_weight_change_within_a_step_restarts_the_bake() {
 #[test]
 fn rollback_needs_no_read_of_the_weights() {
     let mut h = Harness::new("good", tuesday(), false);
-    h.send(Msg::Traffic(Err(
-        flightdeck::core::model::SourceError::new("ELB unreachable"),
-    )));
+    h.send(Msg::Traffic {
+        started: h.now,
+        result: Err(flightdeck::core::model::SourceError::new("ELB unreachable")),
+    });
     // Still showing the last good value (stale): make it unknown.
     h.model.traffic = flightdeck::core::model::Loadable::Loading;
     h.key(Key::char('R'));
@@ -493,13 +490,13 @@ fn a_weights_read_that_started_before_our_write_is_stale() {
     h.carry_out(fx);
     assert_eq!(h.model.canary_weight(), Some(5));
     // The poll that began before the write lands after it: dropped.
-    h.send(Msg::TrafficRead {
+    h.send(Msg::Traffic {
         started,
         result: Ok(before),
     });
     assert_eq!(h.model.canary_weight(), Some(5), "not flipped back to 10%");
     // A read that began after it counts.
-    h.send(Msg::TrafficRead {
+    h.send(Msg::Traffic {
         started: h.now,
         result: Ok(h.world.forward()),
     });

@@ -409,11 +409,7 @@ fn automation_holds_while_the_window_is_closed_and_says_so_once() {
         hold.contains("change window closed (opens Tue 10:00"),
         "{hold}"
     );
-    let holds: Vec<_> = h
-        .records()
-        .into_iter()
-        .filter(|r| r.action == "hold")
-        .collect();
+    let holds = h.records_of("hold");
     assert_eq!(holds.len(), 1, "{holds:?}");
     assert!(holds[0].to.contains("change window closed"));
 }

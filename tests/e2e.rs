@@ -138,6 +138,18 @@ impl Running {
     }
 }
 
+/// The newest record of `action` that is not a step's: the change's end.
+fn last_end_record(
+    journal: &std::path::Path,
+    action: &str,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(journal)?;
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .rfind(|r| r["action"] == action && r["step"].is_null())
+        .ok_or_else(|| format!("no {action} record in {text}").into())
+}
+
 /// `--demo` with `extra` arguments and a journal in a fresh directory.
 fn demo_args(
     extra: &[&str],
@@ -382,12 +394,7 @@ fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished()
         !raw.contains("panicked") && !raw.contains("backtrace"),
         "{raw}"
     );
-    let text = std::fs::read_to_string(&journal)?;
-    let end = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .rfind(|r| r["action"] == "promote" && r["step"].is_null())
-        .ok_or("no promote record")?;
+    let end = last_end_record(&journal, "promote")?;
     let result = end["result"].as_str().unwrap_or_default();
     assert!(
         result.starts_with(
@@ -749,12 +756,7 @@ fn a_closed_terminal_mid_change_ends_quietly_with_the_change_journaled() -> Test
         !err.contains("panicked") && !err.contains("Failed to"),
         "{err}"
     );
-    let text = std::fs::read_to_string(&journal)?;
-    let end = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .rfind(|r| r["action"] == "promote" && r["step"].is_null())
-        .ok_or("no promote record")?;
+    let end = last_end_record(&journal, "promote")?;
     let result = end["result"].as_str().unwrap_or_default();
     assert!(
         result.starts_with("stopped: SIGHUP during the change after 1 of 7 steps"),

@@ -193,8 +193,9 @@ impl Rig {
     async fn poll(&mut self) {
         let fleet = self.sources.fleet.snapshot().await;
         self.send(Msg::Fleet(fleet));
-        let traffic = self.sources.traffic.weights().await;
-        self.send(Msg::Traffic(traffic));
+        let started = self.sources.clock.now();
+        let result = self.sources.traffic.weights().await;
+        self.send(Msg::Traffic { started, result });
         let run = self.sources.pipeline.latest_run().await;
         self.send(Msg::Pipeline(run));
     }

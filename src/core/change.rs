@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::data::{Time, Track, TrafficSplit};
+use super::data::{FleetSnapshot, ServiceInfo, Time, Track, TrafficSplit};
 use super::model::Model;
 use super::update::humanize;
 
@@ -266,16 +266,7 @@ fn shift_steps(model: &Model, from: TrafficSplit, to_pct: u8) -> Result<Vec<Step
             .canary_service
             .clone()
             .ok_or("no canary_service is configured: there is nothing to send traffic to")?;
-        let fleet = model
-            .fleet
-            .value()
-            .ok_or("ECS services are not loaded yet: wait for the Tasks pane")?;
-        let stable = fleet
-            .service(Track::Stable)
-            .ok_or("the stable service is not loaded yet")?;
-        let canary = fleet
-            .service(Track::Canary)
-            .ok_or("the canary service is not loaded yet")?;
+        let (fleet, stable, canary) = loaded(model)?;
         let need = canary_tasks_for(stable.desired, to_pct);
         let healthy = fleet
             .targets
@@ -304,6 +295,21 @@ fn shift_steps(model: &Model, from: TrafficSplit, to_pct: u8) -> Result<Vec<Step
         });
     }
     Ok(steps)
+}
+
+/// The fleet with both services, or why a plan cannot be made yet.
+fn loaded(model: &Model) -> Result<(&FleetSnapshot, &ServiceInfo, &ServiceInfo), String> {
+    let fleet = model
+        .fleet
+        .value()
+        .ok_or("ECS services are not loaded yet: wait for the Tasks pane")?;
+    let stable = fleet
+        .service(Track::Stable)
+        .ok_or("the stable service is not loaded yet")?;
+    let canary = fleet
+        .service(Track::Canary)
+        .ok_or("the canary service is not loaded yet")?;
+    Ok((fleet, stable, canary))
 }
 
 /// What the model says the weights are.
@@ -353,28 +359,19 @@ pub fn advance(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>),
 /// Canary to 100 %, the stable service onto the canary's task definition,
 /// traffic back to the (new) stable, canary to 0.
 pub fn promote(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+    let canary_service = model
+        .service
+        .canary_service
+        .clone()
+        .ok_or("no canary_service is configured: nothing to promote")?;
     let from = weights_now(model)?;
-    let fleet = model
-        .fleet
-        .value()
-        .ok_or("ECS services are not loaded yet")?;
-    let stable = fleet
-        .service(Track::Stable)
-        .ok_or("the stable service is not loaded yet")?;
-    let canary = fleet
-        .service(Track::Canary)
-        .ok_or("no canary service: nothing to promote")?;
+    let (_, stable, canary) = loaded(model)?;
     if canary.task_definition == stable.task_definition {
         return Err(format!(
             "the stable service already runs {}: nothing to promote",
             canary.task_definition
         ));
     }
-    let canary_service = model
-        .service
-        .canary_service
-        .clone()
-        .ok_or("no canary_service is configured: nothing to promote")?;
     let mut steps = shift_steps(model, from, 100)?;
     steps.push(Step::UpdateStable {
         service: stable.name.clone(),

@@ -17,11 +17,10 @@ pub enum Msg {
     Tick,
     Pipeline(Result<PipelineRun, SourceError>),
     Fleet(Result<FleetSnapshot, SourceError>),
-    Traffic(Result<Forward, SourceError>),
-    /// A poll of the weights that started at `started`: a read that began
+    /// A read of the weights that started at `started`: one that began
     /// before the console's own last write may return the old weights, and
     /// is dropped.
-    TrafficRead {
+    Traffic {
         started: super::model::Time,
         result: Result<Forward, SourceError>,
     },

@@ -55,6 +55,18 @@ impl Intervals {
     };
 }
 
+/// Whether a poller's message reports a failed read (it then backs off).
+fn is_failure(msg: &Msg) -> bool {
+    matches!(
+        msg,
+        Msg::Pipeline(Err(_))
+            | Msg::Fleet(Err(_))
+            | Msg::Traffic { result: Err(_), .. }
+            | Msg::Metrics(Err(_))
+            | Msg::Logs(Err(_))
+    )
+}
+
 /// A read that does not answer in time is an error of kind Timeout.
 async fn timed<T>(
     limit: Duration,
@@ -87,7 +99,7 @@ pub fn spawn_all(
     tasks.push(poll_with(every(every_.traffic), move |s| async move {
         let started = s.clock.now();
         let result = timed(limit, "the load balancer", s.traffic.weights()).await;
-        Msg::TrafficRead { started, result }
+        Msg::Traffic { started, result }
     }));
     // Metrics and logs keep a cursor: each poll asks only for what is new.
     // Metrics: the whole recent window each time (late and revised points
@@ -172,14 +184,7 @@ where
         let mut wait = interval;
         loop {
             let msg = fetch().await;
-            let failed = matches!(
-                &msg,
-                Msg::Pipeline(Err(_))
-                    | Msg::Fleet(Err(_))
-                    | Msg::Traffic(Err(_))
-                    | Msg::Metrics(Err(_))
-                    | Msg::Logs(Err(_))
-            );
+            let failed = is_failure(&msg);
             // Errors double the wait up to a minute, never below the
             // interval itself.
             wait = if failed {
@@ -199,4 +204,26 @@ where
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_source_s_failure_backs_off() {
+        let e = || SourceError::new("down");
+        let failures = [
+            Msg::Pipeline(Err(e())),
+            Msg::Fleet(Err(e())),
+            Msg::Traffic {
+                started: Time::default(),
+                result: Err(e()),
+            },
+            Msg::Metrics(Err(e())),
+            Msg::Logs(Err(e())),
+        ];
+        assert!(failures.iter().all(is_failure));
+        assert!(!is_failure(&Msg::Logs(Ok(Vec::new()))));
+    }
 }

@@ -36,7 +36,6 @@ pub struct Harness {
     pub model: Model,
     pub world: World,
     pub now: Time,
-    metrics_after: Option<Time>,
     logs_after: Option<Time>,
     /// Every effect `update` returned, in order.
     pub effects: Vec<Effect>,
@@ -60,7 +59,6 @@ impl Harness {
             ),
             world: World::new(scenario, start, 42),
             now: start,
-            metrics_after: None,
             logs_after: None,
             effects: Vec::new(),
             calls: Vec::new(),
@@ -101,7 +99,10 @@ impl Harness {
         self.carry_out(fx);
         let fx = self.send(Msg::Fleet(Ok(self.world.fleet())));
         self.carry_out(fx);
-        let fx = self.send(Msg::Traffic(Ok(self.world.forward())));
+        let fx = self.send(Msg::Traffic {
+            started: self.now,
+            result: Ok(self.world.forward()),
+        });
         self.carry_out(fx);
         let fx = self.send(Msg::Metrics(Ok(points)));
         self.carry_out(fx);
@@ -114,7 +115,10 @@ impl Harness {
         self.world.advance(self.now);
         self.send(Msg::Pipeline(Ok(self.world.pipeline())));
         self.send(Msg::Fleet(Ok(self.world.fleet())));
-        self.send(Msg::Traffic(Ok(self.world.forward())));
+        self.send(Msg::Traffic {
+            started: self.now,
+            result: Ok(self.world.forward()),
+        });
     }
 
     /// Carry out only the calls in `effects`, not what their answers lead to.
@@ -306,6 +310,14 @@ impl Harness {
             }
         }
         out
+    }
+
+    /// The journal records `update` asked for with this action.
+    pub fn records_of(&self, action: &str) -> Vec<JournalRecord> {
+        self.records()
+            .into_iter()
+            .filter(|r| r.action == action)
+            .collect()
     }
 
     /// The world's state that the rollback invariant is about: canary

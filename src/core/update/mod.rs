@@ -54,13 +54,13 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             }
             Err(e) => model.fleet.fail(e, ctx.now),
         },
-        Msg::TrafficRead {
+        Msg::Traffic {
             started,
             result: Ok(_),
         } if model.weights_written_at.is_some_and(|w| started < w) => {
             model.dirty = seen.0;
         }
-        Msg::TrafficRead { result, .. } | Msg::Traffic(result) => match result {
+        Msg::Traffic { result, .. } => match result {
             Ok(forward) => {
                 data::on_traffic(model, forward, ctx);
                 data::complete_baseline(model, ctx, &mut fx);
@@ -136,8 +136,7 @@ fn repeats(model: &Model, msg: &Msg) -> bool {
     match msg {
         Msg::Pipeline(Ok(run)) => same(&model.pipeline, run),
         Msg::Fleet(Ok(fleet)) => same(&model.fleet, fleet),
-        Msg::Traffic(Ok(forward))
-        | Msg::TrafficRead {
+        Msg::Traffic {
             result: Ok(forward),
             ..
         } => same(&model.traffic, forward),
