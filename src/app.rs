@@ -245,6 +245,67 @@ impl crate::sources::Metrics for NotConnected {
     }
 }
 
+/// The `[metrics]` provider for a service, or why it cannot be used. No
+/// `[metrics]` section: the pane says metrics are not configured.
+fn metrics_source(
+    config: &Config,
+    service: &config::ServiceConfig,
+    sdk: &aws_config::SdkConfig,
+    timeout: std::time::Duration,
+    calls: &Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Arc<dyn crate::sources::Metrics>, String> {
+    use crate::config::MetricsProvider;
+    use crate::sources::metrics::{datadog, prometheus};
+    let Some(section) = &config.file.metrics else {
+        return Ok(Arc::new(NotConnected(
+            "metrics (no [metrics] provider in the config)",
+        )));
+    };
+    let where_ = |e: String| format!("{}: [metrics]: {e}", config.path.display());
+    let queries = || {
+        service.queries.clone().ok_or_else(|| {
+            where_(format!(
+                "service `{}` has no error_rate_query / p95_query",
+                service.name
+            ))
+        })
+    };
+    Ok(match section.provider {
+        MetricsProvider::Cloudwatch => Arc::new(
+            crate::sources::aws::cloudwatch::CloudWatchMetrics::new(
+                sdk,
+                &service.listener,
+                &service.stable_target_group_arn,
+                service.canary_target_group_arn.as_deref(),
+            )
+            .map_err(where_)?
+            .with_counter(calls.clone()),
+        ),
+        MetricsProvider::Datadog => {
+            let keys = datadog::Keys::from_env().map_err(where_)?;
+            let base = datadog::base_url(section.api_url.as_deref());
+            Arc::new(
+                datadog::Datadog::new(base, keys, queries()?, timeout)
+                    .map_err(|e| where_(e.to_string()))?
+                    .with_counter(calls.clone()),
+            )
+        }
+        MetricsProvider::Prometheus => {
+            let base = section.api_url.as_deref().ok_or_else(|| {
+                where_(
+                    "provider = \"prometheus\" needs api_url, e.g. \"http://prometheus:9090\""
+                        .into(),
+                )
+            })?;
+            Arc::new(
+                prometheus::Prometheus::new(base, queries()?, timeout)
+                    .map_err(|e| where_(e.to_string()))?
+                    .with_counter(calls.clone()),
+            )
+        }
+    })
+}
+
 /// A live session on AWS for the config's service: ECS and the ALB through
 /// the SDK, the caller's identity from STS. Returns the model, the sources
 /// and the operator for the journal (caller ARN, with $USER beside it).
@@ -291,13 +352,15 @@ pub async fn live_session(
         )
         .with_counter(calls.clone()),
     );
+    let metrics = metrics_source(config, &service, &sdk, every.call_timeout, &calls)
+        .map_err(StartError::usage)?;
     let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
     let sources = Sources {
         pipeline: Arc::new(NotConnected("GitHub pipeline")),
         fleet,
         traffic,
         logs: Arc::new(NotConnected("CloudWatch logs")),
-        metrics: Arc::new(NotConnected("metrics")),
+        metrics,
         clock: clock.clone(),
         calls: Some(calls),
     };

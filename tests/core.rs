@@ -690,7 +690,7 @@ fn auto_advance_needs_every_verdict_of_the_bake_window_to_pass() {
         canary_error_pct: None,
         canary_p95_ms: None,
         stable_p95_ms: None,
-        requests: 0,
+        requests: None,
         p_value: None,
         reason: "gap".into(),
     });
@@ -710,16 +710,15 @@ fn metric_points_are_upserted_by_track_and_time() {
     use flightdeck::core::model::{MetricPoint, Track};
     let mut h = Harness::new("good", tuesday(), false);
     let before = h.model.metrics.canary.len();
-    let last = *h.model.metrics.canary.back().unwrap_or(&MetricPoint {
-        at: h.now,
-        track: Track::Canary,
-        requests: 0,
-        errors: 0,
-        p95_ms: None,
-    });
+    let last = *h
+        .model
+        .metrics
+        .canary
+        .back()
+        .unwrap_or(&MetricPoint::empty(h.now, Track::Canary));
     // A revised point replaces; a late one lands in time order.
     let revised = MetricPoint {
-        errors: last.errors + 7,
+        error_pct: Some(last.error_pct.unwrap_or(0.0) + 7.0),
         ..last
     };
     let late = MetricPoint {
@@ -729,7 +728,10 @@ fn metric_points_are_upserted_by_track_and_time() {
     h.send(flightdeck::core::msg::Msg::Metrics(Ok(vec![revised, late])));
     let series = &h.model.metrics.canary;
     assert_eq!(series.len(), before + 1);
-    assert_eq!(series.back().map(|p| p.errors), Some(last.errors + 7));
+    assert_eq!(
+        series.back().and_then(|p| p.error_pct),
+        Some(last.error_pct.unwrap_or(0.0) + 7.0)
+    );
     assert!(
         series
             .iter()

@@ -217,6 +217,39 @@ pub enum MetricsProvider {
 pub struct MetricsSection {
     pub provider: MetricsProvider,
     pub api_url: Option<String>,
+    /// How late the provider reports a period; the default is the
+    /// provider's usual lag (see `MetricsProvider::reporting_lag`).
+    pub reporting_lag: Option<PollDur>,
+}
+
+impl MetricsProvider {
+    /// How late a period usually shows up: ALB metrics in CloudWatch come
+    /// a minute or two after the minute ends, Datadog's within a minute,
+    /// Prometheus at its next scrape.
+    pub fn reporting_lag(self) -> Duration {
+        Duration::from_secs(match self {
+            MetricsProvider::Cloudwatch => 180,
+            MetricsProvider::Datadog => 60,
+            MetricsProvider::Prometheus => 30,
+        })
+    }
+}
+
+impl MetricsProvider {
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricsProvider::Datadog => "datadog",
+            MetricsProvider::Cloudwatch => "cloudwatch",
+            MetricsProvider::Prometheus => "prometheus",
+        }
+    }
+}
+
+impl MetricsSection {
+    pub fn reporting_lag(&self) -> Duration {
+        self.reporting_lag
+            .map_or(self.provider.reporting_lag(), |d| d.0)
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -287,8 +320,9 @@ pub struct AnalysisSection {
     pub failures_before_action: Option<Spanned<u32>>,
     pub on_failure: Option<OnFailureName>,
     pub auto_advance: Option<bool>,
-    pub error_rate_query: Option<String>,
-    pub p95_query: Option<String>,
+    pub error_rate_query: Option<Spanned<String>>,
+    pub p95_query: Option<Spanned<String>>,
+    pub requests_query: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -364,8 +398,9 @@ pub struct ServiceConfig {
     pub log_group: Option<String>,
     pub plan: Plan,
     pub analysis: AnalysisSettings,
-    pub error_rate_query: Option<String>,
-    pub p95_query: Option<String>,
+    /// The metrics queries for Datadog and Prometheus, checked present
+    /// (with `{version}`) when the provider needs them.
+    pub queries: Option<crate::sources::metrics::Queries>,
 }
 
 #[derive(Debug)]
@@ -660,6 +695,48 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 Some(OnFailureName::Alert) => OnFailure::Alert,
             },
             auto_advance: a.auto_advance.unwrap_or(defaults.auto_advance),
+            reporting_lag: file
+                .metrics
+                .as_ref()
+                .map_or(Duration::ZERO, MetricsSection::reporting_lag),
+        };
+        let queries = match file.metrics.as_ref().map(|m| m.provider) {
+            Some(MetricsProvider::Datadog | MetricsProvider::Prometheus) => {
+                let provider = file.metrics.as_ref().map_or("", |m| m.provider.name());
+                let mut found = Vec::new();
+                for (field, value) in [
+                    ("analysis.error_rate_query", &a.error_rate_query),
+                    ("analysis.p95_query", &a.p95_query),
+                    ("analysis.requests_query", &a.requests_query),
+                ] {
+                    match value {
+                        None if field != "analysis.requests_query" => {
+                            return Err(error_at(
+                                Some(s.name.span()),
+                                key(field),
+                                format!(
+                                    "[metrics] provider = \"{provider}\" needs {} for this service: a query with {{version}} where `canary` or `stable` goes (see config.example.toml)",
+                                    field.trim_start_matches("analysis.")
+                                ),
+                            ));
+                        }
+                        Some(q) if !q.get_ref().contains("{version}") => {
+                            return Err(error_at(
+                                Some(q.span()),
+                                key(field),
+                                "has no {version}: without it canary and stable read the same series; write e.g. {version:{version}} (Datadog) or version=\"{version}\" (Prometheus)".into(),
+                            ));
+                        }
+                        _ => found.push(value.as_ref().map(|q| q.get_ref().clone())),
+                    }
+                }
+                Some(crate::sources::metrics::Queries {
+                    error_rate: found[0].clone().unwrap_or_default(),
+                    p95: found[1].clone().unwrap_or_default(),
+                    requests: found[2].clone(),
+                })
+            }
+            _ => None,
         };
         services.push(ServiceConfig {
             name: s.name.get_ref().clone(),
@@ -675,8 +752,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             log_group: s.log_group.clone(),
             plan,
             analysis,
-            error_rate_query: a.error_rate_query.clone(),
-            p95_query: a.p95_query.clone(),
+            queries,
         });
     }
     if let Some(theme) = &file.ui.theme

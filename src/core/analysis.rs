@@ -18,6 +18,9 @@ pub struct AnalysisSettings {
     pub failures_before_action: u32,
     pub on_failure: OnFailure,
     pub auto_advance: bool,
+    /// How late the provider reports a period (CloudWatch a few minutes,
+    /// Datadog about one): data this old is not yet stale.
+    pub reporting_lag: Duration,
 }
 
 impl Default for AnalysisSettings {
@@ -32,6 +35,7 @@ impl Default for AnalysisSettings {
             failures_before_action: 2,
             on_failure: OnFailure::Rollback,
             auto_advance: false,
+            reporting_lag: Duration::ZERO,
         }
     }
 }
@@ -68,7 +72,9 @@ pub struct Verdict {
     pub canary_error_pct: Option<f64>,
     pub canary_p95_ms: Option<f64>,
     pub stable_p95_ms: Option<f64>,
-    pub requests: u64,
+    /// Canary requests in the window; None when the provider reports no
+    /// count.
+    pub requests: Option<u64>,
     /// p-value of "canary latency is higher than stable".
     pub p_value: Option<f64>,
     /// Why, in a few words.
@@ -94,8 +100,7 @@ pub fn evaluate(
     };
     let canary = window(canary);
     let stable = window(stable);
-    let requests: u64 = canary.iter().map(|p| p.requests).sum();
-    let errors: u64 = canary.iter().map(|p| p.errors).sum();
+    let requests = request_count(&canary);
     let mut verdict = Verdict {
         at: now,
         outcome: Outcome::Inconclusive,
@@ -107,7 +112,8 @@ pub fn evaluate(
         reason: String::new(),
     };
     let newest = canary.iter().map(|p| p.at).max();
-    let stale_after = chrono::Duration::from_std(settings.interval * 2).unwrap_or_default();
+    let stale_after = chrono::Duration::from_std(settings.interval * 2 + settings.reporting_lag)
+        .unwrap_or_default();
     match newest {
         None => {
             verdict.reason = "no canary data".into();
@@ -122,14 +128,16 @@ pub fn evaluate(
         }
         Some(_) => {}
     }
-    if requests == 0 || requests < settings.min_requests {
-        verdict.reason = format!(
-            "{requests} requests < {} needed",
-            settings.min_requests.max(1)
-        );
+    if let Some(n) = requests
+        && (n == 0 || n < settings.min_requests)
+    {
+        verdict.reason = format!("{n} requests < {} needed", settings.min_requests.max(1));
         return verdict;
     }
-    let error_pct = errors as f64 * 100.0 / requests as f64;
+    let Some(error_pct) = window_error_pct(&canary) else {
+        verdict.reason = "no canary error rate in the window".into();
+        return verdict;
+    };
     let canary_lat: Vec<f64> = canary.iter().filter_map(|p| p.p95_ms).collect();
     let stable_lat: Vec<f64> = stable.iter().filter_map(|p| p.p95_ms).collect();
     // NaN anywhere, or latency missing, is not a measurement: inconclusive.
@@ -167,8 +175,12 @@ pub fn evaluate(
     if failures.is_empty() {
         verdict.outcome = Outcome::Pass;
         verdict.reason = format!(
-            "error {error_pct:.2}%, p95 {:.0}ms, {requests} req",
-            canary_p95.unwrap_or_default()
+            "error {error_pct:.2}%, p95 {:.0}ms, {}",
+            canary_p95.unwrap_or_default(),
+            requests.map_or(
+                "request count not reported: min_requests unchecked".into(),
+                |n| { format!("{n} req") }
+            )
         );
         if verdict.p_value.is_none() {
             // Say it: only the thresholds were checked.
@@ -181,6 +193,33 @@ pub fn evaluate(
         verdict.reason = failures.join("; ");
     }
     verdict
+}
+
+/// Requests in the window: the sum when the provider counts them, None when
+/// no point has a count.
+fn request_count(points: &[MetricPoint]) -> Option<u64> {
+    let counts: Vec<u64> = points.iter().filter_map(|p| p.requests).collect();
+    (!counts.is_empty()).then(|| counts.iter().sum())
+}
+
+/// The window's error rate: weighted by requests when every point with a
+/// rate has a count (exact for counters), else the mean of the rates.
+/// NaN stays NaN, so the caller sees it.
+fn window_error_pct(points: &[MetricPoint]) -> Option<f64> {
+    let rated: Vec<(f64, Option<u64>)> = points
+        .iter()
+        .filter_map(|p| p.error_pct.map(|e| (e, p.requests)))
+        .collect();
+    if rated.is_empty() {
+        return None;
+    }
+    let total: u64 = rated.iter().filter_map(|(_, r)| *r).sum();
+    if total > 0 && rated.iter().all(|(_, r)| r.is_some()) {
+        let weighted: f64 = rated.iter().map(|(e, r)| e * r.unwrap_or(0) as f64).sum();
+        Some(weighted / total as f64)
+    } else {
+        Some(rated.iter().map(|(e, _)| e).sum::<f64>() / rated.len() as f64)
+    }
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
@@ -332,11 +371,8 @@ mod tests {
     ) -> Vec<MetricPoint> {
         (0..n)
             .map(|i| MetricPoint {
-                at: t(from + i * 10),
-                track,
-                requests,
-                errors,
                 p95_ms: Some(p95 + (i % 3) as f64),
+                ..MetricPoint::from_counts(t(from + i * 10), track, requests, errors)
             })
             .collect()
     }

@@ -338,17 +338,35 @@ pub struct Forward {
 pub struct MetricPoint {
     pub at: Time,
     pub track: Track,
-    pub requests: u64,
-    pub errors: u64,
-    /// p95 latency; None when the provider has no latency for the period
-    /// (never invented).
+    /// Requests in the period; None when the provider reports no count
+    /// (a rate query without `requests_query`).
+    pub requests: Option<u64>,
+    /// Error rate in percent over the period; None without requests or
+    /// data (never invented).
+    pub error_pct: Option<f64>,
+    /// p95 latency; None when the provider has no latency for the period.
     pub p95_ms: Option<f64>,
 }
 
 impl MetricPoint {
-    /// The error rate; None without requests.
-    pub fn error_pct(&self) -> Option<f64> {
-        (self.requests > 0).then(|| self.errors as f64 * 100.0 / self.requests as f64)
+    /// A point with nothing measured yet: adapters fill in what they have.
+    pub fn empty(at: Time, track: Track) -> MetricPoint {
+        MetricPoint {
+            at,
+            track,
+            requests: None,
+            error_pct: None,
+            p95_ms: None,
+        }
+    }
+
+    /// From counts: the error rate is None without requests.
+    pub fn from_counts(at: Time, track: Track, requests: u64, errors: u64) -> MetricPoint {
+        MetricPoint {
+            requests: Some(requests),
+            error_pct: (requests > 0).then(|| errors as f64 * 100.0 / requests as f64),
+            ..MetricPoint::empty(at, track)
+        }
     }
 }
 

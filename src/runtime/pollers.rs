@@ -55,16 +55,34 @@ impl Intervals {
     };
 }
 
-/// Whether a poller's message reports a failed read (it then backs off).
-fn is_failure(msg: &Msg) -> bool {
-    matches!(
-        msg,
-        Msg::Pipeline(Err(_))
-            | Msg::Fleet(Err(_))
-            | Msg::Traffic { result: Err(_), .. }
-            | Msg::Metrics(Err(_))
-            | Msg::Logs(Err(_))
-    )
+/// The error of a poller's message, if the read failed (it then backs off).
+fn failure(msg: &Msg) -> Option<&SourceError> {
+    match msg {
+        Msg::Pipeline(Err(e))
+        | Msg::Fleet(Err(e))
+        | Msg::Traffic { result: Err(e), .. }
+        | Msg::Metrics(Err(e))
+        | Msg::Logs(Err(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// The wait before the next read: the interval after a success; after a
+/// failure double the last wait (up to a minute, never below the
+/// interval), and never less than what a provider that throttled us asked.
+fn next_wait(last: Duration, interval: Duration, failed: Option<&SourceError>) -> Duration {
+    match failed {
+        None => interval,
+        Some(e) => {
+            let doubled = last.saturating_mul(2).min(MAX_BACKOFF.max(interval));
+            match e.kind {
+                ErrorKind::Throttled {
+                    retry_after: Some(asked),
+                } => doubled.max(asked),
+                _ => doubled,
+            }
+        }
+    }
 }
 
 /// A read that does not answer in time is an error of kind Timeout.
@@ -184,14 +202,7 @@ where
         let mut wait = interval;
         loop {
             let msg = fetch().await;
-            let failed = is_failure(&msg);
-            // Errors double the wait up to a minute, never below the
-            // interval itself.
-            wait = if failed {
-                wait.saturating_mul(2).min(MAX_BACKOFF.max(interval))
-            } else {
-                interval
-            };
+            wait = next_wait(wait, interval, failure(&msg));
             if tx.send(msg).is_err() {
                 break;
             }
@@ -223,7 +234,23 @@ mod tests {
             Msg::Metrics(Err(e())),
             Msg::Logs(Err(e())),
         ];
-        assert!(failures.iter().all(is_failure));
-        assert!(!is_failure(&Msg::Logs(Ok(Vec::new()))));
+        assert!(failures.iter().all(|m| failure(m).is_some()));
+        assert!(failure(&Msg::Logs(Ok(Vec::new()))).is_none());
+    }
+
+    #[test]
+    fn backoff_doubles_and_honours_what_a_throttling_provider_asked() {
+        let s = Duration::from_secs;
+        let down = SourceError::new("down");
+        assert_eq!(next_wait(s(30), s(30), Some(&down)), s(60));
+        assert_eq!(next_wait(s(60), s(30), Some(&down)), s(60));
+        assert_eq!(next_wait(s(60), s(30), None), s(30));
+        let throttled = SourceError::of_kind(
+            ErrorKind::Throttled {
+                retry_after: Some(s(300)),
+            },
+            "429",
+        );
+        assert_eq!(next_wait(s(30), s(30), Some(&throttled)), s(300));
     }
 }

@@ -32,7 +32,7 @@ enum Metric {
 impl Metric {
     fn value(self, p: &MetricPoint) -> Option<f64> {
         match self {
-            Metric::ErrorRate => p.error_pct(),
+            Metric::ErrorRate => p.error_pct,
             Metric::P95 => p.p95_ms,
         }
         .filter(|v| v.is_finite())

@@ -4,6 +4,7 @@
 //! serves all clients; every SDK error becomes a `SourceError` with a kind,
 //! the request id, and what to do about it.
 
+pub mod cloudwatch;
 pub mod ecs;
 pub mod elb;
 

@@ -220,11 +220,8 @@ impl World {
         let errors = (expected * (0.5 + self.rng.f64())).round() as u64;
         let p95_ms = health.p95_ms * (0.93 + 0.14 * self.rng.f64());
         MetricPoint {
-            at,
-            track,
-            requests,
-            errors,
             p95_ms: Some(p95_ms),
+            ..MetricPoint::from_counts(at, track, requests, errors)
         }
     }
 
@@ -862,9 +859,12 @@ mod tests {
             .into_iter()
             .filter(|p| p.track == Track::Canary)
             .collect();
-        let errors: u64 = bad.iter().map(|p| p.errors).sum();
-        let requests: u64 = bad.iter().map(|p| p.requests).sum();
-        assert!(errors as f64 * 100.0 / requests as f64 > 1.0);
+        let errors: f64 = bad
+            .iter()
+            .map(|p| p.error_pct.unwrap_or(0.0) * p.requests.unwrap_or(0) as f64 / 100.0)
+            .sum();
+        let requests: u64 = bad.iter().filter_map(|p| p.requests).sum();
+        assert!(errors * 100.0 / requests as f64 > 1.0);
         // Weights alone never scale the canary (a real ALB does not).
         assert_eq!(
             world.fleet().service(Track::Canary).map(|s| s.desired),

@@ -1,0 +1,368 @@
+//! The Datadog and Prometheus adapters against wiremock, serving answers
+//! shaped like the providers' documented ones: Datadog's
+//! `series[].pointlist` (GET /api/v1/query) and Prometheus'
+//! `data.result[].values` (GET /api/v1/query_range), with empty results,
+//! errors and 429.
+
+use std::time::Duration;
+
+use flightdeck::core::model::{ErrorKind, MetricPoint, Time, Track};
+use flightdeck::sources::Metrics;
+use flightdeck::sources::metrics::Queries;
+use flightdeck::sources::metrics::datadog::{Datadog, Keys};
+use flightdeck::sources::metrics::prometheus::Prometheus;
+use serde_json::json;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const API_KEY: &str = "dd-api-0123456789abcdef";
+const APP_KEY: &str = "dd-app-fedcba9876543210";
+
+fn t(s: i64) -> Time {
+    Time::from_timestamp(1_764_000_000 + s, 0).unwrap_or_default()
+}
+
+fn datadog_queries() -> Queries {
+    Queries {
+        error_rate: "sum:auth.service.error_rate{version:{version}}".into(),
+        p95: "p95:auth.service.latency{version:{version}}".into(),
+        requests: Some("sum:auth.service.requests{version:{version}}.as_count()".into()),
+    }
+}
+
+/// One Datadog series, as the v1 query endpoint documents it.
+fn datadog_answer(query: &str, points: &[(i64, Option<f64>)]) -> serde_json::Value {
+    let pointlist: Vec<_> = points
+        .iter()
+        .map(|(s, v)| json!([(t(*s).timestamp_millis()) as f64, v]))
+        .collect();
+    json!({
+        "status": "ok",
+        "res_type": "time_series",
+        "resp_version": 1,
+        "query": query,
+        "message": "",
+        "group_by": [],
+        "from_date": t(-900).timestamp_millis(),
+        "to_date": t(0).timestamp_millis(),
+        "series": [{
+            "metric": query.split(':').nth(1).unwrap_or(query),
+            "display_name": query,
+            "expression": query,
+            "scope": "version:canary",
+            "aggr": "sum",
+            "interval": 20,
+            "length": pointlist.len(),
+            "start": t(-900).timestamp_millis(),
+            "end": t(0).timestamp_millis(),
+            "tag_set": [],
+            "query_index": 0,
+            "unit": null,
+            "pointlist": pointlist,
+        }]
+    })
+}
+
+async fn datadog(server: &MockServer) -> Datadog {
+    let keys = Keys {
+        api: API_KEY.into(),
+        app: APP_KEY.into(),
+    };
+    match Datadog::new(
+        server.uri(),
+        keys,
+        datadog_queries(),
+        Duration::from_secs(5),
+    ) {
+        Ok(d) => d,
+        Err(e) => panic!("client: {e}"),
+    }
+}
+
+async fn answer_datadog(server: &MockServer, query: &str, body: serde_json::Value) {
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query"))
+        .and(query_param("query", query))
+        .and(query_param("from", t(-900).timestamp().to_string()))
+        .and(query_param("to", t(0).timestamp().to_string()))
+        .and(header("DD-API-KEY", API_KEY))
+        .and(header("DD-APPLICATION-KEY", APP_KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
+fn find(points: &[MetricPoint], track: Track, at: i64) -> MetricPoint {
+    match points.iter().find(|p| p.track == track && p.at == t(at)) {
+        Some(p) => *p,
+        None => panic!("no {track:?} point at {at}: {points:?}"),
+    }
+}
+
+#[tokio::test]
+async fn datadog_series_merge_into_points_per_track_and_time() {
+    let server = MockServer::start().await;
+    for q in datadog_queries().all() {
+        let (track, field, query) = q;
+        use flightdeck::sources::metrics::Field;
+        let canary = track == Track::Canary;
+        let points: Vec<(i64, Option<f64>)> = match field {
+            Field::ErrorRate => vec![(-60, Some(if canary { 2.5 } else { 0.1 })), (-40, None)],
+            Field::P95 => vec![(-60, Some(if canary { 310.0 } else { 120.0 }))],
+            Field::Requests => vec![(-60, Some(400.0))],
+        };
+        answer_datadog(&server, &query, datadog_answer(&query, &points)).await;
+    }
+    let got = match datadog(&server).await.points(t(-900), t(0)).await {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    // null values are periods without data: no point is invented for them.
+    assert_eq!(got.len(), 2, "{got:?}");
+    let canary = find(&got, Track::Canary, -60);
+    assert_eq!(canary.error_pct, Some(2.5));
+    assert_eq!(canary.p95_ms, Some(310.0));
+    assert_eq!(canary.requests, Some(400));
+    let stable = find(&got, Track::Stable, -60);
+    assert_eq!((stable.error_pct, stable.p95_ms), (Some(0.1), Some(120.0)));
+}
+
+#[tokio::test]
+async fn datadog_empty_series_is_no_points() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "ok", "res_type": "time_series", "series": [],
+            "from_date": 0, "to_date": 0, "query": "x", "group_by": [], "message": ""
+        })))
+        .mount(&server)
+        .await;
+    let got = datadog(&server).await.points(t(-900), t(0)).await;
+    assert_eq!(got, Ok(Vec::new()));
+}
+
+#[tokio::test]
+async fn datadog_forbidden_names_the_keys_and_never_shows_them() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"errors": ["Forbidden"]}))
+                .insert_header("x-request-id", "req-403"),
+        )
+        .mount(&server)
+        .await;
+    let err = match datadog(&server).await.points(t(-900), t(0)).await {
+        Err(e) => e,
+        Ok(p) => panic!("a 403 gave points: {p:?}"),
+    };
+    assert_eq!(err.kind, ErrorKind::Auth);
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("HTTP 403"), "{text}");
+    assert!(
+        text.contains("DD_APP_KEY") && text.contains("timeseries_query"),
+        "{text}"
+    );
+    assert!(!text.contains(API_KEY) && !text.contains(APP_KEY), "{text}");
+    assert_eq!(err.request_id.as_deref(), Some("req-403"));
+}
+
+#[tokio::test]
+async fn datadog_429_backs_off_for_the_reset_it_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(
+                    json!({"errors": ["Rate limit of 1600 requests in 3600 seconds reached."]}),
+                )
+                .insert_header("X-RateLimit-Limit", "1600")
+                .insert_header("X-RateLimit-Period", "3600")
+                .insert_header("X-RateLimit-Remaining", "0")
+                .insert_header("X-RateLimit-Reset", "42"),
+        )
+        .mount(&server)
+        .await;
+    let err = match datadog(&server).await.points(t(-900), t(0)).await {
+        Err(e) => e,
+        Ok(p) => panic!("a 429 gave points: {p:?}"),
+    };
+    assert_eq!(
+        err.kind,
+        ErrorKind::Throttled {
+            retry_after: Some(Duration::from_secs(42))
+        }
+    );
+    assert!(
+        err.to_string().contains("backing off, next read in 42s"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn datadog_grouped_query_is_refused_not_guessed() {
+    let server = MockServer::start().await;
+    let mut body = datadog_answer("sum:x{*} by {host}", &[(-60, Some(1.0))]);
+    let series = body["series"][0].clone();
+    body["series"] = json!([series.clone(), series]);
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .mount(&server)
+        .await;
+    let err = match datadog(&server).await.points(t(-900), t(0)).await {
+        Err(e) => e,
+        Ok(p) => panic!("two series gave points: {p:?}"),
+    };
+    assert!(err.to_string().contains("returned 2 series"), "{err}");
+}
+
+fn prometheus_queries() -> Queries {
+    Queries {
+        error_rate: r#"100 * sum(rate(http_requests_total{version="{version}",code=~"5.."}[1m])) / sum(rate(http_requests_total{version="{version}"}[1m]))"#.into(),
+        p95: r#"1000 * histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{version="{version}"}[1m])))"#.into(),
+        requests: None,
+    }
+}
+
+fn prometheus(server: &MockServer) -> Prometheus {
+    match Prometheus::new(&server.uri(), prometheus_queries(), Duration::from_secs(5)) {
+        Ok(p) => p,
+        Err(e) => panic!("client: {e}"),
+    }
+}
+
+/// A matrix answer, as /api/v1/query_range documents it.
+fn matrix(values: &[(i64, &str)]) -> serde_json::Value {
+    let values: Vec<_> = values
+        .iter()
+        .map(|(s, v)| json!([t(*s).timestamp() as f64 + 0.0, v]))
+        .collect();
+    json!({
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": if values.is_empty() { json!([]) } else { json!([{ "metric": {}, "values": values }]) }
+        }
+    })
+}
+
+#[tokio::test]
+async fn prometheus_values_become_points_and_nan_stays_nan() {
+    let server = MockServer::start().await;
+    for (track, field, query) in prometheus_queries().all() {
+        use flightdeck::sources::metrics::Field;
+        let values: Vec<(i64, &str)> = match (track, field) {
+            (Track::Canary, Field::ErrorRate) => vec![(-30, "4.5"), (-15, "NaN")],
+            (Track::Canary, _) => vec![(-30, "250"), (-15, "260")],
+            (Track::Stable, Field::ErrorRate) => vec![(-30, "0.2"), (-15, "0.3")],
+            (Track::Stable, _) => vec![(-30, "100"), (-15, "110")],
+        };
+        Mock::given(method("GET"))
+            .and(path("/api/v1/query_range"))
+            .and(query_param("query", query.as_str()))
+            .and(query_param("start", t(-900).timestamp().to_string()))
+            .and(query_param("end", t(0).timestamp().to_string()))
+            .and(query_param("step", "15s"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(matrix(&values)))
+            .mount(&server)
+            .await;
+    }
+    let got = match prometheus(&server).points(t(-900), t(0)).await {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(got.len(), 4, "{got:?}");
+    let first = find(&got, Track::Canary, -30);
+    assert_eq!(
+        (first.error_pct, first.p95_ms, first.requests),
+        (Some(4.5), Some(250.0), None)
+    );
+    assert!(
+        find(&got, Track::Canary, -15)
+            .error_pct
+            .is_some_and(f64::is_nan)
+    );
+    assert_eq!(find(&got, Track::Stable, -15).p95_ms, Some(110.0));
+}
+
+#[tokio::test]
+async fn prometheus_empty_result_is_no_points() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(matrix(&[])))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        prometheus(&server).points(t(-900), t(0)).await,
+        Ok(Vec::new())
+    );
+}
+
+#[tokio::test]
+async fn prometheus_bad_query_says_what_prometheus_said() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "status": "error",
+            "errorType": "bad_data",
+            "error": "invalid parameter \"query\": 1:6: parse error: unexpected \"}\""
+        })))
+        .mount(&server)
+        .await;
+    let err = match prometheus(&server).points(t(-900), t(0)).await {
+        Err(e) => e,
+        Ok(p) => panic!("a 400 gave points: {p:?}"),
+    };
+    assert!(err.to_string().contains("parse error"), "{err}");
+    assert!(err.to_string().contains("p95_query"), "{err}");
+}
+
+#[tokio::test]
+async fn prometheus_429_and_503_are_throttled_and_unavailable() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "9"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("<html>upstream down</html>"))
+        .mount(&server)
+        .await;
+    let p = prometheus(&server);
+    let first = p.points(t(-900), t(0)).await.err();
+    assert_eq!(
+        first.map(|e| e.kind),
+        Some(ErrorKind::Throttled {
+            retry_after: Some(Duration::from_secs(9))
+        })
+    );
+    let second = p.points(t(-900), t(0)).await.err();
+    assert_eq!(
+        second.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Unavailable)
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_unavailable() {
+    // A port nobody listens on (wiremock keeps its servers in a pool).
+    let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
+        Ok(addr) => addr.port(),
+        Err(e) => panic!("{e}"),
+    };
+    let uri = format!("http://127.0.0.1:{port}");
+    let p = match Prometheus::new(&uri, prometheus_queries(), Duration::from_secs(2)) {
+        Ok(p) => p,
+        Err(e) => panic!("client: {e}"),
+    };
+    let err = p.points(t(-900), t(0)).await.err();
+    assert!(
+        matches!(
+            err.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Unavailable | ErrorKind::Timeout)
+        ),
+        "{err:?}"
+    );
+}
