@@ -79,6 +79,10 @@ fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std:
         "auto_advance",
         "error_rate_query",
         "p95_query",
+        "requests_query",
+        "reporting_lag",
+        "provider",
+        "api_url",
         "theme",
         "path",
     ] {

@@ -511,6 +511,145 @@ canary_target_group_arn = "{canary_tg}"
     Ok(())
 }
 
+/// Prometheus as the canary's analysis would see a bad canary: 5 % errors
+/// on the canary, 0.1 % on stable, 500 requests a step each, fine latency;
+/// the values end at the asked `end`, one every `step`.
+struct BadCanary;
+
+impl wiremock::Respond for BadCanary {
+    fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let param = |name: &str| {
+            req.url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        };
+        let query = param("query");
+        let canary = query.contains("\"canary\"");
+        let value = if query.starts_with("err") {
+            if canary { "5" } else { "0.1" }
+        } else if query.starts_with("p95") {
+            "110"
+        } else {
+            "500"
+        };
+        let end: i64 = param("end").parse().unwrap_or(0);
+        let step: i64 = param("step")
+            .trim_end_matches('s')
+            .parse()
+            .unwrap_or(15)
+            .max(1);
+        let values: Vec<serde_json::Value> = (0..8)
+            .rev()
+            .map(|i| serde_json::json!([end - i * step, value]))
+            .collect();
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "status": "success",
+            "data": {"resultType": "matrix", "result": [{"metric": {}, "values": values}]}
+        }))
+    }
+}
+
+#[test]
+fn a_bad_canary_on_prometheus_rolls_back_on_moto_by_itself() -> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let layout = rt.block_on(moto::layout("e2e-analysis"))?;
+    let prometheus = rt.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::path("/api/v1/query_range"))
+            .respond_with(BadCanary)
+            .mount(&server)
+            .await;
+        server
+    });
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[aws]
+region = "eu-west-1"
+endpoint_url = "{url}"
+
+[metrics]
+provider = "prometheus"
+api_url = "{prom}"
+
+[poll]
+fleet = "1s"
+traffic = "1s"
+metrics = "500ms"
+
+[[service]]
+name = "auth-e2e"
+environment = "production"
+cluster = "{cluster}"
+stable_service = "{stable}"
+canary_service = "{canary}"
+listener_rule_arn = "{rule}"
+stable_target_group_arn = "{stable_tg}"
+canary_target_group_arn = "{canary_tg}"
+
+[service.analysis]
+interval = "1s"
+failures_before_action = 2
+on_failure = "rollback"
+error_rate_query = 'err{{version="{{version}}"}}'
+p95_query = 'p95{{version="{{version}}"}}'
+requests_query = 'req{{version="{{version}}"}}'
+"#,
+            prom = prometheus.uri(),
+            cluster = layout.cluster,
+            stable = layout.stable,
+            canary = layout.canary,
+            rule = layout.rule,
+            stable_tg = layout.stable_tg,
+            canary_tg = layout.canary_tg,
+        ),
+    )?;
+    let journal = dir.path().join("journal.jsonl");
+    let args = [
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;
+    app.screen
+        .wait_for("the canary at 10%", |s| s.contains("10% canary"))?;
+    let seen = Instant::now();
+    // Nobody presses a key: two failed verdicts, then the rollback.
+    app.screen.wait_for("the automatic rollback", |s| {
+        s.contains("  0% canary") && s.contains("rolled back")
+    })?;
+    let took = seen.elapsed();
+    let (split, _, _, canary) = rt.block_on(layout.read_back())?;
+    assert_eq!((split.stable, split.canary), (100, 0));
+    assert_eq!(canary, 0, "canary scaled to 0");
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    let start = std::fs::read_to_string(&journal)?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|r| r["action"] == "rollback" && r["step"].is_null())
+        .ok_or("no rollback record")?;
+    assert_eq!(start["automatic"], true, "{start}");
+    let reason = start["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("analysis failed 2 intervals")
+            && reason.contains("error rate 5.00% > 0.5%"),
+        "{start}"
+    );
+    // For the record (not asserted: shared machines are noisy): the time
+    // from 10% on screen to 0% on screen.
+    eprintln!("automatic rollback took {took:?}");
+    Ok(())
+}
+
 #[test]
 fn sigquit_restores_the_terminal_and_tstp_cont_suspends_and_resumes() -> TestResult {
     let (_dir, _journal, args) = demo_args(&[])?;

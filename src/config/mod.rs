@@ -755,6 +755,31 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             queries,
         });
     }
+    if let Some(m) = &file.metrics {
+        let section = text.find("\n[metrics]").map_or(0, |o| o + 1);
+        let at = Some(section..section + 1);
+        match &m.api_url {
+            None if m.provider == MetricsProvider::Prometheus => {
+                return Err(error_at(
+                    at,
+                    Some("metrics.api_url".into()),
+                    "provider = \"prometheus\" needs api_url: the server's base URL, e.g. \"http://prometheus:9090\"".into(),
+                ));
+            }
+            Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                let at = text[section..]
+                    .find(&format!("\"{url}\""))
+                    .map(|o| section + o..section + o + 1)
+                    .or(at);
+                return Err(error_at(
+                    at,
+                    Some("metrics.api_url".into()),
+                    format!("`{url}` is not an http:// or https:// URL"),
+                ));
+            }
+            _ => {}
+        }
+    }
     if let Some(theme) = &file.ui.theme
         && !theme::BUILT_IN.iter().any(|(name, _)| name == theme)
     {

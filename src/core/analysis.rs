@@ -47,6 +47,16 @@ pub enum OnFailure {
     Alert,
 }
 
+impl OnFailure {
+    pub fn label(self) -> &'static str {
+        match self {
+            OnFailure::Rollback => "rollback",
+            OnFailure::Pause => "pause",
+            OnFailure::Alert => "alert",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Pass,
@@ -532,5 +542,59 @@ mod tests {
             "{}",
             v.reason
         );
+    }
+
+    #[test]
+    fn error_rate_is_weighted_by_requests_and_rate_only_data_says_min_requests_is_unchecked() {
+        let settings = AnalysisSettings::default();
+        // 1 error in 1000, then 9 in 100: 10 / 1100 = 0.91 %, not the 4.55 %
+        // mean of the two rates.
+        let mut canary = points(Track::Canary, 0, 2, 1000, 1, 140.0);
+        canary[1] = MetricPoint {
+            p95_ms: Some(140.0),
+            ..MetricPoint::from_counts(t(10), Track::Canary, 100, 9)
+        };
+        let v = evaluate(&canary, &[], &settings, t(-1), t(20));
+        let pct = v.canary_error_pct.unwrap_or_default();
+        assert!((pct - 1000.0 / 1100.0).abs() < 1e-9, "{pct}");
+        // A rate query without a count: the mean of the rates, and a pass
+        // that says what it could not check.
+        let rates: Vec<MetricPoint> = (0..4)
+            .map(|i| MetricPoint {
+                error_pct: Some(0.1 * i as f64),
+                p95_ms: Some(140.0),
+                ..MetricPoint::empty(t(i * 10), Track::Canary)
+            })
+            .collect();
+        let v = evaluate(&rates, &[], &settings, t(-1), t(40));
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        assert_eq!(v.requests, None);
+        assert!(v.reason.contains("min_requests unchecked"), "{}", v.reason);
+        // Latency without any error rate is not a pass.
+        let no_rate: Vec<MetricPoint> = rates
+            .iter()
+            .map(|p| MetricPoint {
+                error_pct: None,
+                ..*p
+            })
+            .collect();
+        let v = evaluate(&no_rate, &[], &settings, t(-1), t(40));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
+        assert!(v.reason.contains("no canary error rate"), "{}", v.reason);
+    }
+
+    #[test]
+    fn staleness_allows_for_the_providers_reporting_lag() {
+        let canary = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        // Newest point at 50 s; at 200 s it is 150 s old.
+        let prompt = AnalysisSettings::default();
+        let v = evaluate(&canary, &[], &prompt, t(-1), t(200));
+        assert!(v.reason.contains("stale"), "{}", v.reason);
+        let cloudwatch = AnalysisSettings {
+            reporting_lag: Duration::from_secs(180),
+            ..AnalysisSettings::default()
+        };
+        let v = evaluate(&canary, &[], &cloudwatch, t(-1), t(200));
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
     }
 }

@@ -15,7 +15,7 @@ use crate::config::theme::{Role, Theme};
 use crate::core::analysis::Outcome;
 use crate::core::model::{MetricPoint, Model, Pane};
 use crate::core::plan::Phase;
-use crate::core::update::{hold_reason, humanize};
+use crate::core::update::{analysing, hold_reason, humanize};
 
 pub struct CanaryPane<'a> {
     pub model: &'a Model,
@@ -305,9 +305,32 @@ fn verdict_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
         };
         spans.push(Span::styled(sym, theme.style(role)));
     }
+    let settings = &model.analysis_settings;
+    // What comes next and when: the next verdict, and how near on_failure is.
+    if let Some(last) = model.analysis.last_run
+        && analysing(model)
+    {
+        let next =
+            chrono::Duration::from_std(settings.interval).unwrap_or_default() - (model.now - last);
+        spans.push(Span::styled(
+            format!(" next {}", humanize(next.to_std().unwrap_or_default())),
+            theme.style(Role::Muted),
+        ));
+    }
+    let fails = model.analysis.consecutive_failures;
+    if fails > 0 {
+        spans.push(Span::styled(
+            format!(
+                " {fails}/{} fails → {}",
+                settings.failures_before_action.max(1),
+                settings.on_failure.label()
+            ),
+            theme.style(Role::Failing),
+        ));
+    }
     match verdicts.last() {
         Some(v) => spans.push(Span::styled(
-            format!(" #{} {}: {}", verdicts.len(), v.outcome.label(), v.reason),
+            format!(" · #{} {}: {}", verdicts.len(), v.outcome.label(), v.reason),
             theme.style(Role::Text),
         )),
         None => spans.push(Span::styled(

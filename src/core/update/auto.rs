@@ -23,7 +23,8 @@ pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     progress(model, ctx, fx);
 }
 
-fn analysing(model: &Model) -> bool {
+/// Whether verdicts are being taken: a canary with traffic, mid-plan.
+pub fn analysing(model: &Model) -> bool {
     matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull)
         && model.canary_weight().unwrap_or(0) > 0
 }
@@ -53,11 +54,16 @@ fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let stable: Vec<MetricPoint> = model.metrics.stable.iter().copied().collect();
     let verdict = analysis::evaluate(&canary, &stable, &settings, since, ctx.now);
     let number = model.analysis.verdicts.len() + 1;
-    model.push_journal(
-        ctx.now,
-        JournalKind::Verdict,
-        format!("#{number} {}: {}", verdict.outcome.label(), verdict.reason),
-    );
+    // The Journal gets the changes of verdict (and every fail, each one
+    // counts towards on_failure); a steady run of passes is one line.
+    let previous = model.analysis.verdicts.last().map(|v| v.outcome);
+    if previous != Some(verdict.outcome) || verdict.outcome == Outcome::Fail {
+        model.push_journal(
+            ctx.now,
+            JournalKind::Verdict,
+            format!("#{number} {}: {}", verdict.outcome.label(), verdict.reason),
+        );
+    }
     match verdict.outcome {
         Outcome::Pass => model.analysis.consecutive_failures = 0,
         Outcome::Fail => model.analysis.consecutive_failures += 1,

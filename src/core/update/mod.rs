@@ -19,7 +19,7 @@ use super::effect::Effect;
 use super::model::{JournalKind, Level, Model};
 use super::msg::Msg;
 
-pub use auto::hold_reason;
+pub use auto::{analysing, hold_reason};
 pub use change::{DialogRole, dialog_fits, dialog_lines, dialog_size};
 pub use command::{COMMANDS, parse_weight};
 
