@@ -501,6 +501,49 @@ fn bad_canary_is_rolled_back_after_n_failing_intervals() {
 }
 
 #[test]
+fn on_failure_pause_pauses_and_alert_only_says_so() {
+    use flightdeck::core::analysis::OnFailure;
+    for (on_failure, paused) in [(OnFailure::Pause, true), (OnFailure::Alert, false)] {
+        let mut h = Harness::new("bad-canary", sunday(), false);
+        h.model.analysis_settings.on_failure = on_failure;
+        h.change_and_wait(']', "hotfix INC-7", 120);
+        h.run_for(150);
+        // Neither rolls back nor moves traffic: the canary stays at 50 %.
+        assert!(
+            h.changes().iter().all(|c| c.action != "rollback"),
+            "{on_failure:?}: {:?}",
+            h.changes()
+        );
+        assert_eq!(h.model.canary_weight(), Some(50));
+        assert_eq!(
+            h.model.plan_state.paused,
+            paused,
+            "{on_failure:?}: {:?}",
+            h.model
+                .analysis
+                .verdicts
+                .iter()
+                .map(|v| v.reason.clone())
+                .collect::<Vec<_>>()
+        );
+        let said = status(&h);
+        let expected = if paused {
+            "paused by analysis"
+        } else {
+            "analysis failing"
+        };
+        assert!(said.contains(expected), "{on_failure:?}: {said}");
+        assert!(
+            h.model
+                .journal
+                .iter()
+                .any(|e| e.kind == flightdeck::core::model::JournalKind::Automatic),
+            "{on_failure:?}"
+        );
+    }
+}
+
+#[test]
 fn inconclusive_never_advances() {
     let mut h = Harness::new("no-data", tuesday(), false);
     approve_in_world(&mut h);
