@@ -55,7 +55,7 @@ fn big_model() -> Model {
         })
         .collect();
     for msg in [
-        Msg::Pipeline(Ok(world.pipeline())),
+        Msg::Pipeline(Ok(Box::new(world.pipeline()))),
         Msg::Fleet(Ok(fleet)),
         Msg::Traffic {
             started: t0,

@@ -214,11 +214,13 @@ impl crate::sources::Pipeline for NotConnected {
     ) -> Result<crate::core::model::PipelineRun, crate::core::model::SourceError> {
         Err(self.error())
     }
-    async fn approve(
+    async fn review(
         &self,
         _run_id: u64,
         _environment: &str,
-        _operator: &str,
+        _environment_ids: &[u64],
+        _approve: bool,
+        _comment: &str,
     ) -> Result<crate::core::model::RequestId, crate::core::model::SourceError> {
         Err(self.error())
     }

@@ -48,8 +48,7 @@ impl Drive {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("journal.jsonl");
         let (tx, rx) = mpsc::unbounded_channel();
-        let (effects, _runner) =
-            runner::spawn(sources.clone(), Journal::open(&path)?, "ci".into(), tx);
+        let (effects, _runner) = runner::spawn(sources.clone(), Journal::open(&path)?, tx);
         let now = sources.clock.now();
         let model = Model::new(ModelInit {
             service: ServiceMeta {

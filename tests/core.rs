@@ -451,14 +451,79 @@ fn the_last_step_waits_for_approval_and_approve_releases_it() {
         lines.contains("Approve run #1284") && lines.contains("Reviews 1/2 → 2/2"),
         "{lines}"
     );
-    let fx = h.confirm("");
+    // GitHub requires a comment: Enter without one does nothing.
+    let fx = h.enter();
+    assert!(fx.is_empty(), "{fx:?}");
+    assert!(confirm_of(&h).is_some());
+    let fx = h.confirm("canary green for 10m");
+    match first_call(&fx) {
+        Some(Step::Review {
+            approve: true,
+            comment,
+            environment_ids,
+            ..
+        }) => {
+            assert_eq!(comment, "canary green for 10m");
+            assert_eq!(environment_ids, vec![161_171_787]);
+        }
+        other => panic!("expected an approving review, got {other:?}"),
+    }
+    h.carry_out(fx);
+    let records = h.records_of("approve");
     assert!(
-        matches!(first_call(&fx), Some(Step::Approve { .. })),
+        records
+            .iter()
+            .any(|r| r.reason.as_deref() == Some("canary green for 10m")),
+        "{records:?}"
+    );
+    h.run_for(60);
+    assert_eq!(h.model.canary_weight(), Some(100));
+}
+
+#[test]
+fn reject_fails_the_deployment_and_a_user_github_refuses_is_told_before_any_dialog() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char('x'));
+    let lines = confirm_of(&h)
+        .map(|c| c.lines.join("\n"))
+        .unwrap_or_default();
+    assert!(lines.contains("Reject run #1284"), "{lines}");
+    let fx = h.confirm("p95 regression, see INC-9");
+    assert!(
+        matches!(first_call(&fx), Some(Step::Review { approve: false, .. })),
         "{fx:?}"
     );
     h.carry_out(fx);
-    h.run_for(60);
-    assert_eq!(h.model.canary_weight(), Some(100));
+    h.poll();
+    assert!(
+        h.model
+            .pipeline
+            .value()
+            .is_some_and(|r| r.pending.is_none())
+    );
+    let end = h.records_of("reject").into_iter().last();
+    assert!(
+        end.as_ref().is_some_and(|r| r.result == "ok"
+            && r.step.is_none()
+            && r.reason.as_deref() == Some("p95 regression, see INC-9")
+            && r.steps.iter().any(|s| s.contains("environment production"))),
+        "{end:?}"
+    );
+
+    // GitHub says this user cannot approve: said at the key, no dialog.
+    let mut h = Harness::new("good", tuesday(), false);
+    if let Some(pending) = h.world.pipeline_mut().pending.as_mut() {
+        pending.can_approve = Some(false);
+        pending.reviewers = vec!["@suma-finance/release-managers".into()];
+    }
+    h.poll();
+    h.key(Key::char('a'));
+    assert!(confirm_of(&h).is_none());
+    let said = status(&h);
+    assert!(
+        said.contains("cannot review") && said.contains("release-managers"),
+        "{said}"
+    );
 }
 
 #[test]

@@ -149,13 +149,8 @@ impl Rig {
             ..inner
         };
         let (tx, rx) = mpsc::unbounded_channel();
-        let (effects, runner) = runner::spawn_with_timeout(
-            sources.clone(),
-            Journal::open(&path)?,
-            "ana".into(),
-            tx,
-            timeout,
-        );
+        let (effects, runner) =
+            runner::spawn_with_timeout(sources.clone(), Journal::open(&path)?, tx, timeout);
         let mut model = demo_model(
             "good",
             120,
@@ -197,7 +192,7 @@ impl Rig {
         let result = self.sources.traffic.weights().await;
         self.send(Msg::Traffic { started, result });
         let run = self.sources.pipeline.latest_run().await;
-        self.send(Msg::Pipeline(run));
+        self.send(Msg::Pipeline(run.map(Box::new)));
     }
 
     /// Poll, tick and pass the runner's answers to the core for `ms`.
@@ -474,7 +469,6 @@ async fn no_call_is_made_when_the_journal_cannot_be_written() -> TestResult {
     let (effects, handle) = runner::spawn(
         sources.clone(),
         Journal::open(std::path::Path::new("/dev/full"))?,
-        "ana".into(),
         tx,
     );
     let mut h = common::Harness::new("good", common::tuesday(), false);

@@ -138,6 +138,7 @@ pub enum Action {
     Promote,
     Pause,
     Approve,
+    Reject,
     Rollback,
     Filter,
     Command,
@@ -146,7 +147,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::Help,
         Action::Quit,
         Action::FocusNext,
@@ -160,6 +161,7 @@ impl Action {
         Action::Promote,
         Action::Pause,
         Action::Approve,
+        Action::Reject,
         Action::Rollback,
         Action::Filter,
         Action::Command,
@@ -183,6 +185,7 @@ impl Action {
             Action::Promote => "promote",
             Action::Pause => "pause",
             Action::Approve => "approve",
+            Action::Reject => "reject",
             Action::Rollback => "rollback",
             Action::Filter => "filter",
             Action::Command => "command",
@@ -211,6 +214,7 @@ impl Action {
             Action::Promote => "promote: canary to 100%, then the new stable",
             Action::Pause => "pause / resume automatic progression",
             Action::Approve => "approve the pending deployment (GitHub environment)",
+            Action::Reject => "reject the pending deployment (GitHub environment)",
             Action::Rollback => "roll back: all traffic to stable, canary to 0",
             Action::Filter => "filter the focused pane (logs, tasks)",
             Action::Command => "command line (:weight 25, :rollback, :theme NAME, ...)",
@@ -227,6 +231,7 @@ impl Action {
                 | Action::SetWeight
                 | Action::Promote
                 | Action::Approve
+                | Action::Reject
                 | Action::Rollback
         )
     }
@@ -258,6 +263,7 @@ impl Default for Keymap {
         bind(Action::Promote, &[Key::char('P')]);
         bind(Action::Pause, &[Key::char('p')]);
         bind(Action::Approve, &[Key::char('a')]);
+        bind(Action::Reject, &[Key::char('x')]);
         bind(Action::Rollback, &[Key::char('R')]);
         bind(Action::Filter, &[Key::char('/')]);
         bind(Action::Command, &[Key::char(':')]);

@@ -24,6 +24,7 @@ pub enum ChangeKind {
     SetWeight,
     Promote,
     Approve,
+    Reject,
     Rollback,
 }
 
@@ -34,6 +35,7 @@ impl ChangeKind {
             ChangeKind::Advance | ChangeKind::SetWeight => "set_weight",
             ChangeKind::Promote => "promote",
             ChangeKind::Approve => "approve",
+            ChangeKind::Reject => "reject",
             ChangeKind::Rollback => "rollback",
         }
     }
@@ -70,9 +72,14 @@ pub enum Step {
         task_definition: String,
         timeout: Duration,
     },
-    Approve {
+    /// Approve or reject the run's pending deployment, with the comment
+    /// GitHub requires (the dialog's reason, set when it is confirmed).
+    Review {
         run_id: u64,
         environment: String,
+        environment_ids: Vec<u64>,
+        approve: bool,
+        comment: String,
     },
 }
 
@@ -92,7 +99,8 @@ impl Step {
             Step::SetWeights { .. } => "set_weights",
             Step::UpdateStable { .. } => "update_stable",
             Step::WaitStable { .. } => "wait_stable",
-            Step::Approve { .. } => "approve",
+            Step::Review { approve: true, .. } => "approve",
+            Step::Review { approve: false, .. } => "reject",
         }
     }
 
@@ -132,10 +140,15 @@ impl Step {
                 "wait for the stable service to run {task_definition} (up to {})",
                 humanize(*timeout)
             ),
-            Step::Approve {
+            Step::Review {
                 run_id,
                 environment,
-            } => format!("approve run {run_id} on environment {environment}"),
+                approve,
+                ..
+            } => format!(
+                "{} run {run_id} on environment {environment}",
+                if *approve { "approve" } else { "reject" }
+            ),
         }
     }
 }
@@ -403,26 +416,48 @@ pub fn promote(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>),
     ))
 }
 
-/// Approve the run's pending deployment.
-pub fn approve(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+/// Approve (or reject) the run's pending deployment. Refused before any
+/// dialog when GitHub says this user cannot review it.
+pub fn review(
+    model: &Model,
+    approve: bool,
+) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+    let verb = if approve { "approve" } else { "reject" };
     let run = model
         .pipeline
         .value()
         .ok_or("the pipeline is not loaded yet")?;
-    let pending = run
-        .pending
-        .as_ref()
-        .ok_or("nothing to approve: no deployment is waiting for review")?;
+    let pending = run.pending.as_ref().ok_or(format!(
+        "nothing to {verb}: no deployment is waiting for review"
+    ))?;
+    if pending.can_approve == Some(false) {
+        let who = if pending.reviewers.is_empty() {
+            String::new()
+        } else {
+            format!(" (reviewers: {})", pending.reviewers.join(", "))
+        };
+        return Err(format!(
+            "GitHub says you cannot review the deployment to {}: you are not one of its required reviewers{who}",
+            pending.environment
+        ));
+    }
     Ok((
-        ChangeKind::Approve,
+        if approve {
+            ChangeKind::Approve
+        } else {
+            ChangeKind::Reject
+        },
         format!(
             "{} waiting {}/{}",
             pending.environment, pending.approvals, pending.required_reviewers
         ),
-        "approved".into(),
-        vec![Step::Approve {
+        if approve { "approved" } else { "rejected" }.into(),
+        vec![Step::Review {
             run_id: run.id,
             environment: pending.environment.clone(),
+            environment_ids: pending.environment_ids.clone(),
+            approve,
+            comment: String::new(),
         }],
     ))
 }

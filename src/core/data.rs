@@ -156,10 +156,26 @@ impl Stage {
 /// A deployment waiting for review on a protected GitHub environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingApproval {
+    /// The environment(s) waiting, names joined with ", ".
     pub environment: String,
+    /// GitHub's ids of those environments (what a review posts).
+    pub environment_ids: Vec<u64>,
     pub required_reviewers: u32,
     pub approvals: u32,
     pub waiting_since: Time,
+    /// GitHub's `current_user_can_approve`; None when the source does not
+    /// say (the demo).
+    pub can_approve: Option<bool>,
+    /// Who may review: user logins and team names.
+    pub reviewers: Vec<String>,
+}
+
+/// GitHub's rate limit as the last answer gave it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    pub remaining: u32,
+    pub limit: u32,
+    pub reset: Time,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +190,22 @@ pub struct PipelineRun {
     pub started_at: Time,
     pub stages: Vec<Stage>,
     pub pending: Option<PendingApproval>,
+    /// What started the run: push, workflow_dispatch, ...
+    pub event: String,
+    /// The run's page, to open in a browser.
+    pub url: Option<String>,
+    /// 1 for the first attempt; more for re-runs.
+    pub attempt: u32,
+    pub rate: Option<RateBudget>,
+}
+
+impl PipelineRun {
+    /// A stage still queued or running: the pipeline is polled faster.
+    pub fn in_progress(&self) -> bool {
+        self.stages
+            .iter()
+            .any(|s| matches!(s.status, StageStatus::InProgress | StageStatus::Queued))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

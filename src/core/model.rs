@@ -206,6 +206,7 @@ pub enum Proposal {
     Weight(u8),
     Promote,
     Approve,
+    Reject,
     Rollback,
 }
 

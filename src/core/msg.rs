@@ -15,7 +15,7 @@ pub enum Msg {
     /// Once a second: ages labels, runs the plan's timers, waits and the
     /// analysis.
     Tick,
-    Pipeline(Result<PipelineRun, SourceError>),
+    Pipeline(Result<Box<PipelineRun>, SourceError>),
     Fleet(Result<FleetSnapshot, SourceError>),
     /// A read of the weights that started at `started`: one that began
     /// before the console's own last write may return the old weights, and

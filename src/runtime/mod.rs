@@ -59,13 +59,8 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
     tasks.push(input::spawn(tx.clone()));
     tasks.push(spawn_tick(tx.clone(), sources.calls.clone()));
-    let (effects, runner) = runner::spawn_with_timeout(
-        sources.clone(),
-        journal,
-        operator.clone(),
-        tx.clone(),
-        intervals.call_timeout,
-    );
+    let (effects, runner) =
+        runner::spawn_with_timeout(sources.clone(), journal, tx.clone(), intervals.call_timeout);
     if let Ok((w, h)) = crossterm::terminal::size() {
         let _ = tx.send(Msg::Resize(w, h));
     }

@@ -109,7 +109,11 @@ pub fn spawn_all(
     let every = |interval: Duration| (interval, sources.clone(), tx.clone(), refresh.clone());
     let mut tasks = Vec::new();
     tasks.push(poll_with(every(every_.pipeline), move |s| async move {
-        Msg::Pipeline(timed(limit, "the pipeline", s.pipeline.latest_run()).await)
+        Msg::Pipeline(
+            timed(limit, "the pipeline", s.pipeline.latest_run())
+                .await
+                .map(Box::new),
+        )
     }));
     tasks.push(poll_with(every(every_.fleet), move |s| async move {
         Msg::Fleet(timed(limit, "ECS", s.fleet.snapshot()).await)

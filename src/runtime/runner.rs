@@ -29,7 +29,6 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 struct Runner {
     sources: Sources,
     journal: Arc<Mutex<Journal>>,
-    operator: String,
     tx: UnboundedSender<Msg>,
     timeout: Duration,
 }
@@ -56,24 +55,21 @@ impl Runner {
 pub fn spawn(
     sources: Sources,
     journal: Journal,
-    operator: String,
     tx: UnboundedSender<Msg>,
 ) -> (UnboundedSender<Effect>, JoinHandle<()>) {
-    spawn_with_timeout(sources, journal, operator, tx, CALL_TIMEOUT)
+    spawn_with_timeout(sources, journal, tx, CALL_TIMEOUT)
 }
 
 /// `spawn` with another call timeout (tests use a short one).
 pub fn spawn_with_timeout(
     sources: Sources,
     journal: Journal,
-    operator: String,
     tx: UnboundedSender<Msg>,
     timeout: Duration,
 ) -> (UnboundedSender<Effect>, JoinHandle<()>) {
     let runner = Runner {
         sources,
         journal: Arc::new(Mutex::new(journal)),
-        operator,
         tx,
         timeout,
     };
@@ -155,13 +151,16 @@ async fn execute(runner: &Runner, step: &Step) -> Result<Option<RequestId>, Sour
         Step::UpdateStable { service, to, .. } => {
             sources.fleet.set_task_definition(service, to).await?
         }
-        Step::Approve {
+        Step::Review {
             run_id,
             environment,
+            environment_ids,
+            approve,
+            comment,
         } => {
             sources
                 .pipeline
-                .approve(*run_id, environment, &runner.operator)
+                .review(*run_id, environment, environment_ids, *approve, comment)
                 .await?
         }
         // Waits are watched by the core, never sent here.

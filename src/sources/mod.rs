@@ -21,12 +21,16 @@ use crate::core::model::{
 pub trait Pipeline: Send + Sync {
     /// The newest run of the release workflow.
     async fn latest_run(&self) -> Result<PipelineRun, SourceError>;
-    /// Approve the run's pending deployment on an environment.
-    async fn approve(
+    /// Approve (or reject) the run's deployment waiting on the environments
+    /// (`environment` names them; `environment_ids` are GitHub's ids), with
+    /// the review's comment.
+    async fn review(
         &self,
         run_id: u64,
         environment: &str,
-        operator: &str,
+        environment_ids: &[u64],
+        approve: bool,
+        comment: &str,
     ) -> Result<RequestId, SourceError>;
 }
 

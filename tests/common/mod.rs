@@ -95,7 +95,7 @@ impl Harness {
         self.logs_after = lines.iter().map(|l| l.at).max().or(self.logs_after);
         // Each source is read when its turn comes, after the calls the
         // previous message led to.
-        let fx = self.send(Msg::Pipeline(Ok(self.world.pipeline())));
+        let fx = self.send(Msg::Pipeline(Ok(Box::new(self.world.pipeline()))));
         self.carry_out(fx);
         let fx = self.send(Msg::Fleet(Ok(self.world.fleet())));
         self.carry_out(fx);
@@ -113,7 +113,7 @@ impl Harness {
     /// `poll` without carrying anything out (a test stepping calls itself).
     pub fn poll_only(&mut self) {
         self.world.advance(self.now);
-        self.send(Msg::Pipeline(Ok(self.world.pipeline())));
+        self.send(Msg::Pipeline(Ok(Box::new(self.world.pipeline()))));
         self.send(Msg::Fleet(Ok(self.world.fleet())));
         self.send(Msg::Traffic {
             started: self.now,
@@ -216,10 +216,18 @@ impl Harness {
                 w.set_weights(*to)
             }
             Step::UpdateStable { service, to, .. } => w.set_task_definition(service, to)?,
-            Step::Approve {
+            Step::Review {
                 run_id,
                 environment,
+                approve: true,
+                ..
             } => w.approve(*run_id, environment, "tester")?,
+            Step::Review {
+                run_id,
+                environment,
+                approve: false,
+                ..
+            } => w.reject(*run_id, environment)?,
             Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } => return Ok(None),
         };
         Ok(Some(id))

@@ -53,6 +53,16 @@ pub(super) fn allowed(model: &Model, is_rollback: bool, ctx: &Ctx) -> Result<Req
     Ok(req)
 }
 
+/// What the dialog of a proposal asks for: the policy's, and for a review
+/// always a reason (GitHub requires the review's comment).
+fn requirements(model: &Model, proposal: Proposal, ctx: &Ctx) -> Result<Requirements, String> {
+    let mut req = allowed(model, proposal == Proposal::Rollback, ctx)?;
+    if matches!(proposal, Proposal::Approve | Proposal::Reject) {
+        req.reason = true;
+    }
+    Ok(req)
+}
+
 /// The plan of a proposal, computed from the model as it is now.
 fn compute(
     model: &Model,
@@ -62,7 +72,8 @@ fn compute(
         Proposal::Advance => plans::advance(model),
         Proposal::Weight(w) => plans::set_weight(model, w),
         Proposal::Promote => plans::promote(model),
-        Proposal::Approve => plans::approve(model),
+        Proposal::Approve => plans::review(model, true),
+        Proposal::Reject => plans::review(model, false),
         Proposal::Rollback => plans::rollback(model),
     }
 }
@@ -109,25 +120,36 @@ fn summary(model: &Model, proposal: Proposal, change: &Change) -> (String, Vec<S
             lines.push(format!("Promote: {} → {}", change.from, change.to));
             "Promote canary"
         }
-        Proposal::Approve => {
+        Proposal::Approve | Proposal::Reject => {
+            let approve = proposal == Proposal::Approve;
             if let Some(run) = model.pipeline.value()
                 && let Some(p) = &run.pending
             {
                 lines.push(format!(
-                    "Approve run #{} ({}) for environment {}",
+                    "{} run #{} ({}) for environment {}",
+                    if approve { "Approve" } else { "Reject" },
                     run.number,
                     super::short_sha(&run.sha),
                     p.environment
                 ));
-                lines.push(format!(
-                    "Reviews {}/{} → {}/{}",
-                    p.approvals,
-                    p.required_reviewers,
-                    p.approvals + 1,
-                    p.required_reviewers
-                ));
+                if approve {
+                    lines.push(format!(
+                        "Reviews {}/{} → {}/{}",
+                        p.approvals,
+                        p.required_reviewers,
+                        p.approvals + 1,
+                        p.required_reviewers
+                    ));
+                } else {
+                    lines.push("The run's deployment job fails; the canary stays as it is".into());
+                }
+                lines.push("The reason is GitHub's review comment".into());
             }
-            "Approve deployment"
+            if approve {
+                "Approve deployment"
+            } else {
+                "Reject deployment"
+            }
         }
         Proposal::Rollback => {
             lines.push(format!(
@@ -163,7 +185,7 @@ fn summary(model: &Model, proposal: Proposal, change: &Change) -> (String, Vec<S
 /// A key or command asked for a change: check the policy, compute the
 /// plan, and open its dialog.
 pub(super) fn propose(model: &mut Model, proposal: Proposal, ctx: &Ctx) {
-    let req = match allowed(model, proposal == Proposal::Rollback, ctx) {
+    let req = match requirements(model, proposal, ctx) {
         Ok(req) => req,
         Err(why) => return model.set_status(Level::Error, why),
     };
@@ -243,8 +265,8 @@ pub(super) fn confirm(
     fx: &mut Vec<Effect>,
 ) {
     let is_rollback = dialog.proposal == Proposal::Rollback;
-    let now =
-        allowed(model, is_rollback, ctx).and_then(|req| Ok((req, build(model, dialog.proposal)?)));
+    let now = requirements(model, dialog.proposal, ctx)
+        .and_then(|req| Ok((req, build(model, dialog.proposal)?)));
     let (req, change) = match now {
         Ok(v) => v,
         Err(why) => {
@@ -289,6 +311,12 @@ pub(super) fn confirm(
         start_rollback(model, reason, false, ctx, fx);
     } else {
         let mut change = change;
+        // A review posts the reason as its comment.
+        for step in &mut change.steps {
+            if let Step::Review { comment, .. } = step {
+                *comment = reason.clone().unwrap_or_default();
+            }
+        }
         change.reason = reason;
         start(model, change, ctx, fx);
     }

@@ -88,6 +88,7 @@ pub(super) fn run_command(model: &mut Model, line: &str, ctx: &Ctx, fx: &mut Vec
         "advance" => propose(model, Proposal::Advance, ctx),
         "promote" => propose(model, Proposal::Promote, ctx),
         "approve" => propose(model, Proposal::Approve, ctx),
+        "reject" => propose(model, Proposal::Reject, ctx),
         "rollback" => propose(model, Proposal::Rollback, ctx),
         "abandon" => super::change::abandon(model, ctx, fx),
         "ack" => super::change::acknowledge(model, ctx, fx),

@@ -161,6 +161,7 @@ fn on_action(model: &mut Model, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         }
         Action::Promote => propose(model, Proposal::Promote, ctx),
         Action::Approve => propose(model, Proposal::Approve, ctx),
+        Action::Reject => propose(model, Proposal::Reject, ctx),
         Action::Rollback => propose(model, Proposal::Rollback, ctx),
     }
 }

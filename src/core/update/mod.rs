@@ -44,7 +44,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         Msg::Resize(w, h) => model.screen = Some((w, h)),
         Msg::Tick => auto::on_tick(model, ctx, &mut fx),
         Msg::Pipeline(result) => match result {
-            Ok(run) => data::on_pipeline(model, run, ctx),
+            Ok(run) => data::on_pipeline(model, *run, ctx),
             Err(e) => model.pipeline.fail(e, ctx.now),
         },
         Msg::Fleet(result) => match result {
@@ -134,7 +134,7 @@ fn repeats(model: &Model, msg: &Msg) -> bool {
         matches!(shown, super::model::Loadable::Ready { value, .. } if value == new)
     }
     match msg {
-        Msg::Pipeline(Ok(run)) => same(&model.pipeline, run),
+        Msg::Pipeline(Ok(run)) => same(&model.pipeline, run.as_ref()),
         Msg::Fleet(Ok(fleet)) => same(&model.fleet, fleet),
         Msg::Traffic {
             result: Ok(forward),

@@ -88,13 +88,20 @@ impl Pipeline for DemoSource {
         Ok(self.world()?.pipeline())
     }
 
-    async fn approve(
+    async fn review(
         &self,
         run_id: u64,
         environment: &str,
-        operator: &str,
+        _environment_ids: &[u64],
+        approve: bool,
+        _comment: &str,
     ) -> Result<RequestId, SourceError> {
-        self.world()?.approve(run_id, environment, operator)
+        let mut world = self.world()?;
+        if approve {
+            world.approve(run_id, environment, "")
+        } else {
+            world.reject(run_id, environment)
+        }
     }
 }
 

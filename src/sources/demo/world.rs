@@ -524,6 +524,11 @@ impl World {
         self.run.clone()
     }
 
+    /// The run, to change it as GitHub would (tests).
+    pub fn pipeline_mut(&mut self) -> &mut PipelineRun {
+        &mut self.run
+    }
+
     pub fn split(&self) -> TrafficSplit {
         self.split
     }
@@ -737,6 +742,28 @@ impl World {
         self.approve_as(environment, operator)
     }
 
+    /// The review rejected: the deployment job fails, nothing waits.
+    pub fn reject(&mut self, run_id: u64, environment: &str) -> Result<String, SourceError> {
+        if run_id != self.run.id
+            || self
+                .run
+                .pending
+                .as_ref()
+                .is_none_or(|p| p.environment != environment)
+        {
+            return Err(SourceError::new(format!(
+                "no deployment of run {run_id} is waiting for review on {environment}"
+            )));
+        }
+        self.run.pending = None;
+        let stage = &mut self.run.stages[ROLLOUT_STAGE];
+        if stage.status == StageStatus::Waiting {
+            stage.status = StageStatus::Failure;
+            stage.completed_at = Some(self.now);
+        }
+        Ok(self.request_id())
+    }
+
     fn approve_as(&mut self, environment: &str, _who: &str) -> Result<String, SourceError> {
         let Some(pending) = self
             .run
@@ -816,7 +843,14 @@ fn pipeline_run(start: Time) -> PipelineRun {
             required_reviewers: 2,
             approvals: 1,
             waiting_since: canary_started,
+            environment_ids: vec![161_171_787],
+            can_approve: None,
+            reviewers: Vec::new(),
         }),
+        event: "push".into(),
+        url: Some("https://github.com/suma-finance/auth-service/actions/runs/9158403117".into()),
+        attempt: 1,
+        rate: None,
     }
 }
 
