@@ -268,11 +268,22 @@ async fn prometheus_values_become_points_and_nan_stays_nan() {
             .mount(&server)
             .await;
     }
-    let got = match prometheus(&server).points(t(-900), t(0)).await {
+    let adapter = prometheus(&server);
+    let got = match adapter.points(t(-900), t(0)).await {
         Ok(p) => p,
         Err(e) => panic!("{e}"),
     };
     assert_eq!(got.len(), 4, "{got:?}");
+    // A later poll inside the same step asks for the same, step-aligned
+    // range: the same timestamps come back and are upserted, not added.
+    let again = match adapter.points(t(-893), t(7)).await {
+        Ok(p) => p,
+        Err(e) => panic!("the shifted poll asked another range: {e}"),
+    };
+    let keys = |points: &[MetricPoint]| -> Vec<(Time, Track)> {
+        points.iter().map(|p| (p.at, p.track)).collect()
+    };
+    assert_eq!(keys(&again), keys(&got));
     let first = find(&got, Track::Canary, -30);
     assert_eq!(
         (first.error_pct, first.p95_ms, first.requests),

@@ -710,12 +710,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     ("analysis.requests_query", &a.requests_query),
                 ] {
                     match value {
-                        None if field != "analysis.requests_query" => {
+                        None => {
                             return Err(error_at(
                                 Some(s.name.span()),
                                 key(field),
                                 format!(
-                                    "[metrics] provider = \"{provider}\" needs {} for this service: a query with {{version}} where `canary` or `stable` goes (see config.example.toml)",
+                                    "[metrics] provider = \"{provider}\" needs {} for this service: a query with {{version}} where `canary` or `stable` goes (error_rate_query, p95_query and requests_query; see config.example.toml)",
                                     field.trim_start_matches("analysis.")
                                 ),
                             ));
@@ -735,6 +735,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     p95: found[1].clone().unwrap_or_default(),
                     requests: found[2].clone(),
                 })
+            }
+            Some(MetricsProvider::Cloudwatch) if s.canary_target_group_arn.is_none() => {
+                return Err(error_at(
+                    Some(s.name.span()),
+                    key("canary_target_group_arn"),
+                    "[metrics] provider = \"cloudwatch\" reads the canary's target group metrics: set canary_target_group_arn".into(),
+                ));
             }
             _ => None,
         };
@@ -774,7 +781,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 return Err(error_at(
                     at,
                     Some("metrics.api_url".into()),
-                    format!("`{url}` is not an http:// or https:// URL"),
+                    format!(
+                        "`{}` is not an http:// or https:// URL",
+                        crate::sources::metrics::without_userinfo(url)
+                    ),
                 ));
             }
             _ => {}

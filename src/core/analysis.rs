@@ -109,7 +109,16 @@ pub fn evaluate(
             .collect()
     };
     let canary = window(canary);
-    let stable = window(stable);
+    let stale_after = chrono::Duration::from_std(settings.interval * 2 + settings.reporting_lag)
+        .unwrap_or_default();
+    // Stable data that stopped coming is no baseline: thresholds only.
+    let stable_newest = stable.iter().map(|p| p.at).max();
+    let stable_stale = stable_newest.is_some_and(|at| now - at > stale_after);
+    let stable = if stable_stale {
+        Vec::new()
+    } else {
+        window(stable)
+    };
     let requests = request_count(&canary);
     let mut verdict = Verdict {
         at: now,
@@ -121,26 +130,37 @@ pub fn evaluate(
         p_value: None,
         reason: String::new(),
     };
-    let newest = canary.iter().map(|p| p.at).max();
-    let stale_after = chrono::Duration::from_std(settings.interval * 2 + settings.reporting_lag)
-        .unwrap_or_default();
-    match newest {
-        None => {
-            verdict.reason = "no canary data".into();
-            return verdict;
-        }
-        Some(at) if now - at > stale_after => {
-            verdict.reason = format!(
-                "canary data is stale (newest {}s old)",
-                (now - at).num_seconds()
-            );
-            return verdict;
-        }
-        Some(_) => {}
+    if canary.is_empty() {
+        verdict.reason = "no canary data".into();
+        return verdict;
     }
-    if let Some(n) = requests
-        && (n == 0 || n < settings.min_requests)
-    {
+    // Each measure on its own: fresh latency must not hide an error rate
+    // (or a request count) that stopped coming.
+    type Has = fn(&MetricPoint) -> bool;
+    let fields: [(&str, Has); 3] = [
+        ("error rate", |p| p.error_pct.is_some()),
+        ("p95", |p| p.p95_ms.is_some()),
+        ("request count", |p| p.requests.is_some()),
+    ];
+    for (what, has) in fields {
+        match canary.iter().filter(|p| has(p)).map(|p| p.at).max() {
+            None => {
+                verdict.reason = format!("no canary {what} in the window");
+                return verdict;
+            }
+            Some(at) if now - at > stale_after => {
+                verdict.reason = format!(
+                    "canary {what} is stale (newest {}s old)",
+                    (now - at).num_seconds()
+                );
+                return verdict;
+            }
+            Some(_) => {}
+        }
+    }
+    // Too little traffic to judge (and no count at all is not enough).
+    let n = requests.unwrap_or(0);
+    if n == 0 || n < settings.min_requests {
         verdict.reason = format!("{n} requests < {} needed", settings.min_requests.max(1));
         return verdict;
     }
@@ -185,18 +205,16 @@ pub fn evaluate(
     if failures.is_empty() {
         verdict.outcome = Outcome::Pass;
         verdict.reason = format!(
-            "error {error_pct:.2}%, p95 {:.0}ms, {}",
+            "error {error_pct:.2}%, p95 {:.0}ms, {n} req",
             canary_p95.unwrap_or_default(),
-            requests.map_or(
-                "request count not reported: min_requests unchecked".into(),
-                |n| { format!("{n} req") }
-            )
         );
         if verdict.p_value.is_none() {
             // Say it: only the thresholds were checked.
-            verdict
-                .reason
-                .push_str(" (thresholds only: no stable baseline to compare)");
+            verdict.reason.push_str(if stable_stale {
+                " (thresholds only: stable data is stale)"
+            } else {
+                " (thresholds only: no stable baseline to compare)"
+            });
         }
     } else {
         verdict.outcome = Outcome::Fail;
@@ -212,24 +230,24 @@ fn request_count(points: &[MetricPoint]) -> Option<u64> {
     (!counts.is_empty()).then(|| counts.iter().sum())
 }
 
-/// The window's error rate: weighted by requests when every point with a
-/// rate has a count (exact for counters), else the mean of the rates.
-/// NaN stays NaN, so the caller sees it.
+/// The window's error rate, weighted by requests over the points that have
+/// both (exact for counters): a busy failing period outweighs quiet clean
+/// ones. None when no point with requests has a rate. NaN anywhere stays
+/// NaN, so the caller sees it.
 fn window_error_pct(points: &[MetricPoint]) -> Option<f64> {
-    let rated: Vec<(f64, Option<u64>)> = points
+    let rated: Vec<(f64, u64)> = points
         .iter()
-        .filter_map(|p| p.error_pct.map(|e| (e, p.requests)))
+        .filter_map(|p| Some((p.error_pct?, p.requests?)))
         .collect();
-    if rated.is_empty() {
+    if rated.iter().any(|(e, _)| !e.is_finite()) {
+        return Some(f64::NAN);
+    }
+    let total: u64 = rated.iter().map(|(_, r)| r).sum();
+    if total == 0 {
         return None;
     }
-    let total: u64 = rated.iter().filter_map(|(_, r)| *r).sum();
-    if total > 0 && rated.iter().all(|(_, r)| r.is_some()) {
-        let weighted: f64 = rated.iter().map(|(e, r)| e * r.unwrap_or(0) as f64).sum();
-        Some(weighted / total as f64)
-    } else {
-        Some(rated.iter().map(|(e, _)| e).sum::<f64>() / rated.len() as f64)
-    }
+    let weighted: f64 = rated.iter().map(|(e, r)| e * *r as f64).sum();
+    Some(weighted / total as f64)
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
@@ -533,7 +551,7 @@ mod tests {
         }
         let v = evaluate(&no_latency, &[], &settings, t(-1), t(60));
         assert_eq!(v.outcome, Outcome::Inconclusive);
-        assert!(v.reason.contains("no canary latency"), "{}", v.reason);
+        assert!(v.reason.contains("no canary p95"), "{}", v.reason);
         let alone = points(Track::Canary, 0, 6, 100, 0, 140.0);
         let v = evaluate(&alone, &[], &settings, t(-1), t(60));
         assert_eq!(v.outcome, Outcome::Pass);
@@ -545,7 +563,7 @@ mod tests {
     }
 
     #[test]
-    fn error_rate_is_weighted_by_requests_and_rate_only_data_says_min_requests_is_unchecked() {
+    fn error_rate_is_weighted_by_requests_and_data_without_a_count_is_inconclusive() {
         let settings = AnalysisSettings::default();
         // 1 error in 1000, then 9 in 100: 10 / 1100 = 0.91 %, not the 4.55 %
         // mean of the two rates.
@@ -557,8 +575,7 @@ mod tests {
         let v = evaluate(&canary, &[], &settings, t(-1), t(20));
         let pct = v.canary_error_pct.unwrap_or_default();
         assert!((pct - 1000.0 / 1100.0).abs() < 1e-9, "{pct}");
-        // A rate query without a count: the mean of the rates, and a pass
-        // that says what it could not check.
+        // Rates without a count: too thin to judge, however good.
         let rates: Vec<MetricPoint> = (0..4)
             .map(|i| MetricPoint {
                 error_pct: Some(0.1 * i as f64),
@@ -567,9 +584,17 @@ mod tests {
             })
             .collect();
         let v = evaluate(&rates, &[], &settings, t(-1), t(40));
-        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
         assert_eq!(v.requests, None);
-        assert!(v.reason.contains("min_requests unchecked"), "{}", v.reason);
+        assert!(v.reason.contains("no canary request count"), "{}", v.reason);
+        // A busy failing period is not averaged away by quiet clean ones.
+        let mut mixed = points(Track::Canary, 0, 5, 10, 0, 140.0);
+        mixed.push(MetricPoint {
+            p95_ms: Some(140.0),
+            ..MetricPoint::from_counts(t(50), Track::Canary, 1000, 50)
+        });
+        let v = evaluate(&mixed, &[], &settings, t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Fail, "{}", v.reason);
         // Latency without any error rate is not a pass.
         let no_rate: Vec<MetricPoint> = rates
             .iter()
@@ -581,6 +606,27 @@ mod tests {
         let v = evaluate(&no_rate, &[], &settings, t(-1), t(40));
         assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
         assert!(v.reason.contains("no canary error rate"), "{}", v.reason);
+    }
+
+    #[test]
+    fn each_measure_goes_stale_on_its_own_and_stale_stable_is_no_baseline() {
+        let settings = AnalysisSettings::default();
+        // Error rates stop at 50 s; latency keeps coming until 170 s.
+        let mut canary = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        canary.extend((6..18).map(|i| MetricPoint {
+            p95_ms: Some(140.0),
+            ..MetricPoint::empty(t(i * 10), Track::Canary)
+        }));
+        let v = evaluate(&canary, &[], &settings, t(-1), t(180));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
+        assert!(v.reason.contains("error rate is stale"), "{}", v.reason);
+        // Stable stopped long ago: the canary passes on thresholds, and
+        // says so.
+        let canary = points(Track::Canary, 100, 6, 100, 0, 140.0);
+        let stable = points(Track::Stable, 0, 6, 900, 0, 140.0);
+        let v = evaluate(&canary, &stable, &settings, t(99), t(160));
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        assert!(v.reason.contains("stable data is stale"), "{}", v.reason);
     }
 
     #[test]

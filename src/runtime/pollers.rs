@@ -76,9 +76,10 @@ fn next_wait(last: Duration, interval: Duration, failed: Option<&SourceError>) -
         Some(e) => {
             let doubled = last.saturating_mul(2).min(MAX_BACKOFF.max(interval));
             match e.kind {
+                // What the pane said: "next read in 42s".
                 ErrorKind::Throttled {
                     retry_after: Some(asked),
-                } => doubled.max(asked),
+                } => asked.max(interval),
                 _ => doubled,
             }
         }

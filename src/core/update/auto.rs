@@ -43,7 +43,9 @@ fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         return;
     }
     model.analysis.last_run = Some(ctx.now);
-    let lookback = chrono::Duration::from_std(settings.lookback).unwrap_or_default();
+    // Providers report late: the window reaches back as far again.
+    let lookback =
+        chrono::Duration::from_std(settings.lookback + settings.reporting_lag).unwrap_or_default();
     let since = model
         .plan_state
         .entered_at

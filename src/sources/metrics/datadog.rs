@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{Merge, Queries, client, send_error, shape_error, status_error};
+use super::{Merge, Queries, clean, client, send_error, shape_error, status_error};
 use crate::core::model::{MetricPoint, SourceError, Time};
 use crate::sources::Metrics;
 
@@ -57,7 +57,16 @@ pub fn base_url(api_url: Option<&str>) -> String {
                 .ok()
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| "datadoghq.com".into());
-            format!("https://api.{}", site.trim().trim_end_matches('/'))
+            // DD_SITE is the site's host (datadoghq.eu); tolerate a scheme
+            // or an `app.` / `api.` prefix pasted with it.
+            let host = site
+                .trim()
+                .trim_start_matches("https://")
+                .trim_start_matches("http://")
+                .trim_start_matches("app.")
+                .trim_start_matches("api.")
+                .trim_end_matches('/');
+            format!("https://api.{host}")
         }
     }
 }
@@ -101,8 +110,8 @@ impl Datadog {
                 ("to", to.timestamp().to_string()),
                 ("query", query.to_string()),
             ])
-            .header("DD-API-KEY", &self.keys.api)
-            .header("DD-APPLICATION-KEY", &self.keys.app)
+            .header("DD-API-KEY", secret(&self.keys.api)?)
+            .header("DD-APPLICATION-KEY", secret(&self.keys.app)?)
             .header("Accept", "application/json")
             .send()
             .await
@@ -123,8 +132,9 @@ impl Datadog {
             .map_err(|e| shape_error(PROVIDER, &format!("not a query answer ({e})")))?;
         if answer.status.as_deref() == Some("error") {
             return Err(SourceError::new(format!(
-                "{PROVIDER}: query `{query}` failed: {}",
-                answer.error.unwrap_or_default()
+                "{PROVIDER}: query `{}` failed: {}",
+                clean(query),
+                clean(&answer.error.unwrap_or_default())
             ))
             .with_hint("check the query in [service.analysis]"));
         }
@@ -143,6 +153,19 @@ impl Datadog {
             )),
         }
     }
+}
+
+/// A key as a header value that HTTP debugging never prints.
+fn secret(key: &str) -> Result<reqwest::header::HeaderValue, SourceError> {
+    let mut value = reqwest::header::HeaderValue::from_str(key).map_err(|_| {
+        SourceError::of_kind(
+            crate::core::model::ErrorKind::Auth,
+            "DD_API_KEY or DD_APP_KEY has characters a header cannot carry",
+        )
+        .with_hint("export the key again, without quotes or newlines")
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 #[derive(Deserialize)]
@@ -170,7 +193,12 @@ impl Metrics for Datadog {
         for (track, field, query) in self.queries.all() {
             for Point(ms, value) in self.query(&query, from, to).await? {
                 let Some(value) = value else { continue };
-                let Some(at) = Time::from_timestamp_millis(ms as i64) else {
+                // A timestamp that is not a number is no time at all.
+                let Some(at) = ms
+                    .is_finite()
+                    .then(|| Time::from_timestamp_millis(ms as i64))
+                    .flatten()
+                else {
                     continue;
                 };
                 merge.add(track, field, at, value);

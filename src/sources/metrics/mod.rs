@@ -191,6 +191,24 @@ fn provider_message(body: &str) -> String {
         }
         None => body.to_string(),
     };
+    clean(&text)
+}
+
+/// A URL as it may be shown: `user:password@` withheld.
+pub fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => {
+            let sep = if scheme.is_empty() { "" } else { "://" };
+            format!("{scheme}{sep}[withheld]@{}", &rest[at + 1..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// A provider's own error text, made one short inert line.
+pub fn clean(text: &str) -> String {
     let one_line: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -249,6 +267,19 @@ mod tests {
         );
         assert!(e.to_string().contains("Rate limit exceeded"), "{e}");
         assert!(e.to_string().contains("next read in 17s"), "{e}");
+    }
+
+    #[test]
+    fn userinfo_is_withheld() {
+        assert_eq!(
+            without_userinfo("prom:pw@host:9090"),
+            "[withheld]@host:9090"
+        );
+        assert_eq!(
+            without_userinfo("https://u:secret@prom.example/x@y"),
+            "https://[withheld]@prom.example/x@y"
+        );
+        assert_eq!(without_userinfo("http://prom:9090"), "http://prom:9090");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{Merge, Queries, client, send_error, shape_error, status_error};
+use super::{Merge, Queries, clean, client, send_error, shape_error, status_error};
 use crate::core::model::{MetricPoint, SourceError, Time};
 use crate::sources::Metrics;
 
@@ -56,13 +56,18 @@ impl Prometheus {
         to: Time,
     ) -> Result<Vec<(f64, String)>, SourceError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        // Aligned to the step, so that every poll asks for the same
+        // timestamps and a point read twice is upserted, not added.
+        let step = self.step.as_secs().max(1) as i64;
+        let start = from.timestamp().div_euclid(step) * step;
+        let end = to.timestamp().div_euclid(step) * step;
         let response = self
             .http
             .get(format!("{}/api/v1/query_range", self.base))
             .query(&[
                 ("query", query.to_string()),
-                ("start", from.timestamp().to_string()),
-                ("end", to.timestamp().to_string()),
+                ("start", start.to_string()),
+                ("end", end.to_string()),
                 ("step", format!("{}s", self.step.as_secs())),
             ])
             .header("Accept", "application/json")
@@ -85,8 +90,9 @@ impl Prometheus {
             .map_err(|e| shape_error(PROVIDER, &format!("not a query_range answer ({e})")))?;
         if answer.status != "success" {
             return Err(SourceError::new(format!(
-                "{PROVIDER}: query `{query}` failed: {}",
-                answer.error.unwrap_or_default()
+                "{PROVIDER}: query `{}` failed: {}",
+                clean(query),
+                clean(&answer.error.unwrap_or_default())
             ))
             .with_hint("check the query in [service.analysis]"));
         }
@@ -145,7 +151,10 @@ impl Metrics for Prometheus {
                         &format!("value {text:?} is not a number"),
                     ));
                 };
-                let Some(at) = Time::from_timestamp_millis((seconds * 1000.0).round() as i64)
+                let Some(at) = seconds
+                    .is_finite()
+                    .then(|| Time::from_timestamp_millis((seconds * 1000.0).round() as i64))
+                    .flatten()
                 else {
                     continue;
                 };
