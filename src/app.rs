@@ -207,6 +207,61 @@ impl NotConnected {
     }
 }
 
+/// A pipeline that cannot be read (no token): its pane says why, and the
+/// rest of the console works — a rollback never waits on GitHub.
+pub struct Unreadable(pub crate::core::model::SourceError);
+
+#[async_trait::async_trait]
+impl crate::sources::Pipeline for Unreadable {
+    async fn latest_run(
+        &self,
+    ) -> Result<crate::core::model::PipelineRun, crate::core::model::SourceError> {
+        Err(self.0.clone())
+    }
+    async fn review(
+        &self,
+        _run_id: u64,
+        _environment: &str,
+        _environment_ids: &[u64],
+        _approve: bool,
+        _comment: &str,
+    ) -> Result<crate::core::model::RequestId, crate::core::model::SourceError> {
+        Err(self.0.clone())
+    }
+}
+
+/// The `[github]` pipeline, or why it cannot be read.
+fn pipeline_source(
+    config: &Config,
+    timeout: std::time::Duration,
+    calls: &Arc<std::sync::atomic::AtomicU64>,
+) -> Arc<dyn crate::sources::Pipeline> {
+    use crate::core::model::{ErrorKind, SourceError};
+    use crate::sources::github::{GitHub, Settings, Token};
+    let Some(g) = &config.file.github else {
+        return Arc::new(NotConnected("GitHub pipeline (no [github] in the config)"));
+    };
+    let token = match Token::discover() {
+        Ok(t) => t,
+        Err(why) => return Arc::new(Unreadable(SourceError::of_kind(ErrorKind::Auth, why))),
+    };
+    let settings = Settings {
+        api_url: g.api_url.clone(),
+        repo: g.repo.clone(),
+        workflow: g.workflow.clone(),
+        branch: g.branch.clone(),
+        targets: g
+            .stage_targets
+            .iter()
+            .map(|(name, d)| (name.clone(), d.0))
+            .collect(),
+    };
+    match GitHub::new(settings, token, timeout) {
+        Ok(github) => Arc::new(github.with_counter(calls.clone())),
+        Err(e) => Arc::new(Unreadable(e)),
+    }
+}
+
 #[async_trait::async_trait]
 impl crate::sources::Pipeline for NotConnected {
     async fn latest_run(
@@ -358,7 +413,7 @@ pub async fn live_session(
         .map_err(StartError::usage)?;
     let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
     let sources = Sources {
-        pipeline: Arc::new(NotConnected("GitHub pipeline")),
+        pipeline: pipeline_source(config, every.call_timeout, &calls),
         fleet,
         traffic,
         logs: Arc::new(NotConnected("CloudWatch logs")),

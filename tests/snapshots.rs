@@ -173,3 +173,33 @@ fn a_failing_metrics_source_is_shown_in_the_canary_pane() -> Result<(), Box<dyn 
     );
     Ok(())
 }
+
+/// The Pipeline pane on a GitHub-shaped run: a re-run waiting for review on
+/// production that this user cannot review, with the API budget, and job
+/// names from outside drawn inert.
+#[test]
+fn pipeline_with_a_pending_approval() -> Result<(), Box<dyn std::error::Error>> {
+    use flightdeck::core::model::RateBudget;
+    let mut h = started();
+    {
+        let run = h.world.pipeline_mut();
+        run.attempt = 2;
+        run.stages[0].name = "Build & Lint\u{1b}[2J".into();
+        run.rate = Some(RateBudget {
+            remaining: 312,
+            limit: 5000,
+            reset: tuesday(),
+        });
+        if let Some(p) = run.pending.as_mut() {
+            p.can_approve = Some(false);
+            p.reviewers = vec!["octocat".into(), "release-managers".into()];
+        }
+    }
+    h.poll();
+    let screen = text(&render(&h, 160, 48)?);
+    assert!(screen.contains("you cannot review"), "{screen}");
+    assert!(screen.contains("API 312/5000"), "{screen}");
+    assert!(!screen.contains('\u{1b}'));
+    insta::assert_snapshot!("pipeline_pending_160x48", screen);
+    Ok(())
+}

@@ -198,6 +198,9 @@ pub struct GithubSection {
     #[serde(default = "default_branch")]
     pub branch: String,
     pub api_url: Option<String>,
+    /// Target duration per stage (job name), over the seed's defaults.
+    #[serde(default)]
+    pub stage_targets: BTreeMap<String, Dur>,
 }
 
 fn default_branch() -> String {

@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod demo;
+pub mod github;
 pub mod metrics;
 
 use std::sync::Arc;

@@ -32,12 +32,16 @@ fn symbol(status: StageStatus) -> (&'static str, Role) {
 impl Widget for PipelinePane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let (model, theme) = (self.model, self.theme);
-        let block = pane_block(
-            Pane::Pipeline,
-            model,
-            theme,
-            vec![age_span(&model.pipeline, model, theme)],
-        );
+        let mut extra = vec![age_span(&model.pipeline, model, theme)];
+        if let Some(rate) = model.pipeline.value().and_then(|r| r.rate) {
+            // GitHub's budget: low is worth a glance (other tools share it).
+            let low = u64::from(rate.remaining) * 10 < u64::from(rate.limit);
+            extra.push(Span::styled(
+                format!(" API {}/{} ", rate.remaining, rate.limit),
+                theme.style(if low { Role::Degraded } else { Role::Muted }),
+            ));
+        }
+        let block = pane_block(Pane::Pipeline, model, theme, extra);
         let inner = block.inner(area);
         block.render(area, buf);
         let Some(run) = model.pipeline.value() else {
@@ -54,9 +58,20 @@ impl Widget for PipelinePane<'_> {
         let mut lines = vec![
             Line::from(vec![
                 Span::styled(format!("#{} ", run.number), theme.style(Role::Title)),
-                Span::styled(format!("{} ", run.branch), theme.style(Role::Muted)),
                 Span::styled(
-                    format!("{} ", short_sha(&run.sha)),
+                    if run.attempt > 1 {
+                        format!("attempt {} ", run.attempt)
+                    } else {
+                        String::new()
+                    },
+                    theme.style(Role::Degraded),
+                ),
+                Span::styled(
+                    format!("{} {} ", inert(&run.event), inert(&run.branch)),
+                    theme.style(Role::Muted),
+                ),
+                Span::styled(
+                    format!("{} ", inert(short_sha(&run.sha))),
                     theme.style(Role::Focus),
                 ),
                 Span::raw(inert(&run.author)),
@@ -66,6 +81,42 @@ impl Widget for PipelinePane<'_> {
                 theme.style(Role::Text),
             )),
         ];
+        // A deployment waiting for review: what, since when, and what this
+        // user can do about it — above the stages, so it is never cut.
+        if let Some(p) = &run.pending {
+            use crate::core::action::Action;
+            let what = if p.can_approve == Some(false) {
+                "you cannot review".to_string()
+            } else {
+                format!(
+                    "{} approve {} reject",
+                    model.keymap.hint(Action::Approve),
+                    model.keymap.hint(Action::Reject)
+                )
+            };
+            lines.push(Line::from(Span::styled(
+                truncate(
+                    &format!(
+                        "⏸ {} {}/{} reviews, waiting {} · {what}",
+                        inert(&p.environment),
+                        p.approvals,
+                        p.required_reviewers,
+                        humanize((model.now - p.waiting_since).to_std().unwrap_or_default()),
+                    ),
+                    width,
+                ),
+                theme.style(Role::Degraded),
+            )));
+        }
+        // The run's page, when there is room for it and every stage.
+        if let Some(url) = &run.url
+            && inner.height as usize >= run.stages.len() + 3
+        {
+            lines.push(Line::from(Span::styled(
+                truncate(&inert(url), width),
+                theme.style(Role::Muted),
+            )));
+        }
         // Names shrink (with an ellipsis) before the times do.
         let longest = run
             .stages
@@ -88,7 +139,10 @@ impl Widget for PipelinePane<'_> {
             let mut spans = vec![
                 Span::styled(format!("{sym} "), theme.style(role)),
                 Span::styled(
-                    format!("{:<name_width$} ", truncate(&stage.name, name_width)),
+                    format!(
+                        "{:<name_width$} ",
+                        truncate(&inert(&stage.name), name_width)
+                    ),
                     theme.style(Role::Text),
                 ),
                 Span::styled(
@@ -100,20 +154,8 @@ impl Widget for PipelinePane<'_> {
                 let mark = if width >= 45 { " over" } else { "!" };
                 spans.push(Span::styled(mark, theme.style(Role::Degraded)));
             }
-            if stage.status == StageStatus::Waiting
-                && let Some(p) = &run.pending
-            {
-                spans.push(Span::styled(
-                    format!(
-                        " {} {}/{} reviews, waiting {} · {} approve",
-                        p.environment,
-                        p.approvals,
-                        p.required_reviewers,
-                        humanize((model.now - p.waiting_since).to_std().unwrap_or_default()),
-                        model.keymap.hint(crate::core::action::Action::Approve)
-                    ),
-                    theme.style(Role::Degraded),
-                ));
+            if stage.status == StageStatus::Waiting && run.pending.is_some() {
+                spans.push(Span::styled(" review", theme.style(Role::Degraded)));
             }
             stage_lines.push(Line::from(spans));
         }
