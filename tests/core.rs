@@ -609,6 +609,40 @@ fn on_failure_pause_pauses_and_alert_only_says_so() {
 }
 
 #[test]
+fn run_command_selects_a_recent_run_or_says_which_exist() {
+    use flightdeck::core::effect::Effect;
+    use flightdeck::core::model::{RunRef, StageStatus};
+    let mut h = Harness::new("good", tuesday(), false);
+    h.world.pipeline_mut().recent = vec![
+        RunRef {
+            id: 9_158_403_117,
+            number: 1284,
+            attempt: 1,
+            status: StageStatus::Waiting,
+            event: "push".into(),
+        },
+        RunRef {
+            id: 9_158_300_000,
+            number: 1283,
+            attempt: 2,
+            status: StageStatus::Success,
+            event: "push".into(),
+        },
+    ];
+    h.poll();
+    let fx = h.command("run 1283");
+    assert!(
+        fx.contains(&Effect::SelectRun(Some(9_158_300_000))),
+        "{fx:?}"
+    );
+    let fx = h.command("run 7");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::SelectRun(_))));
+    assert!(status(&h).contains("#1284 #1283"), "{}", status(&h));
+    let fx = h.command("run");
+    assert!(fx.contains(&Effect::SelectRun(None)), "{fx:?}");
+}
+
+#[test]
 fn inconclusive_never_advances() {
     let mut h = Harness::new("no-data", tuesday(), false);
     approve_in_world(&mut h);

@@ -387,3 +387,44 @@ async fn a_refused_review_shows_githubs_words() {
     );
     assert!(!text.contains(TOKEN));
 }
+
+#[tokio::test]
+async fn an_older_run_is_shown_after_select_run() {
+    let server = MockServer::start().await;
+    serve_run(&server, true).await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}/actions/runs/9158300000")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 9158300000u64, "run_number": 1283, "event": "workflow_dispatch",
+            "status": "completed", "conclusion": "success", "head_branch": "main",
+            "head_sha": "0000000", "created_at": "2026-11-30T10:00:00Z", "run_attempt": 1
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPO}/actions/runs/9158300000/jobs")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_count": 1,
+            "jobs": [job("Build & Lint", "completed", Some("success"), "2026-11-30T10:00:05Z", Some("2026-11-30T10:01:00Z"))]
+        })))
+        .mount(&server)
+        .await;
+    let gh = github(&server);
+    gh.select_run(Some(9158300000));
+    let run = match gh.latest_run().await {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        (run.number, run.event.as_str()),
+        (1283, "workflow_dispatch")
+    );
+    assert!(run.pending.is_none());
+    let recent: Vec<(u64, StageStatus)> = run.recent.iter().map(|r| (r.number, r.status)).collect();
+    assert_eq!(
+        recent,
+        [(1284, StageStatus::Waiting), (1283, StageStatus::Success)]
+    );
+    server.verify().await;
+}

@@ -197,6 +197,18 @@ pub struct PipelineRun {
     /// 1 for the first attempt; more for re-runs.
     pub attempt: u32,
     pub rate: Option<RateBudget>,
+    /// The workflow's recent runs, newest first (for `:run N`).
+    pub recent: Vec<RunRef>,
+}
+
+/// One of the recent runs, as the list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRef {
+    pub id: u64,
+    pub number: u64,
+    pub attempt: u32,
+    pub status: StageStatus,
+    pub event: String,
 }
 
 impl PipelineRun {

@@ -80,5 +80,8 @@ pub enum Effect {
     },
     /// Ask the pollers for fresh data now (after a change).
     Refresh,
+    /// Show this run in the Pipeline pane (None: follow the newest), then
+    /// refresh.
+    SelectRun(Option<u64>),
     Quit,
 }

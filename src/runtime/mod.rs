@@ -99,6 +99,10 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
                     for effect in update(&mut model, msg, &ctx) {
                         match effect {
                             Effect::Refresh => refresh.notify_waiters(),
+                            Effect::SelectRun(id) => {
+                                sources.pipeline.select_run(id);
+                                refresh.notify_waiters();
+                            }
                             Effect::Quit => {}
                             other => {
                                 let _ = effects.send(other);

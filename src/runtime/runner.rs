@@ -104,6 +104,9 @@ pub fn spawn_with_timeout(
                     };
                     let _ = runner.tx.send(Msg::BaselineHint(hint));
                 }
+                // The runtime selects (and refreshes) itself; here for
+                // drivers that send every effect to the runner.
+                Effect::SelectRun(id) => runner.sources.pipeline.select_run(id),
                 Effect::Refresh | Effect::Quit => {}
             }
         }

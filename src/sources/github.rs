@@ -19,7 +19,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Deserialize;
 
 use crate::core::model::{
-    ErrorKind, PendingApproval, PipelineRun, RateBudget, RequestId, SourceError, Stage,
+    ErrorKind, PendingApproval, PipelineRun, RateBudget, RequestId, RunRef, SourceError, Stage,
     StageStatus, Time,
 };
 use crate::sources::Pipeline;
@@ -90,6 +90,8 @@ pub struct GitHub {
     /// URL → (ETag, body) of the last 200.
     cache: Mutex<HashMap<String, (String, String)>>,
     rate: Mutex<Option<RateBudget>>,
+    /// The run to show (`:run N`); None follows the newest.
+    selected: Mutex<Option<u64>>,
     pub calls: Arc<AtomicU64>,
 }
 
@@ -127,6 +129,7 @@ impl GitHub {
             targets,
             cache: Mutex::new(HashMap::new()),
             rate: Mutex::new(None),
+            selected: Mutex::new(None),
             calls: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -373,6 +376,8 @@ struct Run {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
+    conclusion: Option<String>,
+    #[serde(default)]
     html_url: Option<String>,
     #[serde(default)]
     run_attempt: Option<u32>,
@@ -439,7 +444,12 @@ struct Reviewer {
 }
 
 fn stage_status(job: &Job) -> StageStatus {
-    match (job.status.as_str(), job.conclusion.as_deref()) {
+    status_of(&job.status, job.conclusion.as_deref())
+}
+
+/// A job's or a run's status and conclusion, as the pane's symbols.
+fn status_of(status: &str, conclusion: Option<&str>) -> StageStatus {
+    match (status, conclusion) {
         ("in_progress", _) => StageStatus::InProgress,
         ("waiting", _) | (_, Some("action_required")) => StageStatus::Waiting,
         ("completed", Some("success")) => StageStatus::Success,
@@ -462,7 +472,27 @@ impl Pipeline for GitHub {
         );
         let (body, _) = self.get(&url).await?;
         let page: RunsPage = parse(&body, "workflow runs")?;
-        let Some(run) = page.workflow_runs.into_iter().next() else {
+        let recent: Vec<RunRef> = page
+            .workflow_runs
+            .iter()
+            .map(|r| RunRef {
+                id: r.id,
+                number: r.run_number,
+                attempt: r.run_attempt.unwrap_or(1),
+                status: status_of(r.status.as_deref().unwrap_or(""), r.conclusion.as_deref()),
+                event: r.event.clone(),
+            })
+            .collect();
+        let selected = self.selected.lock().ok().and_then(|s| *s);
+        let chosen = match selected {
+            Some(id) if page.workflow_runs.first().is_none_or(|r| r.id != id) => {
+                let url = format!("{}/repos/{}/actions/runs/{id}", self.base, self.repo);
+                let (body, _) = self.get(&url).await?;
+                Some(parse::<Run>(&body, "workflow run")?)
+            }
+            _ => page.workflow_runs.into_iter().next(),
+        };
+        let Some(run) = chosen else {
             return Err(SourceError::of_kind(
                 ErrorKind::NotFound,
                 format!(
@@ -549,7 +579,14 @@ impl Pipeline for GitHub {
             url: run.html_url,
             attempt: run.run_attempt.unwrap_or(1),
             rate: self.rate.lock().ok().and_then(|r| *r),
+            recent,
         })
+    }
+
+    fn select_run(&self, id: Option<u64>) {
+        if let Ok(mut selected) = self.selected.lock() {
+            *selected = id;
+        }
     }
 
     async fn review(

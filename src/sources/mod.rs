@@ -22,6 +22,9 @@ use crate::core::model::{
 pub trait Pipeline: Send + Sync {
     /// The newest run of the release workflow.
     async fn latest_run(&self) -> Result<PipelineRun, SourceError>;
+    /// Show this run (None: the newest) from the next read on. Sources
+    /// with one run ignore it.
+    fn select_run(&self, _id: Option<u64>) {}
     /// Approve (or reject) the run's deployment waiting on the environments
     /// (`environment` names them; `environment_ids` are GitHub's ids), with
     /// the review's comment.

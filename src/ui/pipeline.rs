@@ -75,6 +75,15 @@ impl Widget for PipelinePane<'_> {
                     theme.style(Role::Focus),
                 ),
                 Span::raw(inert(&run.author)),
+                Span::styled(
+                    // Browsing with `:run N`: say this is not the newest.
+                    if run.recent.first().is_some_and(|r| r.id != run.id) {
+                        " · older run (:run for the newest)"
+                    } else {
+                        ""
+                    },
+                    theme.style(Role::Degraded),
+                ),
             ]),
             Line::from(Span::styled(
                 truncate(&inert(&run.message), width),
@@ -116,6 +125,21 @@ impl Widget for PipelinePane<'_> {
                 truncate(&inert(url), width),
                 theme.style(Role::Muted),
             )));
+        }
+        // The recent runs, to pick one with `:run N`, when there is room.
+        if run.recent.len() > 1 && inner.height as usize > run.stages.len() + lines.len() {
+            let mut spans = vec![Span::styled("runs", theme.style(Role::Muted))];
+            for r in &run.recent {
+                let (sym, role) = symbol(r.status);
+                let style = if r.id == run.id {
+                    theme.style(Role::Focus)
+                } else {
+                    theme.style(Role::Text)
+                };
+                spans.push(Span::styled(format!(" #{}", r.number), style));
+                spans.push(Span::styled(sym, theme.style(role)));
+            }
+            lines.push(Line::from(spans));
         }
         // Names shrink (with an ellipsis) before the times do.
         let longest = run

@@ -9,9 +9,9 @@ use crate::core::action::{Key, KeyCode};
 use crate::core::model::{Level, Model, Overlay, Pane, Prompt, Proposal};
 
 /// Commands of the `:` line, for completion and hints.
-pub const COMMANDS: [&str; 15] = [
-    "advance", "weight", "promote", "pause", "resume", "approve", "rollback", "abandon", "ack",
-    "theme", "service", "filter", "help", "quit", "q",
+pub const COMMANDS: [&str; 17] = [
+    "advance", "weight", "promote", "pause", "resume", "approve", "reject", "rollback", "abandon",
+    "ack", "run", "theme", "service", "filter", "help", "quit", "q",
 ];
 
 pub(super) fn on_command_key(
@@ -52,6 +52,7 @@ pub(super) fn command_hint(text: &str) -> Option<String> {
     let usage = match word {
         "weight" => Some("weight N   set canary weight to N% (0-100)"),
         "theme" => Some("theme NAME   switch colour theme"),
+        "run" => Some("run N   show pipeline run #N (no N: the newest)"),
         "service" => Some("service NAME   switch service"),
         "filter" => Some("filter TEXT   filter the focused pane"),
         _ => None,
@@ -73,6 +74,50 @@ pub(super) fn command_hint(text: &str) -> Option<String> {
         ))
     } else {
         Some(matches.join(" "))
+    }
+}
+
+/// `:run N` shows run #N of the recent runs in the Pipeline pane; `:run`
+/// goes back to following the newest.
+fn select_run(model: &mut Model, arg: &str, fx: &mut Vec<Effect>) {
+    let arg = arg.trim().trim_start_matches('#');
+    if arg.is_empty() || arg == "latest" {
+        fx.push(Effect::SelectRun(None));
+        return model.set_status(
+            Level::Info,
+            "pipeline: following the newest run".to_string(),
+        );
+    }
+    let recent = model
+        .pipeline
+        .value()
+        .map(|r| r.recent.clone())
+        .unwrap_or_default();
+    let Ok(number) = arg.parse::<u64>() else {
+        return model.set_status(Level::Error, format!(":run {arg}: expected a run number"));
+    };
+    match recent.iter().find(|r| r.number == number) {
+        Some(r) => {
+            fx.push(Effect::SelectRun(Some(r.id)));
+            model.set_status(
+                Level::Info,
+                format!("pipeline: run #{number} (`:run` for the newest)"),
+            );
+        }
+        None => {
+            let known: Vec<String> = recent.iter().map(|r| format!("#{}", r.number)).collect();
+            model.set_status(
+                Level::Error,
+                if known.is_empty() {
+                    format!(":run {number}: no recent runs to choose from here")
+                } else {
+                    format!(
+                        ":run {number}: not among the recent runs ({})",
+                        known.join(" ")
+                    )
+                },
+            );
+        }
     }
 }
 
@@ -104,6 +149,7 @@ pub(super) fn run_command(model: &mut Model, line: &str, ctx: &Ctx, fx: &mut Vec
             Ok(weight) => propose(model, Proposal::Weight(weight), ctx),
             Err(why) => model.set_status(Level::Error, format!(":weight {arg}: {why}")),
         },
+        "run" => select_run(model, &arg, fx),
         "theme" => {
             if model.themes.contains(&arg) {
                 model.theme = arg.clone();

@@ -851,6 +851,7 @@ fn pipeline_run(start: Time) -> PipelineRun {
         url: Some("https://github.com/suma-finance/auth-service/actions/runs/9158403117".into()),
         attempt: 1,
         rate: None,
+        recent: Vec::new(),
     }
 }
 
