@@ -283,10 +283,13 @@ impl crate::sources::Pipeline for NotConnected {
 
 #[async_trait::async_trait]
 impl crate::sources::Logs for NotConnected {
-    async fn since(
+    async fn read(
         &self,
-        _after: Option<Time>,
-    ) -> Result<Vec<crate::core::model::LogLine>, crate::core::model::SourceError> {
+        _cursor: crate::sources::LogCursor,
+    ) -> Result<
+        (Vec<crate::core::model::LogLine>, crate::sources::LogCursor),
+        crate::core::model::SourceError,
+    > {
         Err(self.error())
     }
 }

@@ -640,6 +640,16 @@ fn run_command_selects_a_recent_run_or_says_which_exist() {
     assert!(status(&h).contains("#1284 #1283"), "{}", status(&h));
     let fx = h.command("run");
     assert!(fx.contains(&Effect::SelectRun(None)), "{fx:?}");
+    // Showing an older run (the newest is another): automation holds, the
+    // newest run's approvals are not what the pane shows.
+    h.world.pipeline_mut().recent[0].id = 1;
+    h.model.analysis_settings.auto_advance = true;
+    h.poll();
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(
+        hold.contains("approval state unknown: showing older run"),
+        "{hold}"
+    );
 }
 
 #[test]

@@ -259,6 +259,49 @@ async fn a_304_serves_the_cached_answer() {
 }
 
 #[tokio::test]
+async fn a_304_on_a_jobs_page_keeps_the_next_page() {
+    let server = MockServer::start().await;
+    // Every second read of the first jobs page is a 304 without `Link`.
+    let jobs_path = format!("/repos/{REPO}/actions/runs/9158403117/jobs");
+    Mock::given(method("GET"))
+        .and(path(jobs_path.as_str()))
+        .and(query_param("per_page", "100"))
+        .and(header("if-none-match", "\"jobs-1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    serve_run(&server, true).await;
+    // The first page again, with an ETag this time.
+    let base = server.uri();
+    Mock::given(method("GET"))
+        .and(path(jobs_path.as_str()))
+        .and(wiremock::matchers::query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"total_count": 3, "jobs": [
+                    job("Build & Lint", "completed", Some("success"), "2026-12-01T10:00:05Z", Some("2026-12-01T10:01:45Z"))
+                ]}))
+                .insert_header("etag", "\"jobs-1\"")
+                .insert_header("link", format!("<{base}{jobs_path}?per_page=100&page=2>; rel=\"next\"").as_str()),
+        )
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let gh = github(&server);
+    for read in 0..2 {
+        let run = match gh.latest_run().await {
+            Ok(r) => r,
+            Err(e) => panic!("read {read}: {e}"),
+        };
+        let names: Vec<&str> = run.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Build & Lint", "Production Rollout"], "read {read}");
+    }
+    server.verify().await;
+}
+
+#[tokio::test]
 async fn a_rate_limited_403_waits_for_the_reset() {
     let server = MockServer::start().await;
     let reset = chrono::Utc::now().timestamp() + 120;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc::UnboundedSender};
 use tokio::task::JoinHandle;
 
-use crate::core::model::{ErrorKind, SourceError, Time};
+use crate::core::model::{ErrorKind, SourceError};
 use crate::core::msg::Msg;
 use crate::sources::Sources;
 
@@ -157,18 +157,24 @@ pub fn spawn_all(
         let from = to - chrono::Duration::from_std(METRICS_WINDOW).unwrap_or_default();
         Msg::Metrics(timed(limit, "metrics", s.metrics.points(from, to)).await)
     }));
+    // Logs keep the source's cursor: each read gives only lines not given.
     let logs = sources.logs.clone();
-    tasks.push(poll_new(
-        every_.logs,
-        tx,
-        refresh,
-        move |after| {
-            let logs = logs.clone();
-            async move { timed(limit, "logs", logs.since(after)).await }
-        },
-        |l| l.at,
-        Msg::Logs,
-    ));
+    let cursor = Arc::new(std::sync::Mutex::new(crate::sources::LogCursor::default()));
+    tasks.push(poll(every_.logs, tx, refresh, move || {
+        let (logs, cursor) = (logs.clone(), cursor.clone());
+        async move {
+            let from = cursor.lock().map(|c| c.clone()).unwrap_or_default();
+            match timed(limit, "logs", logs.read(from)).await {
+                Ok((lines, next)) => {
+                    if let Ok(mut c) = cursor.lock() {
+                        *c = next;
+                    }
+                    Msg::Logs(Ok(lines))
+                }
+                Err(e) => Msg::Logs(Err(e)),
+            }
+        }
+    }));
     tasks
 }
 
@@ -182,38 +188,6 @@ where
     Fut: Future<Output = Msg> + Send,
 {
     poll(interval, tx, refresh, move || fetch(sources.clone()))
-}
-
-/// Poll a source that returns items newer than a cursor, moving the cursor
-/// to the newest item each time.
-fn poll_new<T, F, Fut>(
-    interval: Duration,
-    tx: UnboundedSender<Msg>,
-    refresh: Arc<Notify>,
-    fetch: F,
-    at: fn(&T) -> Time,
-    wrap: fn(Result<Vec<T>, SourceError>) -> Msg,
-) -> JoinHandle<()>
-where
-    T: Send + 'static,
-    F: Fn(Option<Time>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<T>, SourceError>> + Send,
-{
-    let cursor = Arc::new(std::sync::Mutex::new(None::<Time>));
-    let fetch = Arc::new(fetch);
-    poll(interval, tx, refresh, move || {
-        let (cursor, fetch) = (cursor.clone(), fetch.clone());
-        async move {
-            let after = cursor.lock().ok().and_then(|c| *c);
-            let result = fetch(after).await;
-            if let (Ok(items), Ok(mut c)) = (&result, cursor.lock())
-                && let Some(newest) = items.iter().map(at).max()
-            {
-                *c = Some(newest);
-            }
-            wrap(result)
-        }
-    })
 }
 
 /// Call `fetch` every `interval` (doubling up to a minute while it fails)
@@ -250,6 +224,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::Time;
 
     #[test]
     fn every_source_s_failure_backs_off() {

@@ -23,7 +23,7 @@ use crate::core::model::{
     StageStatus, Time,
 };
 use crate::sources::Pipeline;
-use crate::sources::metrics::{clean, client, send_error};
+use crate::sources::metrics::{clean, client, send_error_with};
 
 const PROVIDER: &str = "GitHub";
 const API_VERSION: &str = "2022-11-28";
@@ -63,20 +63,42 @@ impl Token {
                 return Ok(Token(t.trim().to_string()));
             }
         }
-        let from_gh = std::process::Command::new("gh")
-            .args(["auth", "token"])
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8(o.stdout).ok())
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty());
+        let from_gh = gh_auth_token(Duration::from_secs(3));
         from_gh.map(Token).ok_or_else(|| {
             "[github] needs a token: export GITHUB_TOKEN=… (or GH_TOKEN), or log in with `gh auth login`; it needs actions:read, and deployments review rights to approve".into()
         })
     }
+}
+
+/// What `gh auth token` prints, if gh is installed and answers within
+/// `limit` (a locked keyring must not hang the start).
+fn gh_auth_token(limit: Duration) -> Option<String> {
+    use std::io::Read;
+    let mut child = std::process::Command::new("gh")
+        .args(["auth", "token"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + limit;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let mut out = String::new();
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    let token = out.trim().to_string();
+    (status.success() && !token.is_empty()).then_some(token)
 }
 
 pub struct GitHub {
@@ -87,13 +109,24 @@ pub struct GitHub {
     branch: String,
     token: Token,
     targets: Vec<(String, Duration)>,
-    /// URL → (ETag, body) of the last 200.
-    cache: Mutex<HashMap<String, (String, String)>>,
+    /// URL → (ETag, body, next page) of the last 200.
+    cache: Mutex<HashMap<String, Cached>>,
     rate: Mutex<Option<RateBudget>>,
     /// The run to show (`:run N`); None follows the newest.
     selected: Mutex<Option<u64>>,
     pub calls: Arc<AtomicU64>,
 }
+
+/// A 200 kept for conditional requests: its ETag, body and next page.
+#[derive(Clone)]
+struct Cached {
+    etag: String,
+    body: String,
+    next: Option<String>,
+}
+
+/// Kept answers at most (runs come and go; the cache starts again).
+const CACHE_ENTRIES: usize = 64;
 
 /// The settings of `[github]`, checked.
 pub struct Settings {
@@ -184,27 +217,39 @@ impl GitHub {
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", API_VERSION)
             .header("Authorization", self.auth()?);
-        if let Some((etag, _)) = &cached {
-            request = request.header("If-None-Match", etag);
+        if let Some(c) = &cached {
+            request = request.header("If-None-Match", &c.etag);
         }
-        let response = request.send().await.map_err(|e| send_error(PROVIDER, e))?;
+        let response = request.send().await.map_err(net)?;
         let status = response.status();
         let headers = response.headers().clone();
         self.note_rate(&headers);
-        let next = next_link(&headers).filter(|n| n.starts_with(&self.base));
+        // The next page only on the same API (the token goes with it).
+        let next = next_link(&headers).filter(|n| same_api(&self.base, n));
         if status == reqwest::StatusCode::NOT_MODIFIED
-            && let Some((_, body)) = cached
+            && let Some(c) = cached
         {
-            return Ok((body, next));
+            // A 304 need not repeat `Link`: the page's own next is kept.
+            return Ok((c.body, c.next));
         }
-        let body = response.text().await.map_err(|e| send_error(PROVIDER, e))?;
+        let body = response.text().await.map_err(net)?;
         if !status.is_success() {
             return Err(github_error(status, &headers, &body, url));
         }
         if let Some(etag) = headers.get("etag").and_then(|v| v.to_str().ok())
             && let Ok(mut cache) = self.cache.lock()
         {
-            cache.insert(url.to_string(), (etag.to_string(), body.clone()));
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(
+                url.to_string(),
+                Cached {
+                    etag: etag.to_string(),
+                    body: body.clone(),
+                    next: next.clone(),
+                },
+            );
         }
         Ok((body, next))
     }
@@ -245,12 +290,35 @@ impl GitHub {
     }
 }
 
+fn net(e: reqwest::Error) -> SourceError {
+    send_error_with(PROVIDER, e, "check the network and [github] api_url")
+}
+
 fn parse<'a, T: Deserialize<'a>>(body: &'a str, what: &str) -> Result<T, SourceError> {
     serde_json::from_str(body).map_err(|e| {
         SourceError::new(format!("{PROVIDER}: unexpected {what} answer: {e}")).with_hint(
             "is [github] api_url the REST API (https://api.github.com or https://HOST/api/v3)?",
         )
     })
+}
+
+/// Whether `url` is on the API at `base`: same scheme, host and port, and
+/// under its path.
+fn same_api(base: &str, url: &str) -> bool {
+    match (reqwest::Url::parse(base), reqwest::Url::parse(url)) {
+        (Ok(b), Ok(u)) => {
+            let base_path = b.path().trim_end_matches('/');
+            b.scheme() == u.scheme()
+                && b.host_str() == u.host_str()
+                && b.port_or_known_default() == u.port_or_known_default()
+                && u.username().is_empty()
+                && u.password().is_none()
+                && (base_path.is_empty()
+                    || u.path() == base_path
+                    || u.path().starts_with(&format!("{base_path}/")))
+        }
+        _ => false,
+    }
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -324,8 +392,16 @@ pub fn github_error(
             || message.to_lowercase().contains("rate limit"));
     let mut err = if rate_limited {
         let now = chrono::Utc::now().timestamp();
+        // Primary limit spent: until the reset. A secondary limit without
+        // Retry-After: a minute, as GitHub asks.
         let wait = num("retry-after")
-            .or_else(|| num("x-ratelimit-reset").map(|reset| reset - now))
+            .or_else(|| {
+                if num("x-ratelimit-remaining") == Some(0) {
+                    num("x-ratelimit-reset").map(|reset| reset - now)
+                } else {
+                    Some(60)
+                }
+            })
             .map(|s| Duration::from_secs(s.clamp(1, 3600) as u64));
         let when = wait.map_or("with backoff".to_string(), |w| {
             format!("in {}", humantime::format_duration(w))
@@ -622,11 +698,11 @@ impl Pipeline for GitHub {
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| send_error(PROVIDER, e))?;
+            .map_err(net)?;
         let status = response.status();
         let headers = response.headers().clone();
         self.note_rate(&headers);
-        let text = response.text().await.map_err(|e| send_error(PROVIDER, e))?;
+        let text = response.text().await.map_err(net)?;
         if !status.is_success() {
             return Err(github_error(status, &headers, &text, &url));
         }
@@ -668,6 +744,21 @@ mod tests {
             next_link(&h).as_deref(),
             Some("https://api.github.com/repositories/1/actions/runs/5/jobs?per_page=100&page=2")
         );
+    }
+
+    #[test]
+    fn next_pages_stay_on_the_same_api() {
+        let base = "https://api.github.com";
+        assert!(same_api(
+            base,
+            "https://api.github.com/repositories/1/jobs?page=2"
+        ));
+        assert!(!same_api(base, "https://api.github.com.evil.tld/x"));
+        assert!(!same_api(base, "https://api.github.com@evil.tld/x"));
+        assert!(!same_api(base, "http://api.github.com/x"));
+        let ghe = "https://ghe.example/api/v3";
+        assert!(same_api(ghe, "https://ghe.example/api/v3/repos/a/b"));
+        assert!(!same_api(ghe, "https://ghe.example/api/v30/repos"));
     }
 
     #[test]

@@ -75,11 +75,63 @@ pub trait Traffic: Send + Sync {
     ) -> Result<RequestId, SourceError>;
 }
 
-/// The canary's logs.
+/// The logs of the tasks followed.
 #[async_trait]
 pub trait Logs: Send + Sync {
-    /// Lines newer than `after` (all recent lines when None), oldest first.
-    async fn since(&self, after: Option<Time>) -> Result<Vec<LogLine>, SourceError>;
+    /// The lines not read before `cursor` (recent lines on the first read),
+    /// oldest first, and the cursor for the next read.
+    async fn read(&self, cursor: LogCursor) -> Result<(Vec<LogLine>, LogCursor), SourceError>;
+    /// Follow these tasks' logs from the next read on (the Tasks pane's
+    /// canary tasks, or the stable ones on a key). Sources with one stream
+    /// ignore it.
+    fn follow(&self, _tasks: &[LogTask]) {}
+}
+
+/// A task whose logs are followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTask {
+    /// The full ECS task id (the stream name ends with it).
+    pub id: String,
+    /// `family:revision`: where the log configuration is.
+    pub task_definition: String,
+}
+
+/// Where a log read left off. Opaque to the core (the poller hands it back
+/// as it came): the next read starts a little before the newest line seen,
+/// since late events land there, and lines already given are dropped by id
+/// — none shown twice, none skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogCursor {
+    newest: Option<Time>,
+    seen: std::collections::BTreeSet<(Time, String)>,
+}
+
+impl LogCursor {
+    /// How far before the newest line a read starts again.
+    pub const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+    /// Where the next read starts; None on the first read.
+    pub fn start(&self) -> Option<Time> {
+        self.newest.map(|t| t - Self::OVERLAP)
+    }
+
+    /// The lines (with their provider ids) not given before, oldest first
+    /// (stable among equal times); they are remembered for the overlap.
+    pub fn take_new(&mut self, mut lines: Vec<(String, LogLine)>) -> Vec<LogLine> {
+        lines.sort_by_key(|(_, l)| l.at);
+        let mut out = Vec::new();
+        for (id, line) in lines {
+            if self.seen.insert((line.at, id)) {
+                self.newest = Some(self.newest.map_or(line.at, |n| n.max(line.at)));
+                out.push(line);
+            }
+        }
+        if let Some(start) = self.start() {
+            // Ids older than the overlap can no longer come back.
+            self.seen = self.seen.split_off(&(start, String::new()));
+        }
+        out
+    }
 }
 
 /// Error rate and latency of canary and stable.

@@ -58,7 +58,10 @@ impl Widget for LogsPane<'_> {
             ));
         }
         if let Some(e) = &logs.error {
-            extra.push(Span::styled(format!("{e} "), theme.style(Role::Failing)));
+            extra.push(Span::styled(
+                format!("{} ", inert(&e.to_string())),
+                theme.style(Role::Failing),
+            ));
         }
         let block = pane_block(Pane::Logs, model, theme, extra);
         let inner = block.inner(area);
@@ -79,7 +82,7 @@ impl Widget for LogsPane<'_> {
         let lines: Vec<Line> = visible
             .into_iter()
             .map(|line| {
-                let prefix = format!("{} {} ", line.at.format("%H:%M:%S"), line.task);
+                let prefix = format!("{} {} ", line.at.format("%H:%M:%S"), inert(&line.task));
                 let room = width.saturating_sub(prefix.chars().count());
                 Line::from(vec![
                     Span::styled(prefix, theme.style(Role::Muted)),

@@ -226,7 +226,12 @@ fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
                         Level::Warn => Role::Degraded,
                         Level::Error => Role::Failing,
                     };
-                    Line::from(Span::styled(format!(" {}", status.text), theme.style(role)))
+                    // Status text can carry names from outside (GitHub's
+                    // reviewers, an API's refusal): drawn inert.
+                    Line::from(Span::styled(
+                        format!(" {}", text::inert(&status.text)),
+                        theme.style(role),
+                    ))
                 }
                 None => key_hints(model, theme),
             };

@@ -46,7 +46,7 @@ impl Widget for PipelinePane<'_> {
         block.render(area, buf);
         let Some(run) = model.pipeline.value() else {
             let text = match model.pipeline.error() {
-                Some(e) => e.to_string(),
+                Some(e) => inert(&e.to_string()),
                 None => "loading the pipeline run…".into(),
             };
             Paragraph::new(text)

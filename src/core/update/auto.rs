@@ -209,6 +209,14 @@ fn outside_policy(model: &Model) -> Option<String> {
         ));
     }
     match &model.pipeline {
+        // Browsing an older run (`:run N`): the newest run's approvals are
+        // not what the pane shows, so they are unknown.
+        Loadable::Ready { value, .. } if value.recent.first().is_some_and(|r| r.id != value.id) => {
+            Some(format!(
+                "approval state unknown: showing older run #{} (:run for the newest)",
+                value.number
+            ))
+        }
         Loadable::Ready { value, .. } => value
             .pending
             .as_ref()

@@ -31,7 +31,12 @@ pub(super) fn on_pipeline(model: &mut Model, run: PipelineRun, ctx: &Ctx) {
                     "deployment to {} waiting for approval",
                     p.environment
                 )),
-                (Some(p), None) => notes.push(format!("deployment to {} approved", p.environment)),
+                // Approved, rejected, timed out or reviewed elsewhere: the
+                // stages say which; here only that it no longer waits.
+                (Some(p), None) => notes.push(format!(
+                    "deployment to {} no longer waiting for review",
+                    p.environment
+                )),
                 _ => {}
             }
         }

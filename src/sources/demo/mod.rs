@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{Clock, Fleet, Logs, Metrics, Pipeline, RequestId, Sources, Traffic};
+use super::{Clock, Fleet, LogCursor, Logs, Metrics, Pipeline, RequestId, Sources, Traffic};
 use crate::core::model::{
     ErrorKind, FleetSnapshot, Forward, LogLine, MetricPoint, PipelineRun, SourceError, Time,
     TrafficSplit,
@@ -154,8 +154,10 @@ impl Traffic for DemoSource {
 
 #[async_trait]
 impl Logs for DemoSource {
-    async fn since(&self, after: Option<Time>) -> Result<Vec<LogLine>, SourceError> {
-        Ok(self.world()?.logs_since(after))
+    async fn read(&self, mut cursor: LogCursor) -> Result<(Vec<LogLine>, LogCursor), SourceError> {
+        let lines = self.world()?.logs_from(cursor.start());
+        let new = cursor.take_new(lines);
+        Ok((new, cursor))
     }
 }
 

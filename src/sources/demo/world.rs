@@ -67,7 +67,9 @@ pub struct World {
     canary_desired: u32,
     tasks: Vec<TaskInfo>,
     events: VecDeque<ServiceEvent>,
-    logs: VecDeque<LogLine>,
+    /// With a sequence number: the demo's event id.
+    logs: VecDeque<(u64, LogLine)>,
+    log_seq: u64,
     points: VecDeque<MetricPoint>,
     next_point: Time,
     next_log: Time,
@@ -102,6 +104,7 @@ impl World {
             tasks: Vec::new(),
             events: VecDeque::new(),
             logs: VecDeque::new(),
+            log_seq: 0,
             points: VecDeque::new(),
             next_point: start - secs(300),
             next_log: start - secs(20),
@@ -255,7 +258,9 @@ impl World {
         if self.logs.len() == MAX_LOGS {
             self.logs.pop_front();
         }
-        self.logs.push_back(LogLine { at, task, text });
+        self.log_seq += 1;
+        self.logs
+            .push_back((self.log_seq, LogLine { at, task, text }));
     }
 
     fn log_text(&mut self, at: Time, health: Health) -> String {
@@ -628,11 +633,22 @@ impl World {
         }
     }
 
+    /// Lines since `after` (inclusive: the cursor drops what it has seen),
+    /// with their ids.
+    pub fn logs_from(&self, start: Option<Time>) -> Vec<(String, LogLine)> {
+        self.logs
+            .iter()
+            .filter(|(_, l)| start.is_none_or(|a| l.at >= a))
+            .map(|(seq, l)| (seq.to_string(), l.clone()))
+            .collect()
+    }
+
+    /// Lines after `after` (tests).
     pub fn logs_since(&self, after: Option<Time>) -> Vec<LogLine> {
         self.logs
             .iter()
-            .filter(|l| after.is_none_or(|a| l.at > a))
-            .cloned()
+            .filter(|(_, l)| after.is_none_or(|a| l.at > a))
+            .map(|(_, l)| l.clone())
             .collect()
     }
 

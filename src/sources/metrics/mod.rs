@@ -97,6 +97,11 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, SourceError> {
 /// A request that did not get an answer: timeout or unreachable. The URL is
 /// left out (it may carry credentials in its userinfo).
 pub fn send_error(provider: &str, e: reqwest::Error) -> SourceError {
+    send_error_with(provider, e, "check the network and [metrics] api_url")
+}
+
+/// `send_error` with the setting to check named.
+pub fn send_error_with(provider: &str, e: reqwest::Error, check: &str) -> SourceError {
     let e = e.without_url();
     if e.is_timeout() {
         SourceError::of_kind(ErrorKind::Timeout, format!("{provider}: no answer in time"))
@@ -106,7 +111,7 @@ pub fn send_error(provider: &str, e: reqwest::Error) -> SourceError {
             ErrorKind::Unavailable,
             format!("{provider}: cannot reach the API: {}", error_chain(&e)),
         )
-        .with_hint("check the network and [metrics] api_url")
+        .with_hint(check.to_string())
     }
 }
 
