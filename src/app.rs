@@ -419,7 +419,13 @@ pub async fn live_session(
         pipeline: pipeline_source(config, every.call_timeout, &calls),
         fleet,
         traffic,
-        logs: Arc::new(NotConnected("CloudWatch logs")),
+        logs: match &service.log_group {
+            Some(group) => Arc::new(
+                crate::sources::aws::logs::AwsLogs::new(&sdk, group.clone())
+                    .with_counter(calls.clone()),
+            ),
+            None => Arc::new(NotConnected("logs (no log_group for this service)")),
+        },
         metrics,
         clock: clock.clone(),
         calls: Some(calls),

@@ -64,6 +64,9 @@ fn session(
         }
     };
     let (mut model, sources, operator) = started.map_err(|e| fail(e.code, &e.message))?;
+    if let Some(lines) = config.and_then(|c| c.file.logs.max_lines) {
+        model.logs.set_capacity(lines);
+    }
     // Usage and config errors first (exit 2); then whether this terminal
     // can show the console at all.
     can_draw().map_err(|why| fail(1, &why))?;

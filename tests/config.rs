@@ -81,6 +81,8 @@ fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std:
         "p95_query",
         "requests_query",
         "reporting_lag",
+        "max_lines",
+        "stage_targets",
         "provider",
         "api_url",
         "theme",

@@ -174,6 +174,72 @@ fn a_failing_metrics_source_is_shown_in_the_canary_pane() -> Result<(), Box<dyn 
     Ok(())
 }
 
+/// The Logs pane with hostile lines: a title-setting OSC, a screen clear, a
+/// bidi override, C1 controls and a 20 kB line — all drawn inert (the
+/// escapes visible), the long line cut, ERROR lines marked, and a regex
+/// filter's matches highlighted.
+#[test]
+fn logs_with_hostile_lines() -> Result<(), Box<dyn std::error::Error>> {
+    use flightdeck::core::model::{LogLine, Pane};
+    use flightdeck::core::msg::Msg;
+    let mut h = started();
+    let at = h.now;
+    let line = |task: &str, text: String| LogLine {
+        at,
+        task: task.into(),
+        text,
+    };
+    h.send(Msg::Logs(Ok(vec![
+        line("3f10de1f", "\u{1b}]0;pwned\u{7}title set?".into()),
+        line(
+            "3f10de1f",
+            "\u{1b}[2J\u{1b}[31mscreen cleared? ERROR upstream".into(),
+        ),
+        line("3f10de1f", "file: \u{202e}gnp.exe (bidi)".into()),
+        line(
+            "\u{1b}[5mtask",
+            "C1 \u{9b}31m csi and \u{90}dcs\u{9c}".into(),
+        ),
+        line("3f10de1f", format!("long {}", "x".repeat(20_000))),
+    ])));
+    h.model.focus = Pane::Logs;
+    let screen = text(&render(&h, 160, 48)?);
+    assert!(
+        !screen.chars().any(|c| c.is_control() && c != '\n'),
+        "{screen:?}"
+    );
+    assert!(screen.contains("^[]0;pwned^Gtitle set?"), "{screen}");
+    assert!(screen.contains("\\u{202e}gnp.exe"), "{screen}");
+    let kept = h
+        .model
+        .logs
+        .visible(10)
+        .into_iter()
+        .map(|l| l.text.len())
+        .max()
+        .unwrap_or(0);
+    assert!(kept < 9_000, "the 20 kB line was kept whole: {kept}");
+    insta::assert_snapshot!("logs_hostile_160x48", screen);
+    // A regex filter: the matching lines, their matches highlighted.
+    h.model.logs.set_filter("error|bidi");
+    assert_eq!(h.model.logs.shown_len(), 2);
+    let buffer = render(&h, 160, 48)?;
+    let highlighted: String = (0..buffer.area.height)
+        .flat_map(|y| (0..buffer.area.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| {
+            buffer[(x, y)]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+        })
+        .map(|(x, y)| buffer[(x, y)].symbol().to_string())
+        .collect();
+    assert!(
+        highlighted.contains("ERROR") && highlighted.contains("bidi"),
+        "{highlighted}"
+    );
+    Ok(())
+}
+
 /// The Pipeline pane on a GitHub-shaped run: a re-run waiting for review on
 /// production that this user cannot review, with the API budget, and job
 /// names from outside drawn inert.

@@ -290,6 +290,14 @@ impl<'de> Deserialize<'de> for PollDur {
     }
 }
 
+/// `[logs]`: the Logs pane's buffer.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogsSection {
+    /// Lines kept (the oldest go first); default 100,000, at least 1,000.
+    pub max_lines: Option<usize>,
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct JournalSection {
@@ -361,6 +369,8 @@ pub struct ConfigFile {
     pub keys: BTreeMap<ActionName, KeyList>,
     #[serde(default)]
     pub journal: JournalSection,
+    #[serde(default)]
+    pub logs: LogsSection,
     #[serde(default)]
     pub poll: PollSection,
     #[serde(default)]

@@ -143,11 +143,12 @@ pub enum Action {
     Filter,
     Command,
     Follow,
+    LogsTrack,
     Zoom,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::Help,
         Action::Quit,
         Action::FocusNext,
@@ -166,6 +167,7 @@ impl Action {
         Action::Filter,
         Action::Command,
         Action::Follow,
+        Action::LogsTrack,
         Action::Zoom,
     ];
 
@@ -190,6 +192,7 @@ impl Action {
             Action::Filter => "filter",
             Action::Command => "command",
             Action::Follow => "follow",
+            Action::LogsTrack => "logs_track",
             Action::Zoom => "zoom",
         }
     }
@@ -219,6 +222,7 @@ impl Action {
             Action::Filter => "filter the focused pane (logs, tasks)",
             Action::Command => "command line (:weight 25, :rollback, :theme NAME, ...)",
             Action::Follow => "logs: follow / stop following",
+            Action::LogsTrack => "logs: the stable tasks instead of the canary's (and back)",
             Action::Zoom => "zoom the focused pane",
         }
     }
@@ -268,6 +272,7 @@ impl Default for Keymap {
         bind(Action::Filter, &[Key::char('/')]);
         bind(Action::Command, &[Key::char(':')]);
         bind(Action::Follow, &[Key::char('f')]);
+        bind(Action::LogsTrack, &[Key::char('S')]);
         bind(Action::Zoom, &[Key::char('z')]);
         Keymap { bindings }
     }

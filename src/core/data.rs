@@ -220,9 +220,11 @@ impl PipelineRun {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Track {
     Stable,
+    /// The default where one is needed (the logs follow the canary).
+    #[default]
     Canary,
 }
 
@@ -412,6 +414,15 @@ impl MetricPoint {
             ..MetricPoint::empty(at, track)
         }
     }
+}
+
+/// A task whose logs are followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogTask {
+    /// The full ECS task id (the stream name ends with it).
+    pub id: String,
+    /// `family:revision`: where the log configuration is.
+    pub task_definition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

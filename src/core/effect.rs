@@ -83,5 +83,7 @@ pub enum Effect {
     /// Show this run in the Pipeline pane (None: follow the newest), then
     /// refresh.
     SelectRun(Option<u64>),
+    /// Follow these tasks' logs from the next read on.
+    FollowLogs(Vec<crate::core::model::LogTask>),
     Quit,
 }

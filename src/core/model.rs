@@ -17,6 +17,8 @@ pub use super::data::*;
 
 /// Most log lines kept in memory; older lines are dropped first.
 pub const MAX_LOG_LINES: usize = 100_000;
+/// A log line longer than this many bytes is cut, with a marker.
+pub const MAX_LINE_BYTES: usize = 8 * 1024;
 /// Most metric points kept per version (canary, stable).
 pub const MAX_METRIC_POINTS: usize = 360;
 /// Most journal entries kept for the Journal pane (the file keeps all).
@@ -324,11 +326,21 @@ pub struct LogsView {
     filter: String,
     /// Lower-cased filter (matching ignores case).
     needle: String,
+    /// The filter as a case-insensitive regex, when it is one.
+    pattern: Option<regex::Regex>,
+    /// Lines kept (0: `MAX_LOG_LINES`); `[logs] max_lines` sets it.
+    capacity: usize,
     /// Sequence numbers of the lines that match the filter, oldest first.
     matches: VecDeque<u64>,
     pub follow: bool,
     /// Lines from the bottom, when not following.
     pub scroll: usize,
+    /// Lines that arrived while paused (shown in the title).
+    pub new_while_paused: usize,
+    /// Whose logs: the canary's tasks (default) or the stable ones.
+    pub track: Track,
+    /// The task ids followed now (what the source was last told).
+    pub following: Vec<String>,
     pub error: Option<SourceError>,
     pub last_at: Option<Time>,
 }
@@ -347,12 +359,73 @@ impl LogsView {
     }
 
     fn is_match(&self, line: &LogLine) -> bool {
-        line.text.to_lowercase().contains(&self.needle) || line.task.contains(&self.needle)
+        match &self.pattern {
+            Some(re) => re.is_match(&line.text) || re.is_match(&line.task),
+            None => {
+                line.text.to_lowercase().contains(&self.needle) || line.task.contains(&self.needle)
+            }
+        }
     }
 
-    /// Append a line, dropping the oldest past `MAX_LOG_LINES`.
-    pub fn push(&mut self, line: LogLine) -> bool {
-        if self.lines.len() == MAX_LOG_LINES {
+    /// Where the filter matches in `text` (byte ranges), for highlighting.
+    pub fn match_ranges(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        if self.filter.is_empty() {
+            return Vec::new();
+        }
+        match &self.pattern {
+            Some(re) => re
+                .find_iter(text)
+                .filter(|m| !m.is_empty())
+                .map(|m| m.range())
+                .collect(),
+            None => {
+                // Case-insensitive substring: on the lower-cased text, when
+                // lower-casing keeps the byte offsets; else none.
+                let lower = text.to_lowercase();
+                if lower.len() != text.len() || self.needle.is_empty() {
+                    return Vec::new();
+                }
+                lower
+                    .match_indices(&self.needle)
+                    .map(|(i, m)| i..i + m.len())
+                    .collect()
+            }
+        }
+    }
+
+    /// Keep at most `lines` lines (at least 1,000).
+    pub fn set_capacity(&mut self, lines: usize) {
+        self.capacity = lines.max(1_000);
+        while self.lines.len() > self.capacity {
+            self.lines.pop_front();
+            self.first_seq += 1;
+        }
+        while self.matches.front().is_some_and(|m| *m < self.first_seq) {
+            self.matches.pop_front();
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        if self.capacity == 0 {
+            MAX_LOG_LINES
+        } else {
+            self.capacity
+        }
+    }
+
+    /// Append a line, dropping the oldest past the capacity; a line over
+    /// `MAX_LINE_BYTES` is cut with a marker.
+    pub fn push(&mut self, mut line: LogLine) -> bool {
+        if line.text.len() > MAX_LINE_BYTES {
+            let mut cut = MAX_LINE_BYTES;
+            while !line.text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let dropped = line.text.len() - cut;
+            line.text.truncate(cut);
+            line.text.push_str(&format!(" …[cut {dropped} bytes]"));
+        }
+        if self.lines.len() >= self.capacity() {
             self.lines.pop_front();
             self.first_seq += 1;
             while self.matches.front().is_some_and(|m| *m < self.first_seq) {
@@ -376,6 +449,13 @@ impl LogsView {
         }
         self.filter = filter.to_string();
         self.needle = filter.to_lowercase();
+        // A filter that is a valid regex matches as one (ignoring case);
+        // else as plain text ("[2J" stays a substring).
+        self.pattern = regex::RegexBuilder::new(filter)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .ok();
         self.scroll = 0;
         self.matches.clear();
         if filter.is_empty() {

@@ -103,6 +103,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
                                 sources.pipeline.select_run(id);
                                 refresh.notify_waiters();
                             }
+                            Effect::FollowLogs(tasks) => sources.logs.follow(&tasks),
                             Effect::Quit => {}
                             other => {
                                 let _ = effects.send(other);

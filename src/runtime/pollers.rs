@@ -73,7 +73,16 @@ fn failure(msg: &Msg) -> Option<&SourceError> {
 /// limit spent, not before it resets.
 const BUSY_PIPELINE: Duration = Duration::from_secs(10);
 
-fn pace(interval: Duration, msg: &Msg) -> Duration {
+/// Logs are read at their interval while lines flow and up to four times
+/// slower while quiet (FilterLogEvents' quota is shared by the account).
+fn pace(interval: Duration, last: Duration, msg: &Msg) -> Duration {
+    if let Msg::Logs(Ok(lines)) = msg {
+        return if lines.is_empty() {
+            last.saturating_mul(2).clamp(interval, interval * 4)
+        } else {
+            interval
+        };
+    }
     let Msg::Pipeline(Ok(run)) = msg else {
         return interval;
     };
@@ -206,7 +215,7 @@ where
         let mut wait = interval;
         loop {
             let msg = fetch().await;
-            wait = next_wait(wait, pace(interval, &msg), failure(&msg));
+            wait = next_wait(wait, pace(interval, wait, &msg), failure(&msg));
             if tx.send(msg).is_err() {
                 break;
             }
@@ -241,6 +250,21 @@ mod tests {
         ];
         assert!(failures.iter().all(|m| failure(m).is_some()));
         assert!(failure(&Msg::Logs(Ok(Vec::new()))).is_none());
+    }
+
+    #[test]
+    fn quiet_logs_are_read_slower_and_flowing_ones_at_the_interval() {
+        let s = Duration::from_secs;
+        let quiet = Msg::Logs(Ok(Vec::new()));
+        assert_eq!(pace(s(2), s(2), &quiet), s(4));
+        assert_eq!(pace(s(2), s(8), &quiet), s(8));
+        assert_eq!(pace(s(2), s(60), &quiet), s(8));
+        let line = crate::core::model::LogLine {
+            at: Time::default(),
+            task: "t".into(),
+            text: "x".into(),
+        };
+        assert_eq!(pace(s(2), s(8), &Msg::Logs(Ok(vec![line]))), s(2));
     }
 
     #[test]

@@ -107,6 +107,7 @@ pub fn spawn_with_timeout(
                 // The runtime selects (and refreshes) itself; here for
                 // drivers that send every effect to the runner.
                 Effect::SelectRun(id) => runner.sources.pipeline.select_run(id),
+                Effect::FollowLogs(tasks) => runner.sources.logs.follow(&tasks),
                 Effect::Refresh | Effect::Quit => {}
             }
         }

@@ -87,14 +87,7 @@ pub trait Logs: Send + Sync {
     fn follow(&self, _tasks: &[LogTask]) {}
 }
 
-/// A task whose logs are followed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogTask {
-    /// The full ECS task id (the stream name ends with it).
-    pub id: String,
-    /// `family:revision`: where the log configuration is.
-    pub task_definition: String,
-}
+pub use crate::core::model::LogTask;
 
 /// Where a log read left off. Opaque to the core (the poller hands it back
 /// as it came): the next read starts a little before the newest line seen,

@@ -3,6 +3,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
@@ -17,14 +18,49 @@ pub struct LogsPane<'a> {
     pub theme: &'a Theme,
 }
 
+/// ERROR and WARN lines stand out: JSON `level`, logfmt `level=`, a plain
+/// ERROR/FATAL/WARN word, or an access log's 5xx/4xx status.
 fn level_role(text: &str) -> Role {
-    if text.contains("\"level\":\"error\"") || text.contains("\" 5") {
+    let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if has(&[
+        "\"level\":\"error\"",
+        "\"level\":\"fatal\"",
+        "level=error",
+        "ERROR",
+        "FATAL",
+        "\" 5",
+    ]) {
         Role::Failing
-    } else if text.contains("\"level\":\"warn\"") || text.contains("\" 4") {
+    } else if has(&["\"level\":\"warn\"", "level=warn", "WARN", "\" 4"]) {
         Role::Degraded
     } else {
         Role::Text
     }
+}
+
+/// The line's text with the filter's matches highlighted.
+fn highlighted<'a>(
+    text: String,
+    ranges: &[std::ops::Range<usize>],
+    base: Style,
+    hit: Style,
+) -> Vec<Span<'a>> {
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for r in ranges {
+        if r.start < at || r.end > text.len() {
+            continue;
+        }
+        if r.start > at {
+            spans.push(Span::styled(text[at..r.start].to_string(), base));
+        }
+        spans.push(Span::styled(text[r.start..r.end].to_string(), hit));
+        at = r.end;
+    }
+    if at < text.len() {
+        spans.push(Span::styled(text[at..].to_string(), base));
+    }
+    spans
 }
 
 impl Widget for LogsPane<'_> {
@@ -32,7 +68,11 @@ impl Widget for LogsPane<'_> {
         let (model, theme) = (self.model, self.theme);
         let logs = &model.logs;
         let mut extra = vec![Span::styled(
-            if logs.follow { "following " } else { "PAUSED " },
+            match (logs.follow, logs.new_while_paused) {
+                (true, _) => format!("{} following ", logs.track.label()),
+                (false, 0) => format!("{} PAUSED ", logs.track.label()),
+                (false, n) => format!("{} PAUSED +{n} new ", logs.track.label()),
+            },
             theme.style(if logs.follow {
                 Role::Muted
             } else {
@@ -84,13 +124,13 @@ impl Widget for LogsPane<'_> {
             .map(|line| {
                 let prefix = format!("{} {} ", line.at.format("%H:%M:%S"), inert(&line.task));
                 let room = width.saturating_sub(prefix.chars().count());
-                Line::from(vec![
-                    Span::styled(prefix, theme.style(Role::Muted)),
-                    Span::styled(
-                        truncate(&inert(&line.text), room),
-                        theme.style(level_role(&line.text)),
-                    ),
-                ])
+                let text = truncate(&inert(&line.text), room);
+                let ranges = logs.match_ranges(&text);
+                let base = theme.style(level_role(&line.text));
+                let hit = theme.style(Role::Focus).add_modifier(Modifier::REVERSED);
+                let mut spans = vec![Span::styled(prefix, theme.style(Role::Muted))];
+                spans.extend(highlighted(text, &ranges, base, hit));
+                Line::from(spans)
             })
             .collect();
         Paragraph::new(lines).render(inner, buf);

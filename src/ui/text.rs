@@ -72,6 +72,40 @@ mod tests {
         assert!(safe.contains("\\u{202e}"));
     }
 
+    /// Property: whatever the input, the output has no control character
+    /// (C0, DEL, C1) and no bidi override — nothing a terminal acts on.
+    /// 20,000 random strings mixing escapes, controls, bidi and any Unicode.
+    #[test]
+    fn inert_never_emits_a_control_character_whatever_the_input() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let pick = |rng: &mut fastrand::Rng| -> char {
+            match rng.u8(0..6) {
+                0 => char::from_u32(rng.u32(0..0x20)).unwrap_or('?'),
+                1 => char::from_u32(rng.u32(0x7f..0xa0)).unwrap_or('?'),
+                2 => [
+                    '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{1b}', '\u{9b}',
+                ][rng.usize(0..6)],
+                3 => char::from_u32(rng.u32(0x20..0x7f)).unwrap_or('?'),
+                _ => loop {
+                    if let Some(c) = char::from_u32(rng.u32(0..0x11_0000)) {
+                        break c;
+                    }
+                },
+            }
+        };
+        for _ in 0..20_000 {
+            let len = rng.usize(0..64);
+            let input: String = (0..len).map(|_| pick(&mut rng)).collect();
+            let out = inert(&input);
+            let bad = out.chars().find(|c| {
+                c.is_control()
+                    || ('\u{202a}'..='\u{202e}').contains(c)
+                    || ('\u{2066}'..='\u{2069}').contains(c)
+            });
+            assert_eq!(bad, None, "input {input:?} gave {out:?}");
+        }
+    }
+
     #[test]
     fn sparkline_scales_to_the_larger_of_max_and_data() {
         assert_eq!(sparkline(&[0.0, 0.5, 1.0], 10, 1.0), "▁▅█");

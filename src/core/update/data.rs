@@ -5,7 +5,7 @@ use super::{Ctx, Effect, short_sha};
 use crate::core::change::Baseline;
 use crate::core::effect::JournalRecord;
 use crate::core::model::{
-    FleetSnapshot, Forward, JournalKind, LogLine, MAX_METRIC_POINTS, MetricPoint, Model,
+    FleetSnapshot, Forward, JournalKind, LogLine, LogTask, MAX_METRIC_POINTS, MetricPoint, Model,
     PipelineRun, Track,
 };
 
@@ -78,7 +78,31 @@ pub(super) fn on_fleet(model: &mut Model, fleet: FleetSnapshot, ctx: &Ctx, fx: &
     let len = fleet.tasks.len();
     model.fleet.set(fleet, ctx.now);
     model.tasks_view.selected = model.tasks_view.selected.min(len.saturating_sub(1));
+    follow_logs(model, fx);
     note_baseline(model, ctx, fx);
+}
+
+/// Tell the logs source which tasks to follow when that changes: the tasks
+/// of the followed track the Tasks pane shows (a task that starts is picked
+/// up, one that is gone is dropped; a recently stopped one still tells why).
+pub(super) fn follow_logs(model: &mut Model, fx: &mut Vec<Effect>) {
+    let Some(fleet) = model.fleet.value() else {
+        return;
+    };
+    let tasks: Vec<LogTask> = fleet
+        .tasks
+        .iter()
+        .filter(|t| t.track == model.logs.track)
+        .map(|t| LogTask {
+            id: t.id.clone(),
+            task_definition: t.task_definition.clone(),
+        })
+        .collect();
+    let ids: Vec<String> = tasks.iter().map(|t| t.id.clone()).collect();
+    if ids != model.logs.following {
+        model.logs.following = ids;
+        fx.push(Effect::FollowLogs(tasks));
+    }
 }
 
 /// Record the release baseline the first time a release is seen: the
@@ -287,6 +311,7 @@ pub(super) fn on_logs(model: &mut Model, lines: Vec<LogLine>) {
         // Keep the lines the operator is reading where they are.
         model.logs.scroll =
             (model.logs.scroll + shown).min(model.logs.shown_len().saturating_sub(1));
+        model.logs.new_while_paused += shown;
     }
     model.logs.error = None;
 }

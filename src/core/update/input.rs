@@ -7,6 +7,7 @@ use super::change::{propose, toggle_pause};
 use super::command::{COMMANDS, on_command_key, parse_weight};
 use super::{Ctx, Effect};
 use crate::core::action::{Action, Key, KeyCode};
+use crate::core::model::Track;
 use crate::core::model::{Confirm, ConfirmField, Level, Model, Overlay, Pane, Prompt, Proposal};
 
 /// A paste: text for the text field that has the cursor, never keystrokes.
@@ -132,6 +133,7 @@ fn on_action(model: &mut Model, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
         Action::Follow => {
             model.logs.follow = !model.logs.follow;
             model.logs.scroll = 0;
+            model.logs.new_while_paused = 0;
             let state = if model.logs.follow {
                 "following"
             } else {
@@ -140,6 +142,17 @@ fn on_action(model: &mut Model, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
             model.set_status(Level::Info, format!("logs: {state}"));
         }
         Action::Zoom => model.zoom = !model.zoom,
+        Action::LogsTrack => {
+            model.logs.track = match model.logs.track {
+                Track::Canary => Track::Stable,
+                Track::Stable => Track::Canary,
+            };
+            super::data::follow_logs(model, fx);
+            model.set_status(
+                Level::Info,
+                format!("logs: the {} tasks", model.logs.track.label()),
+            );
+        }
         Action::Filter => open_filter(model),
         Action::Command => {
             model.prompt = Prompt::Command {

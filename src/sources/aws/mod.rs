@@ -7,6 +7,7 @@
 pub mod cloudwatch;
 pub mod ecs;
 pub mod elb;
+pub mod logs;
 
 use std::time::Duration;
 

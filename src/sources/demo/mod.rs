@@ -51,6 +51,8 @@ impl Clock for SimClock {
 pub struct DemoSource {
     world: Arc<Mutex<World>>,
     clock: Arc<dyn Clock>,
+    /// Short ids of the tasks whose logs are followed.
+    followed: Mutex<Vec<String>>,
 }
 
 impl DemoSource {
@@ -70,6 +72,7 @@ pub fn sources(scenario: &'static Scenario, clock: Arc<dyn Clock>, seed: u64) ->
     let source = Arc::new(DemoSource {
         world,
         clock: clock.clone(),
+        followed: Mutex::new(Vec::new()),
     });
     Sources {
         pipeline: source.clone(),
@@ -155,9 +158,19 @@ impl Traffic for DemoSource {
 #[async_trait]
 impl Logs for DemoSource {
     async fn read(&self, mut cursor: LogCursor) -> Result<(Vec<LogLine>, LogCursor), SourceError> {
-        let lines = self.world()?.logs_from(cursor.start());
+        let tasks = self.followed.lock().map(|f| f.clone()).unwrap_or_default();
+        let lines = self.world()?.logs_from(cursor.start(), &tasks);
         let new = cursor.take_new(lines);
         Ok((new, cursor))
+    }
+
+    fn follow(&self, tasks: &[crate::sources::LogTask]) {
+        if let Ok(mut f) = self.followed.lock() {
+            *f = tasks
+                .iter()
+                .map(|t| t.id.get(..8).unwrap_or(&t.id).to_string())
+                .collect();
+        }
     }
 }
 

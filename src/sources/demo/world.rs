@@ -67,9 +67,12 @@ pub struct World {
     canary_desired: u32,
     tasks: Vec<TaskInfo>,
     events: VecDeque<ServiceEvent>,
-    /// With a sequence number: the demo's event id.
-    logs: VecDeque<(u64, LogLine)>,
+    /// With a sequence number (the demo's event id) and the task's track.
+    logs: VecDeque<(u64, Track, LogLine)>,
     log_seq: u64,
+    /// The stable tasks' lines come from their own generator, so the
+    /// canary's stay the same for a seed.
+    stable_rng: fastrand::Rng,
     points: VecDeque<MetricPoint>,
     next_point: Time,
     next_log: Time,
@@ -105,6 +108,7 @@ impl World {
             events: VecDeque::new(),
             logs: VecDeque::new(),
             log_seq: 0,
+            stable_rng: fastrand::Rng::with_seed(seed ^ 0x5157_4b1e),
             points: VecDeque::new(),
             next_point: start - secs(300),
             next_log: start - secs(20),
@@ -249,18 +253,38 @@ impl World {
             .filter(|t| t.track == Track::Canary && t.last_status == "RUNNING")
             .map(|t| t.short_id().to_string())
             .collect();
-        if canary.is_empty() {
-            return;
+        if !canary.is_empty() {
+            let task = canary[self.rng.usize(..canary.len())].clone();
+            let health = self.canary_health();
+            let text = self.log_text(at, health);
+            self.push_log(Track::Canary, LogLine { at, task, text });
         }
-        let task = canary[self.rng.usize(..canary.len())].clone();
-        let health = self.canary_health();
-        let text = self.log_text(at, health);
+        let stable: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|t| t.track == Track::Stable && t.last_status == "RUNNING")
+            .map(|t| t.short_id().to_string())
+            .collect();
+        if !stable.is_empty() {
+            let r = &mut self.stable_rng;
+            let task = stable[r.usize(..stable.len())].clone();
+            let text = format!(
+                "10.0.{}.{} - - \"GET /api/auth/session HTTP/1.1\" 200 {} {}ms",
+                r.u8(0..64),
+                r.u8(1..255),
+                r.u16(120..900),
+                r.u16(40..160)
+            );
+            self.push_log(Track::Stable, LogLine { at, task, text });
+        }
+    }
+
+    fn push_log(&mut self, track: Track, line: LogLine) {
         if self.logs.len() == MAX_LOGS {
             self.logs.pop_front();
         }
         self.log_seq += 1;
-        self.logs
-            .push_back((self.log_seq, LogLine { at, task, text }));
+        self.logs.push_back((self.log_seq, track, line));
     }
 
     fn log_text(&mut self, at: Time, health: Health) -> String {
@@ -633,22 +657,30 @@ impl World {
         }
     }
 
-    /// Lines since `after` (inclusive: the cursor drops what it has seen),
-    /// with their ids.
-    pub fn logs_from(&self, start: Option<Time>) -> Vec<(String, LogLine)> {
+    /// Lines since `start` (inclusive: the cursor drops what it has seen),
+    /// with their ids: of the tasks with these short ids, or the canary's
+    /// when none is given.
+    pub fn logs_from(&self, start: Option<Time>, tasks: &[String]) -> Vec<(String, LogLine)> {
         self.logs
             .iter()
-            .filter(|(_, l)| start.is_none_or(|a| l.at >= a))
-            .map(|(seq, l)| (seq.to_string(), l.clone()))
+            .filter(|(_, track, l)| {
+                start.is_none_or(|a| l.at >= a)
+                    && if tasks.is_empty() {
+                        *track == Track::Canary
+                    } else {
+                        tasks.contains(&l.task)
+                    }
+            })
+            .map(|(seq, _, l)| (seq.to_string(), l.clone()))
             .collect()
     }
 
-    /// Lines after `after` (tests).
+    /// The canary's lines after `after` (tests).
     pub fn logs_since(&self, after: Option<Time>) -> Vec<LogLine> {
         self.logs
             .iter()
-            .filter(|(_, l)| after.is_none_or(|a| l.at > a))
-            .map(|(_, l)| l.clone())
+            .filter(|(_, track, l)| *track == Track::Canary && after.is_none_or(|a| l.at > a))
+            .map(|(_, _, l)| l.clone())
             .collect()
     }
 
