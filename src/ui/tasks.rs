@@ -60,7 +60,7 @@ impl Widget for TasksPane<'_> {
             )];
             if wide {
                 spans.push(Span::styled(
-                    format!("{} ", svc.name),
+                    format!("{} ", inert(&svc.name)),
                     theme.style(Role::Text),
                 ));
             }
@@ -73,7 +73,7 @@ impl Widget for TasksPane<'_> {
                 }),
             ));
             spans.push(Span::styled(
-                format!("{} ", svc.task_definition),
+                format!("{} ", inert(&svc.task_definition)),
                 theme.style(Role::Muted),
             ));
             for d in &svc.deployments {
@@ -87,7 +87,7 @@ impl Widget for TasksPane<'_> {
                 ));
                 if svc.deployments.len() > 1 {
                     spans.push(Span::styled(
-                        format!("{} {}/{} ", d.task_definition, d.running, d.desired),
+                        format!("{} {}/{} ", inert(&d.task_definition), d.running, d.desired),
                         theme.style(Role::Muted),
                     ));
                 }
@@ -97,7 +97,7 @@ impl Widget for TasksPane<'_> {
         let mut targets = vec![Span::styled("targets ", theme.style(Role::Muted))];
         for tg in &fleet.targets {
             targets.push(Span::styled(
-                format!("{}: ", tg.target_group),
+                format!("{}: ", inert(&tg.target_group)),
                 theme.style(Role::Text),
             ));
             let counts = [
@@ -172,18 +172,19 @@ impl Widget for TasksPane<'_> {
                     Role::Stable
                 };
                 let cells = columns.iter().map(|(name, _)| match *name {
-                    "TASK" => Cell::from(t.short_id().to_string()),
+                    // Everything here comes from AWS: drawn inert.
+                    "TASK" => Cell::from(inert(t.short_id())),
                     "TRACK" => Cell::from(Span::styled(t.track.label(), theme.style(track_role))),
-                    "REV" => Cell::from(t.revision().to_string()),
+                    "REV" => Cell::from(inert(t.revision())),
                     "STATUS" => Cell::from(Span::styled(
-                        t.last_status.clone(),
+                        inert(&t.last_status),
                         health_style(theme, &t.last_status),
                     )),
                     "HEALTH" => Cell::from(Span::styled(
-                        t.health.clone(),
+                        inert(&t.health),
                         health_style(theme, &t.health),
                     )),
-                    "AZ" => Cell::from(t.az.clone()),
+                    "AZ" => Cell::from(inert(&t.az)),
                     "AGE" => Cell::from(age.clone()),
                     _ => Cell::from(inert(t.stopped_reason.as_deref().unwrap_or(""))),
                 });
