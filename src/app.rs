@@ -23,28 +23,32 @@ use crate::sources::{Clock, Sources};
 #[command(name = "flightdeck", version, about, long_about = None)]
 pub struct Cli {
     /// Config file [default: ~/.config/flightdeck/config.toml]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub config: Option<PathBuf>,
     /// The [[service]] to watch [default: the first]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", global = true)]
     pub service: Option<String>,
     /// Watch only: every change is refused
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub read_only: bool,
     /// Run on a built-in simulated release: no network, no credentials.
     /// Scenarios: good (default), bad-canary, no-data
-    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "good")]
+    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "good", global = true)]
     pub demo: Option<String>,
     /// How many times faster than real time the demo runs
-    #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_SPEED, value_parser = clap::value_parser!(u32).range(1..=600))]
+    #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_SPEED, value_parser = clap::value_parser!(u32).range(1..=600), global = true)]
     pub demo_speed: u32,
     /// Draw with ASCII only (also when the locale is not UTF-8, e.g. LANG=C)
     #[arg(long)]
     pub ascii: bool,
     /// Journal file [default: ~/.local/state/flightdeck/journal.jsonl, or
     /// demo-journal.jsonl beside it with --demo]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub journal: Option<PathBuf>,
+    /// A scriptable command instead of the console (exit codes: 0 ok,
+    /// 1 error, 2 usage/config, 3 refused, 4 timeout, 5 condition failed)
+    #[command(subcommand)]
+    pub command: Option<crate::cli::Command>,
 }
 
 /// Why a session cannot start; `code` is the exit code.

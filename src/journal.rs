@@ -31,6 +31,8 @@ pub enum JournalError {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Stamped on every record written (`cli` for the scriptable commands).
+    via: Option<String>,
 }
 
 impl Journal {
@@ -103,7 +105,14 @@ impl Journal {
         Ok(Journal {
             path: path.to_path_buf(),
             file,
+            via: None,
         })
+    }
+
+    /// Stamp `"via": via` on every record this journal writes.
+    pub fn with_via(mut self, via: &str) -> Journal {
+        self.via = Some(via.to_string());
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -115,6 +124,17 @@ impl Journal {
         let write_err = |source| JournalError::Write {
             path: self.path.clone(),
             source,
+        };
+        let stamped;
+        let record = match &self.via {
+            Some(via) if record.via.is_none() => {
+                stamped = JournalRecord {
+                    via: Some(via.clone()),
+                    ..record.clone()
+                };
+                &stamped
+            }
+            _ => record,
         };
         let mut line =
             serde_json::to_vec(record).map_err(|e| write_err(std::io::Error::other(e)))?;
@@ -225,6 +245,7 @@ mod tests {
             step: None,
             steps: Vec::new(),
             weights: None,
+            via: None,
         }
     }
 

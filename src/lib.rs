@@ -4,6 +4,7 @@
 //! and ratatui views in `ui`.
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod core;
 pub mod journal;

@@ -43,12 +43,62 @@ enum Next {
     Switch(String),
 }
 
-/// One session of the console on one service.
+/// What a session (the console or a command) runs on.
+struct Prepared {
+    model: flightdeck::core::model::Model,
+    sources: flightdeck::sources::Sources,
+    operator: String,
+    journal: Journal,
+    intervals: flightdeck::runtime::pollers::Intervals,
+}
+
+/// One session of the console on one service, or one command.
 fn session(
     cli: &Cli,
     config: Option<&flightdeck::config::Config>,
     rt: &tokio::runtime::Runtime,
 ) -> Result<Next, ExitCode> {
+    let p = prepare(cli, config, rt)?;
+    if let Some(command) = cli.command.clone() {
+        let parts = flightdeck::cli::Headless {
+            model: p.model,
+            sources: p.sources,
+            journal: p.journal,
+            operator: p.operator,
+            intervals: p.intervals,
+            service_given: cli.service.is_some(),
+        };
+        let code = rt.block_on(flightdeck::cli::run(command, parts));
+        return Ok(Next::Exit(ExitCode::from(code)));
+    }
+    // Usage and config errors first (exit 2); then whether this terminal
+    // can show the console at all.
+    can_draw().map_err(|why| fail(1, &why))?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let session = Session {
+        model: p.model,
+        sources: p.sources,
+        themes: Themes::load(no_color),
+        journal: p.journal,
+        operator: p.operator,
+        intervals: p.intervals,
+    };
+    match rt.block_on(runtime::run(session)) {
+        Ok((_, Some(next))) => Ok(Next::Switch(next)),
+        Ok((code, None)) => Ok(Next::Exit(ExitCode::from(code))),
+        Err(e) => {
+            eprintln!("flightdeck: {e:?}");
+            Ok(Next::Exit(ExitCode::FAILURE))
+        }
+    }
+}
+
+/// The model, sources and journal of a session.
+fn prepare(
+    cli: &Cli,
+    config: Option<&flightdeck::config::Config>,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Prepared, ExitCode> {
     let started = match (&cli.demo, config) {
         (Some(_), _) => app::demo_session(cli, config).map(|(m, s)| (m, s, app::operator())),
         (None, Some(config)) => rt.block_on(app::live_session(cli, config)),
@@ -67,9 +117,6 @@ fn session(
     if let Some(lines) = config.and_then(|c| c.file.logs.max_lines) {
         model.logs.set_capacity(lines);
     }
-    // Usage and config errors first (exit 2); then whether this terminal
-    // can show the console at all.
-    can_draw().map_err(|why| fail(1, &why))?;
     let journal_path = cli
         .journal
         .clone()
@@ -93,23 +140,13 @@ fn session(
     model.unfinished = unfinished;
     model.ascii = cli.ascii || flightdeck::ui::text::locale_is_not_utf8(|k| std::env::var(k).ok());
     let journal = Journal::open(&journal_path).map_err(|e| fail(1, &e.to_string()))?;
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let session = Session {
+    Ok(Prepared {
         model,
         sources,
-        themes: Themes::load(no_color),
-        journal,
         operator,
+        journal,
         intervals: app::intervals(config, cli.demo.is_some()),
-    };
-    match rt.block_on(runtime::run(session)) {
-        Ok((_, Some(next))) => Ok(Next::Switch(next)),
-        Ok((code, None)) => Ok(Next::Exit(ExitCode::from(code))),
-        Err(e) => {
-            eprintln!("flightdeck: {e:?}");
-            Ok(Next::Exit(ExitCode::FAILURE))
-        }
-    }
+    })
 }
 
 /// The console needs a terminal that can draw it: say plainly why not.

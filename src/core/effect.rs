@@ -35,6 +35,9 @@ pub struct JournalRecord {
     /// On a `baseline` record: the weights [stable, canary] when it was seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<[u16; 2]>,
+    /// How the change was asked for when not in the console: `cli`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// One call of a change, for the runner: journal `before` (if that fails

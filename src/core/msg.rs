@@ -46,4 +46,6 @@ pub enum Msg {
     /// SIGTERM, SIGHUP, SIGINT or a lost terminal: stop any change at its
     /// next step boundary, journal it, and quit.
     Shutdown(String),
+    /// A `:` command line, as typed (the scriptable commands send these).
+    Command(String),
 }

@@ -194,7 +194,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     result.map(|()| (model.exit_code, model.switch_to.take()))
 }
 
-fn spawn_tick(
+pub(crate) fn spawn_tick(
     tx: mpsc::UnboundedSender<Msg>,
     calls: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 ) -> tokio::task::JoinHandle<()> {

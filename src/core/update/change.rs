@@ -423,6 +423,7 @@ fn record(
         }),
         steps: Vec::new(),
         weights: None,
+        via: None,
     }
 }
 
@@ -968,6 +969,7 @@ pub(super) fn simple_record(
         step: None,
         steps: Vec::new(),
         weights: None,
+        via: None,
     }
 }
 

@@ -240,6 +240,7 @@ fn baseline_record(model: &Model, baseline: &Baseline, ctx: &Ctx) -> JournalReco
         step: None,
         steps: Vec::new(),
         weights: baseline.split.map(|s| [s.stable, s.canary]),
+        via: None,
     }
 }
 

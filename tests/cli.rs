@@ -1,0 +1,282 @@
+//! The scriptable commands, run as the real binary without a terminal:
+//! on the demo (the JSON shapes as snapshots, refusals) and against moto
+//! (status matches AWS, rollback moves the ALB and journals `via: cli`,
+//! refusals leave AWS unchanged, watch ends on a rollback made elsewhere
+//! or times out). `scripts/test` starts moto; these fail without it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::moto::{Layout, TestResult, layout};
+use serde_json::Value;
+
+fn flightdeck(args: &[&str]) -> Result<Output, std::io::Error> {
+    Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(args)
+        .env("USER", "cli-test")
+        .stdin(Stdio::null())
+        .output()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// The JSON's shape: every value replaced by its type, arrays by the shape
+/// of their first element — stable across runs, and it changes when the
+/// schema does.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::String("null".into()),
+        Value::Bool(_) => Value::String("bool".into()),
+        Value::Number(_) => Value::String("number".into()),
+        Value::String(_) => Value::String("string".into()),
+        Value::Array(items) => Value::Array(items.first().map(shape).into_iter().collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
+    }
+}
+
+#[test]
+fn demo_status_json_has_schema_1_and_its_shape() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("j.jsonl");
+    let out = flightdeck(&["--demo", "--journal", path(&journal), "status", "--json"])?;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["schema"], 1);
+    assert_eq!(v["traffic"]["canary"], 10);
+    assert_eq!(v["service"]["name"], "auth-service");
+    insta::assert_snapshot!(
+        "status_json_shape",
+        serde_json::to_string_pretty(&shape(&v))?
+    );
+    // Text by default, one fact a line.
+    let out = flightdeck(&["--demo", "--journal", path(&journal), "status"])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("traffic   stable 90 · canary 10"), "{text}");
+    Ok(())
+}
+
+#[test]
+fn demo_watch_json_prints_states_and_times_out_with_4() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("j.jsonl");
+    let out = flightdeck(&[
+        "--demo",
+        "--journal",
+        path(&journal),
+        "watch",
+        "--json",
+        "--until",
+        "promoted",
+        "--timeout",
+        "2s",
+    ])?;
+    assert_eq!(code(&out), 4, "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first: Value = serde_json::from_str(text.lines().next().unwrap_or("{}"))?;
+    assert_eq!(first["schema"], 1);
+    assert_eq!(first["canary_pct"], 10);
+    insta::assert_snapshot!(
+        "watch_json_shape",
+        serde_json::to_string_pretty(&shape(&first))?
+    );
+    Ok(())
+}
+
+#[test]
+fn demo_changes_without_a_terminal_need_yes_and_service_and_read_only_refuses() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("j.jsonl");
+    let j = path(&journal);
+    let no_yes = flightdeck(&[
+        "--demo",
+        "--journal",
+        j,
+        "--service",
+        "auth-service",
+        "rollback",
+    ])?;
+    assert_eq!(code(&no_yes), 3);
+    assert!(String::from_utf8_lossy(&no_yes.stderr).contains("needs --yes"));
+    let no_service = flightdeck(&["--demo", "--journal", j, "rollback", "--yes"])?;
+    assert_eq!(code(&no_service), 2);
+    let read_only = flightdeck(&[
+        "--demo",
+        "--journal",
+        j,
+        "--read-only",
+        "--service",
+        "auth-service",
+        "rollback",
+        "--yes",
+        "--reason",
+        "x",
+    ])?;
+    assert_eq!(code(&read_only), 3);
+    let text = std::fs::read_to_string(&journal).unwrap_or_default();
+    assert!(!text.contains("\"action\":\"rollback\""), "{text}");
+    // Bad usage is 2, from clap.
+    assert_eq!(code(&flightdeck(&["--demo", "weight", "250"])?), 2);
+    Ok(())
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+fn moto_config(dir: &Path, l: &Layout) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[aws]
+region = "eu-west-1"
+endpoint_url = "{url}"
+
+[poll]
+fleet = "500ms"
+traffic = "500ms"
+
+[[service]]
+name = "auth-cli"
+environment = "production"
+protected = true
+cluster = "{}"
+stable_service = "{}"
+canary_service = "{}"
+listener_rule_arn = "{}"
+stable_target_group_arn = "{}"
+canary_target_group_arn = "{}"
+"#,
+            l.cluster, l.stable, l.canary, l.rule, l.stable_tg, l.canary_tg
+        ),
+    )?;
+    Ok(config)
+}
+
+#[test]
+fn against_moto_status_rollback_refusals_and_watch() -> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let l = rt.block_on(layout("cli"))?;
+    let dir = tempfile::tempdir()?;
+    let config = moto_config(dir.path(), &l)?;
+    let journal = dir.path().join("journal.jsonl");
+    let base = ["--config", path(&config), "--journal", path(&journal)];
+    let run = |extra: &[&str]| -> Result<Output, std::io::Error> {
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend_from_slice(extra);
+        flightdeck(&args)
+    };
+
+    // status --json: what AWS says.
+    let out = run(&["status", "--json"])?;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(
+        (
+            v["traffic"]["stable"].as_u64(),
+            v["traffic"]["canary"].as_u64()
+        ),
+        (Some(90), Some(10))
+    );
+    let canary = v["services"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["track"] == "canary"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(canary["name"], l.canary.as_str());
+    assert_eq!(canary["desired"], 1);
+    assert_eq!(v["service"]["account"], "123456789012");
+
+    // Refusals change nothing.
+    let refused = run(&["--service", "auth-cli", "rollback"])?;
+    assert_eq!(code(&refused), 3);
+    let refused = run(&[
+        "--read-only",
+        "--service",
+        "auth-cli",
+        "rollback",
+        "--yes",
+        "--reason",
+        "x",
+    ])?;
+    assert_eq!(code(&refused), 3);
+    assert_eq!(
+        rt.block_on(l.read_back())?.0.canary,
+        10,
+        "a refusal moved traffic"
+    );
+
+    // Nothing happens: watch times out with 4.
+    let quiet = run(&["watch", "--until", "rolled-back", "--timeout", "2s"])?;
+    assert_eq!(
+        code(&quiet),
+        4,
+        "{}",
+        String::from_utf8_lossy(&quiet.stdout)
+    );
+
+    // A rollback made elsewhere (the CLI in another process) ends the
+    // watch with 0.
+    let mut args: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+    args.extend(["watch", "--until", "rolled-back", "--timeout", "30s"].map(String::from));
+    let watcher = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let rolled = run(&[
+        "--service",
+        "auth-cli",
+        "rollback",
+        "--yes",
+        "--reason",
+        "INC-7 errors",
+    ])?;
+    let said = String::from_utf8_lossy(&rolled.stdout);
+    assert_eq!(
+        code(&rolled),
+        0,
+        "{said}{}",
+        String::from_utf8_lossy(&rolled.stderr)
+    );
+    assert!(
+        said.contains("step 1/") && said.contains("rollback 0%: ok"),
+        "{said}"
+    );
+    let watched = watcher.wait_with_output()?;
+    assert_eq!(
+        code(&watched),
+        0,
+        "{}",
+        String::from_utf8_lossy(&watched.stdout)
+    );
+    assert!(String::from_utf8_lossy(&watched.stdout).contains("rolled back"));
+
+    let (split, sticky, _, canary_count) = rt.block_on(l.read_back())?;
+    assert_eq!((split.stable, split.canary), (100, 0));
+    assert_eq!(sticky, Some(300));
+    assert_eq!(canary_count, 0);
+    let records: Vec<Value> = std::fs::read_to_string(&journal)?
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|r: &Value| r["action"] == "rollback")
+        .collect();
+    assert!(!records.is_empty());
+    assert!(records.iter().all(|r| r["via"] == "cli"), "{records:?}");
+    assert_eq!(
+        records.last().map(|r| r["result"].clone()),
+        Some(Value::from("ok"))
+    );
+    Ok(())
+}
