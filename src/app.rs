@@ -45,6 +45,10 @@ pub struct Cli {
     /// demo-journal.jsonl beside it with --demo]
     #[arg(long, value_name = "PATH", global = true)]
     pub journal: Option<PathBuf>,
+    /// With --demo: send notifications to the [notify] targets too (the
+    /// demo and --read-only send none otherwise)
+    #[arg(long, global = true)]
+    pub notify: bool,
     /// A scriptable command instead of the console (exit codes: 0 ok,
     /// 1 error, 2 usage/config, 3 refused, 4 timeout, 5 condition failed)
     #[command(subcommand)]
@@ -307,6 +311,92 @@ impl crate::sources::Metrics for NotConnected {
     ) -> Result<Vec<crate::core::model::MetricPoint>, crate::core::model::SourceError> {
         Err(self.error())
     }
+}
+
+/// The notification settings of `[notify]`, and what to tell the operator
+/// about them (a target enabled with nothing to send to). None when
+/// nothing is to be sent: no `[notify]`, read-only, or the demo without
+/// `--notify`.
+pub fn notify_settings(
+    cli: &Cli,
+    config: Option<&Config>,
+    model: &Model,
+    journal: &std::path::Path,
+) -> (Option<crate::notify::Settings>, Vec<String>) {
+    use crate::config::NotifyLevel;
+    use crate::notify::{Level, Settings};
+    let mut notes = Vec::new();
+    let Some(section) = config.and_then(|c| c.file.notify.as_ref()) else {
+        return (None, notes);
+    };
+    if model.read_only || (cli.demo.is_some() && !cli.notify) {
+        return (None, notes);
+    }
+    let env = section
+        .slack_webhook_env
+        .clone()
+        .unwrap_or_else(|| "FLIGHTDECK_SLACK_WEBHOOK".into());
+    let slack_webhook = if section.slack {
+        match std::env::var(&env).ok().filter(|v| !v.trim().is_empty()) {
+            Some(url) => Some(url.trim().to_string()),
+            None => {
+                notes.push(format!(
+                    "notify: slack = true but {env} is not set: Slack notifications are off"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let datadog = if section.datadog_events {
+        match std::env::var("DD_API_KEY")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+        {
+            Some(key) => {
+                let api_url = config
+                    .and_then(|c| c.file.metrics.as_ref())
+                    .filter(|m| m.provider == crate::config::MetricsProvider::Datadog)
+                    .and_then(|m| m.api_url.as_deref());
+                Some((
+                    crate::sources::metrics::datadog::base_url(api_url),
+                    key.trim().to_string(),
+                ))
+            }
+            None => {
+                notes.push(
+                    "notify: datadog_events = true but DD_API_KEY is not set: Datadog events are off"
+                        .into(),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if slack_webhook.is_none() && datadog.is_none() {
+        return (None, notes);
+    }
+    let mut state_file = journal.as_os_str().to_owned();
+    state_file.push(".notified");
+    let settings = Settings {
+        slack_webhook,
+        datadog,
+        min_level: match section.min_level {
+            None | Some(NotifyLevel::Info) => Level::Info,
+            Some(NotifyLevel::Warning) => Level::Warning,
+            Some(NotifyLevel::Error) => Level::Error,
+        },
+        service: model.service.name.clone(),
+        environment: model.service.environment.clone(),
+        version: model
+            .baseline
+            .as_ref()
+            .map_or("unknown".into(), |b| b.release_task_definition.clone()),
+        state_file: state_file.into(),
+    };
+    (Some(settings), notes)
 }
 
 /// The `[metrics]` provider for a service, or why it cannot be used. No

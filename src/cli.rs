@@ -121,6 +121,8 @@ pub struct Headless {
     pub intervals: pollers::Intervals,
     /// `--service` was given (a change without a terminal needs it).
     pub service_given: bool,
+    /// Where to tell the team (None: nobody).
+    pub notify: Option<crate::notify::Settings>,
 }
 
 /// The core with its pollers and runner, driven without a terminal.
@@ -180,6 +182,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         operator,
         intervals,
         service_given,
+        notify,
     } = parts;
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let refresh = Arc::new(Notify::new());
@@ -188,6 +191,13 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         tx.clone(),
         sources.calls.clone(),
     ));
+    let (journal, notifier) = match notify {
+        Some(settings) => {
+            let (sender, handle) = crate::notify::spawn(settings, tx.clone());
+            (journal.with_notify(sender), Some(handle))
+        }
+        None => (journal, None),
+    };
     let (effects, runner) = runner::spawn_with_timeout(
         sources.clone(),
         journal.with_via("cli"),
@@ -253,6 +263,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         );
         return ERROR;
     }
+    crate::notify::drain(notifier).await;
     code
 }
 

@@ -33,6 +33,8 @@ pub struct Journal {
     file: File,
     /// Stamped on every record written (`cli` for the scriptable commands).
     via: Option<String>,
+    /// Where written records go to tell the team (never waits).
+    notify: Option<crate::notify::Sender>,
 }
 
 impl Journal {
@@ -106,7 +108,14 @@ impl Journal {
             path: path.to_path_buf(),
             file,
             via: None,
+            notify: None,
         })
+    }
+
+    /// Hand every record written to the notifier.
+    pub fn with_notify(mut self, sender: crate::notify::Sender) -> Journal {
+        self.notify = Some(sender);
+        self
     }
 
     /// Stamp `"via": via` on every record this journal writes.
@@ -141,7 +150,12 @@ impl Journal {
         line.push(b'\n');
         self.file.write_all(&line).map_err(write_err)?;
         self.file.flush().map_err(write_err)?;
-        self.file.sync_data().map_err(write_err)
+        self.file.sync_data().map_err(write_err)?;
+        // Written, so it happened: now the team may hear of it.
+        if let Some(n) = &self.notify {
+            n.offer(record);
+        }
+        Ok(())
     }
 }
 

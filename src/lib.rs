@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod journal;
+pub mod notify;
 pub mod runtime;
 pub mod sources;
 pub mod ui;

@@ -45,6 +45,7 @@ enum Next {
 
 /// What a session (the console or a command) runs on.
 struct Prepared {
+    notify: Option<flightdeck::notify::Settings>,
     model: flightdeck::core::model::Model,
     sources: flightdeck::sources::Sources,
     operator: String,
@@ -67,6 +68,7 @@ fn session(
             operator: p.operator,
             intervals: p.intervals,
             service_given: cli.service.is_some(),
+            notify: p.notify,
         };
         let code = rt.block_on(flightdeck::cli::run(command, parts));
         return Ok(Next::Exit(ExitCode::from(code)));
@@ -82,6 +84,7 @@ fn session(
         journal: p.journal,
         operator: p.operator,
         intervals: p.intervals,
+        notify: p.notify,
     };
     match rt.block_on(runtime::run(session)) {
         Ok((_, Some(next))) => Ok(Next::Switch(next)),
@@ -140,7 +143,13 @@ fn prepare(
     model.unfinished = unfinished;
     model.ascii = cli.ascii || flightdeck::ui::text::locale_is_not_utf8(|k| std::env::var(k).ok());
     let journal = Journal::open(&journal_path).map_err(|e| fail(1, &e.to_string()))?;
+    let (notify, notes) = app::notify_settings(cli, config, &model, &journal_path);
+    for note in notes {
+        let now = model.now;
+        model.push_journal(now, flightdeck::core::model::JournalKind::Error, note);
+    }
     Ok(Prepared {
+        notify,
         model,
         sources,
         operator,

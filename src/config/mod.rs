@@ -290,6 +290,27 @@ impl<'de> Deserialize<'de> for PollDur {
     }
 }
 
+/// `[notify]`: Slack and Datadog events for the changes that matter.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    #[serde(default)]
+    pub slack: bool,
+    /// The environment variable holding the webhook URL (never the URL).
+    pub slack_webhook_env: Option<String>,
+    #[serde(default)]
+    pub datadog_events: bool,
+    pub min_level: Option<NotifyLevel>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyLevel {
+    Info,
+    Warning,
+    Error,
+}
+
 /// `[logs]`: the Logs pane's buffer.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -371,6 +392,7 @@ pub struct ConfigFile {
     pub journal: JournalSection,
     #[serde(default)]
     pub logs: LogsSection,
+    pub notify: Option<NotifySection>,
     #[serde(default)]
     pub poll: PollSection,
     #[serde(default)]

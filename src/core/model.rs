@@ -596,6 +596,8 @@ pub struct Model {
     pub unfinished: Vec<Unfinished>,
     /// The hold last journaled, so each hold is recorded once.
     pub hold_noted: Option<String>,
+    /// Sources journaled as stale, until they answer again.
+    pub stale_noted: Vec<String>,
     /// The terminal's size; a dialog is confirmable only when it fits.
     pub screen: Option<(u16, u16)>,
     /// Quitting: why (q, SIGTERM, ...). A change stops at its next step
@@ -677,6 +679,7 @@ impl Model {
             expected_canary: None,
             unfinished: init.unfinished,
             hold_noted: None,
+            stale_noted: Vec::new(),
             screen: None,
             stopping: None,
             exit_code: 0,

@@ -48,4 +48,6 @@ pub enum Msg {
     Shutdown(String),
     /// A `:` command line, as typed (the scriptable commands send these).
     Command(String),
+    /// A notification to the team could not be sent: say so in the Journal.
+    NotifyFailed(String),
 }

@@ -36,6 +36,8 @@ pub struct Session {
     pub journal: Journal,
     pub operator: String,
     pub intervals: pollers::Intervals,
+    /// Where to tell the team (None: nobody).
+    pub notify: Option<crate::notify::Settings>,
 }
 
 /// Run the console until the operator quits or a signal arrives; returns
@@ -49,6 +51,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         journal,
         operator,
         intervals,
+        notify,
     } = session;
     let mut term = terminal::enter().wrap_err("cannot set up the terminal")?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
@@ -59,6 +62,13 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
     tasks.push(input::spawn(tx.clone()));
     tasks.push(spawn_tick(tx.clone(), sources.calls.clone()));
+    let (journal, notifier) = match notify {
+        Some(settings) => {
+            let (sender, handle) = crate::notify::spawn(settings, tx.clone());
+            (journal.with_notify(sender), Some(handle))
+        }
+        None => (journal, None),
+    };
     let (effects, runner) =
         runner::spawn_with_timeout(sources.clone(), journal, tx.clone(), intervals.call_timeout);
     if let Ok((w, h)) = crossterm::terminal::size() {
@@ -175,6 +185,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         );
         return result.map(|()| (1, None));
     }
+    crate::notify::drain(notifier).await;
     if let Some(running) = &model.running {
         eprintln!(
             "flightdeck: {} was cut short; check the journal",

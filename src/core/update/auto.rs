@@ -8,7 +8,52 @@ use crate::core::change::ChangeKind;
 use crate::core::model::{JournalKind, Level, Loadable, MetricPoint, Model, Proposal};
 use crate::core::plan::Phase;
 
+/// A source that has had no fresh data for longer than this is journaled
+/// (once per episode), so the team hears of it.
+pub const STALE_AFTER: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+fn note_stale(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let sources = [
+        ("pipeline", stale_since(&model.pipeline)),
+        ("fleet", stale_since(&model.fleet)),
+        ("traffic", stale_since(&model.traffic)),
+    ];
+    for (name, state) in sources {
+        match state {
+            Some((at, error)) if ctx.now - at > STALE_AFTER => {
+                if !model.stale_noted.iter().any(|n| n == name) {
+                    model.stale_noted.push(name.to_string());
+                    let mut record = super::change::simple_record(
+                        model,
+                        ctx,
+                        "stale",
+                        name,
+                        &format!("no fresh data for {}s", (ctx.now - at).num_seconds()),
+                    );
+                    record.reason = Some(error);
+                    record.automatic = true;
+                    record.operator = format!("flightdeck for {}", ctx.operator);
+                    fx.push(Effect::Journal(record));
+                }
+            }
+            Some(_) => {}
+            None => model.stale_noted.retain(|n| n != name),
+        }
+    }
+}
+
+/// Since when a source has had no fresh data, and why; None when fresh
+/// (or never loaded yet).
+fn stale_since<T>(l: &Loadable<T>) -> Option<(crate::core::model::Time, String)> {
+    match l {
+        Loadable::Stale { at, error, .. } => Some((*at, error.to_string())),
+        Loadable::Failed { since, error } => Some((*since, error.to_string())),
+        _ => None,
+    }
+}
+
 pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    note_stale(model, ctx, fx);
     if let Some(status) = &mut model.status
         && status.level == Level::Info
     {
@@ -65,6 +110,24 @@ fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
             JournalKind::Verdict,
             format!("#{number} {}: {}", verdict.outcome.label(), verdict.reason),
         );
+    }
+    // The file journal (and so the team's notifications) gets the changes
+    // of verdict: pass → fail, the first inconclusive after passes, back to
+    // pass.
+    if let Some(before) = previous
+        && before != verdict.outcome
+    {
+        let mut record = super::change::simple_record(
+            model,
+            ctx,
+            "verdict",
+            before.label(),
+            verdict.outcome.label(),
+        );
+        record.reason = Some(verdict.reason.clone());
+        record.automatic = true;
+        record.operator = format!("flightdeck (analysis) for {}", ctx.operator);
+        fx.push(Effect::Journal(record));
     }
     match verdict.outcome {
         Outcome::Pass => model.analysis.consecutive_failures = 0,

@@ -42,6 +42,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         Msg::Key(key) => input::on_key(model, key, ctx, &mut fx),
         Msg::Paste(text) => input::on_paste(model, &text),
         Msg::Command(line) => command::run_command(model, &line, ctx, &mut fx),
+        Msg::NotifyFailed(text) => model.push_journal(ctx.now, JournalKind::Error, text),
         Msg::Resize(w, h) => model.screen = Some((w, h)),
         Msg::Tick => auto::on_tick(model, ctx, &mut fx),
         Msg::Pipeline(result) => match result {

@@ -1,0 +1,337 @@
+//! Telling the team, against wiremock receivers for Slack (incoming
+//! webhook) and Datadog (POST /api/v1/events): a rollback from the
+//! scriptable command sends exactly one started and one done message each;
+//! an automatic rollback names the failing verdicts; a 429 then 200 sends
+//! once; a receiver that is down never holds up the change (the journal's
+//! records are all written before the failure is reported); and the
+//! webhook URL and the API key appear in no file afterwards.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use flightdeck::core::msg::Msg;
+use flightdeck::journal::Journal;
+use flightdeck::notify::{self, Level, Settings};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const HOOK_PATH: &str = "/services/T0000/B0000/s3cr3tW3bh00kT0ken";
+const DD_KEY: &str = "dd-api-key-5ecret-0123456789";
+
+fn settings(slack: Option<String>, datadog: Option<String>, dir: &Path) -> Settings {
+    Settings {
+        slack_webhook: slack,
+        datadog: datadog.map(|base| (base, DD_KEY.to_string())),
+        min_level: Level::Info,
+        service: "auth-service".into(),
+        environment: "production".into(),
+        version: "auth-service:42".into(),
+        state_file: dir.join("journal.jsonl.notified"),
+    }
+}
+
+fn bodies(requests: &[Request], p: &str) -> Vec<Value> {
+    requests
+        .iter()
+        .filter(|r| r.url.path() == p)
+        .filter_map(|r| serde_json::from_slice(&r.body).ok())
+        .collect()
+}
+
+/// Every file under `dir`, as text.
+fn all_files(dir: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            text.push_str(&String::from_utf8_lossy(
+                &std::fs::read(e.path()).unwrap_or_default(),
+            ));
+        }
+    }
+    text
+}
+
+#[test]
+fn a_rollback_from_the_cli_sends_one_started_and_one_done_and_no_secret_is_written() -> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(method("POST"))
+            .and(path(HOOK_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&server),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .and(path("/api/v1/events"))
+            .and(header("DD-API-KEY", DD_KEY))
+            .respond_with(ResponseTemplate::new(202).set_body_string("{\"status\":\"ok\"}"))
+            .mount(&server),
+    );
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[metrics]
+provider = "datadog"
+api_url = "{}"
+
+[notify]
+slack = true
+datadog_events = true
+
+[[service]]
+name = "auth-service"
+environment = "production"
+cluster = "c"
+stable_service = "s"
+listener_rule_arn = "arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/a/b/c/d"
+stable_target_group_arn = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/s/1"
+[service.analysis]
+error_rate_query = "e{{version:{{version}}}}"
+p95_query = "p{{version:{{version}}}}"
+requests_query = "r{{version:{{version}}}}"
+"#,
+            server.uri()
+        ),
+    )?;
+    let journal = dir.path().join("journal.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["--config", config.to_str().unwrap_or_default()])
+        .args(["--journal", journal.to_str().unwrap_or_default()])
+        .args([
+            "--demo",
+            "--notify",
+            "--service",
+            "auth-service",
+            "rollback",
+            "--yes",
+            "--reason",
+            "INC-42 p95",
+        ])
+        .env(
+            "FLIGHTDECK_SLACK_WEBHOOK",
+            format!("{}{HOOK_PATH}", server.uri()),
+        )
+        .env("DD_API_KEY", DD_KEY)
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = rt.block_on(server.received_requests()).unwrap_or_default();
+    let slack = bodies(&requests, HOOK_PATH);
+    let titles: Vec<String> = slack
+        .iter()
+        .map(|b| {
+            b["blocks"][0]["text"]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "rollback started: auth-service",
+            "rollback done: auth-service"
+        ],
+        "{slack:?}"
+    );
+    for b in &slack {
+        let text = b["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains("INC-42 p95") && text.contains("10% → 0%"),
+            "{text}"
+        );
+        assert!(text.contains("auth-service (production)"), "{text}");
+    }
+    let events = bodies(&requests, "/api/v1/events");
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[1]["alert_type"], "success");
+    let tags = events[0]["tags"].to_string();
+    assert!(
+        tags.contains("service:auth-service")
+            && tags.contains("env:production")
+            && tags.contains("source:flightdeck"),
+        "{tags}"
+    );
+    assert_eq!(events[0]["aggregation_key"], events[1]["aggregation_key"]);
+    // Sent once: the same records after a restart send nothing again.
+    let kept = std::fs::read_to_string(dir.path().join("journal.jsonl.notified"))?;
+    assert_eq!(kept.lines().count(), 2, "{kept}");
+    // No secret in any file the run left.
+    let files = all_files(dir.path());
+    assert!(!files.contains("s3cr3tW3bh00kT0ken") && !files.contains(DD_KEY));
+    Ok(())
+}
+
+async fn spawn_with(
+    settings: Settings,
+) -> (
+    notify::Sender,
+    tokio::task::JoinHandle<()>,
+    mpsc::UnboundedReceiver<Msg>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (sender, handle) = notify::spawn(settings, tx);
+    (sender, handle, rx)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_429_then_200_sends_once() -> TestResult {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir()?;
+    let (sender, handle, mut reports) = spawn_with(settings(
+        Some(format!("{}{HOOK_PATH}", server.uri())),
+        None,
+        dir.path(),
+    ))
+    .await;
+    let mut h = common::Harness::new("good", common::tuesday(), false);
+    h.change('R', "INC-1");
+    let journal = Journal::open(&dir.path().join("journal.jsonl"))?.with_notify(sender);
+    let mut journal = journal;
+    for r in h
+        .records()
+        .iter()
+        .filter(|r| r.action == "rollback" && r.step.is_none())
+        .take(1)
+    {
+        journal.append(r)?;
+    }
+    drop(journal);
+    tokio::time::timeout(Duration::from_secs(20), handle).await??;
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2));
+    assert!(
+        reports.try_recv().is_err(),
+        "a delivered notification was reported as failed"
+    );
+    server.verify().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_receiver_that_is_down_never_holds_up_the_change() -> TestResult {
+    // Nobody listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir = tempfile::tempdir()?;
+    let (sender, handle, mut reports) = spawn_with(settings(
+        Some(format!("http://127.0.0.1:{port}{HOOK_PATH}")),
+        None,
+        dir.path(),
+    ))
+    .await;
+    let mut h = common::Harness::new("good", common::tuesday(), false);
+    h.change('R', "INC-1");
+    h.settle(120);
+    let records = h.records();
+    let rollback: Vec<_> = records.iter().filter(|r| r.action == "rollback").collect();
+    assert!(rollback.len() >= 4, "{rollback:?}");
+    let path = dir.path().join("journal.jsonl");
+    let mut journal = Journal::open(&path)?.with_notify(sender);
+    for r in &rollback {
+        journal.append(r)?;
+        // Every record is written at once: nothing has been reported yet
+        // (the first try of the first notification is still failing).
+        assert!(reports.try_recv().is_err());
+    }
+    let written = std::fs::read_to_string(&path)?.lines().count();
+    assert_eq!(
+        written,
+        rollback.len(),
+        "the journal waited on the notifier"
+    );
+    drop(journal);
+    tokio::time::timeout(Duration::from_secs(60), handle).await??;
+    let mut failed = Vec::new();
+    while let Ok(Msg::NotifyFailed(text)) = reports.try_recv() {
+        failed.push(text);
+    }
+    assert_eq!(
+        failed.len(),
+        2,
+        "one report for started, one for done: {failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|f| f.contains("dropped after") && !f.contains("s3cr3t")),
+        "{failed:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_automatic_rollback_names_the_failing_verdicts() -> TestResult {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir()?;
+    let (sender, handle, _reports) = spawn_with(settings(
+        Some(format!("{}{HOOK_PATH}", server.uri())),
+        None,
+        dir.path(),
+    ))
+    .await;
+    let mut h = common::Harness::new("bad-canary", common::sunday(), false);
+    h.change_and_wait(']', "hotfix INC-7", 120);
+    h.run_for(120);
+    let mut journal = Journal::open(&dir.path().join("journal.jsonl"))?.with_notify(sender);
+    for r in h.records() {
+        journal.append(&r)?;
+    }
+    drop(journal);
+    tokio::time::timeout(Duration::from_secs(20), handle).await??;
+    let requests = server.received_requests().await.unwrap_or_default();
+    let slack = bodies(&requests, HOOK_PATH);
+    let auto = slack
+        .iter()
+        .find(|b| {
+            b["blocks"][0]["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Automatic rollback started"))
+        })
+        .ok_or_else(|| format!("no automatic rollback message in {slack:?}"))?;
+    let text = auto["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("analysis failed 2 intervals") && text.contains("error rate"),
+        "{text}"
+    );
+    // The verdict change went out too (pass → fail), once.
+    let verdicts = slack
+        .iter()
+        .filter(|b| {
+            b["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Canary analysis pass → fail"))
+        })
+        .count();
+    assert_eq!(verdicts, 1, "{slack:?}");
+    Ok(())
+}
