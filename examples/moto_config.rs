@@ -13,23 +13,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     let l = rt.block_on(moto::layout(&format!("try{}", std::process::id())))?;
-    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
-    println!(
-        r#"[aws]
-region = "eu-west-1"
-endpoint_url = "{url}"
-
-[[service]]
-name = "auth-service"
-environment = "production"
-protected = true
-cluster = "{}"
-stable_service = "{}"
-canary_service = "{}"
-listener_rule_arn = "{}"
-stable_target_group_arn = "{}"
-canary_target_group_arn = "{}""#,
-        l.cluster, l.stable, l.canary, l.rule, l.stable_tg, l.canary_tg
+    print!(
+        "{}",
+        moto::config_toml(&l, "auth-service", "", "protected = true")?
     );
     Ok(())
 }

@@ -204,20 +204,20 @@ pub fn intervals(config: Option<&Config>, demo: bool) -> crate::runtime::pollers
     every
 }
 
-/// A source that is not connected in this build: every read says so (the
-/// pane shows it), and nothing can be changed through it.
-pub struct NotConnected(pub &'static str);
+/// A source that cannot be read (not configured, no token): every read
+/// says why (the pane shows it), nothing can be changed through it, and
+/// the rest of the console works — a rollback never waits on it.
+pub struct Unreadable(pub crate::core::model::SourceError);
 
-impl NotConnected {
-    fn error(&self) -> crate::core::model::SourceError {
-        crate::core::model::SourceError::new(format!("{}: not connected in this build", self.0))
-            .with_hint("the live adapter comes with its own issue; --demo shows the pane")
+impl Unreadable {
+    /// A source this config does not connect.
+    pub fn not_connected(what: &str) -> Unreadable {
+        Unreadable(
+            crate::core::model::SourceError::new(format!("{what}: not connected"))
+                .with_hint("configure it (see config.example.toml); --demo shows the pane"),
+        )
     }
 }
-
-/// A pipeline that cannot be read (no token): its pane says why, and the
-/// rest of the console works — a rollback never waits on GitHub.
-pub struct Unreadable(pub crate::core::model::SourceError);
 
 #[async_trait::async_trait]
 impl crate::sources::Pipeline for Unreadable {
@@ -247,7 +247,9 @@ fn pipeline_source(
     use crate::core::model::{ErrorKind, SourceError};
     use crate::sources::github::{GitHub, Settings, Token};
     let Some(g) = &config.file.github else {
-        return Arc::new(NotConnected("GitHub pipeline (no [github] in the config)"));
+        return Arc::new(Unreadable::not_connected(
+            "GitHub pipeline (no [github] in the config)",
+        ));
     };
     let token = match Token::discover() {
         Ok(t) => t,
@@ -271,26 +273,7 @@ fn pipeline_source(
 }
 
 #[async_trait::async_trait]
-impl crate::sources::Pipeline for NotConnected {
-    async fn latest_run(
-        &self,
-    ) -> Result<crate::core::model::PipelineRun, crate::core::model::SourceError> {
-        Err(self.error())
-    }
-    async fn review(
-        &self,
-        _run_id: u64,
-        _environment: &str,
-        _environment_ids: &[u64],
-        _approve: bool,
-        _comment: &str,
-    ) -> Result<crate::core::model::RequestId, crate::core::model::SourceError> {
-        Err(self.error())
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::sources::Logs for NotConnected {
+impl crate::sources::Logs for Unreadable {
     async fn read(
         &self,
         _cursor: crate::sources::LogCursor,
@@ -298,18 +281,18 @@ impl crate::sources::Logs for NotConnected {
         (Vec<crate::core::model::LogLine>, crate::sources::LogCursor),
         crate::core::model::SourceError,
     > {
-        Err(self.error())
+        Err(self.0.clone())
     }
 }
 
 #[async_trait::async_trait]
-impl crate::sources::Metrics for NotConnected {
+impl crate::sources::Metrics for Unreadable {
     async fn points(
         &self,
         _from: Time,
         _to: Time,
     ) -> Result<Vec<crate::core::model::MetricPoint>, crate::core::model::SourceError> {
-        Err(self.error())
+        Err(self.0.clone())
     }
 }
 
@@ -411,7 +394,7 @@ fn metrics_source(
     use crate::config::MetricsProvider;
     use crate::sources::metrics::{datadog, prometheus};
     let Some(section) = &config.file.metrics else {
-        return Ok(Arc::new(NotConnected(
+        return Ok(Arc::new(Unreadable::not_connected(
             "metrics (no [metrics] provider in the config)",
         )));
     };
@@ -518,7 +501,9 @@ pub async fn live_session(
                 crate::sources::aws::logs::AwsLogs::new(&sdk, group.clone())
                     .with_counter(calls.clone()),
             ),
-            None => Arc::new(NotConnected("logs (no log_group for this service)")),
+            None => Arc::new(Unreadable::not_connected(
+                "logs (no log_group for this service)",
+            )),
         },
         metrics,
         clock: clock.clone(),

@@ -130,32 +130,15 @@ fn path(p: &Path) -> &str {
 }
 
 fn moto_config(dir: &Path, l: &Layout) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
-        format!(
-            r#"[aws]
-region = "eu-west-1"
-endpoint_url = "{url}"
-
-[poll]
-fleet = "500ms"
-traffic = "500ms"
-
-[[service]]
-name = "auth-cli"
-environment = "production"
-protected = true
-cluster = "{}"
-stable_service = "{}"
-canary_service = "{}"
-listener_rule_arn = "{}"
-stable_target_group_arn = "{}"
-canary_target_group_arn = "{}"
-"#,
-            l.cluster, l.stable, l.canary, l.rule, l.stable_tg, l.canary_tg
-        ),
+        common::moto::config_toml(
+            l,
+            "auth-cli",
+            "[poll]\nfleet = \"500ms\"\ntraffic = \"500ms\"",
+            "protected = true",
+        )?,
     )?;
     Ok(config)
 }

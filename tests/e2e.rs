@@ -433,53 +433,42 @@ fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished()
     Ok(())
 }
 
-#[test]
-fn live_rollback_against_moto_in_a_real_terminal() -> TestResult {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let layout = rt.block_on(moto::layout("e2e"))?;
-    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[aws]
-region = "eu-west-1"
-endpoint_url = "{url}"
-
-[poll]
-fleet = "1s"
-traffic = "1s"
-
-[[service]]
-name = "auth-e2e"
-environment = "production"
-protected = true
-cluster = "{cluster}"
-stable_service = "{stable}"
-canary_service = "{canary}"
-listener_rule_arn = "{rule}"
-stable_target_group_arn = "{stable_tg}"
-canary_target_group_arn = "{canary_tg}"
-"#,
-            cluster = layout.cluster,
-            stable = layout.stable,
-            canary = layout.canary,
-            rule = layout.rule,
-            stable_tg = layout.stable_tg,
-            canary_tg = layout.canary_tg,
-        ),
-    )?;
-    let journal = dir.path().join("journal.jsonl");
+/// The binary on a live config, with a journal beside it.
+fn start_live(
+    dir: &std::path::Path,
+    config: &std::path::Path,
+) -> Result<(Running, std::path::PathBuf), Box<dyn std::error::Error>> {
+    let journal = dir.join("journal.jsonl");
     let args = [
         OsStr::new("--config"),
         config.as_os_str(),
         OsStr::new("--journal"),
         journal.as_os_str(),
     ];
-    let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;
+    Ok((
+        Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?,
+        journal,
+    ))
+}
+
+#[test]
+fn live_rollback_against_moto_in_a_real_terminal() -> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let layout = rt.block_on(moto::layout("e2e"))?;
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        moto::config_toml(
+            &layout,
+            "auth-e2e",
+            "[poll]\nfleet = \"1s\"\ntraffic = \"1s\"",
+            "protected = true",
+        )?,
+    )?;
+    let (mut app, journal) = start_live(dir.path(), &config)?;
     app.screen.wait_for("live data from moto", |s| {
         s.contains("auth-e2e") && s.contains("10% canary") && s.contains("123456789012")
     })?;
@@ -565,60 +554,24 @@ fn a_bad_canary_on_prometheus_rolls_back_on_moto_by_itself() -> TestResult {
             .await;
         server
     });
-    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"[aws]
-region = "eu-west-1"
-endpoint_url = "{url}"
-
-[metrics]
-provider = "prometheus"
-api_url = "{prom}"
-
-[poll]
-fleet = "1s"
-traffic = "1s"
-metrics = "500ms"
-
-[[service]]
-name = "auth-e2e"
-environment = "production"
-cluster = "{cluster}"
-stable_service = "{stable}"
-canary_service = "{canary}"
-listener_rule_arn = "{rule}"
-stable_target_group_arn = "{stable_tg}"
-canary_target_group_arn = "{canary_tg}"
-
-[service.analysis]
+    let top = format!(
+        "[metrics]\nprovider = \"prometheus\"\napi_url = \"{}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"",
+        prometheus.uri()
+    );
+    let analysis = r#"[service.analysis]
 interval = "1s"
 failures_before_action = 2
 on_failure = "rollback"
-error_rate_query = 'err{{version="{{version}}"}}'
-p95_query = 'p95{{version="{{version}}"}}'
-requests_query = 'req{{version="{{version}}"}}'
-"#,
-            prom = prometheus.uri(),
-            cluster = layout.cluster,
-            stable = layout.stable,
-            canary = layout.canary,
-            rule = layout.rule,
-            stable_tg = layout.stable_tg,
-            canary_tg = layout.canary_tg,
-        ),
+error_rate_query = 'err{version="{version}"}'
+p95_query = 'p95{version="{version}"}'
+requests_query = 'req{version="{version}"}'"#;
+    std::fs::write(
+        &config,
+        moto::config_toml(&layout, "auth-e2e", &top, analysis)?,
     )?;
-    let journal = dir.path().join("journal.jsonl");
-    let args = [
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--journal"),
-        journal.as_os_str(),
-    ];
-    let mut app = Running::start(&args, &[("USER", "e2e")], ROWS, COLS)?;
+    let (mut app, journal) = start_live(dir.path(), &config)?;
     app.screen
         .wait_for("the canary at 10%", |s| s.contains("10% canary"))?;
     let seen = Instant::now();

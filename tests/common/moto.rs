@@ -28,6 +28,38 @@ pub struct Layout {
     pub listener: String,
 }
 
+/// A flightdeck config for this layout on moto: `[aws]` at moto, `top`
+/// (more sections) after it, one `[[service]]` named `name`, and
+/// `service_extra` (more keys or `[service.analysis]`) after it.
+pub fn config_toml(
+    l: &Layout,
+    name: &str,
+    top: &str,
+    service_extra: &str,
+) -> Result<String, Error> {
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    Ok(format!(
+        r#"[aws]
+region = "eu-west-1"
+endpoint_url = "{url}"
+
+{top}
+
+[[service]]
+name = "{name}"
+environment = "production"
+cluster = "{}"
+stable_service = "{}"
+canary_service = "{}"
+listener_rule_arn = "{}"
+stable_target_group_arn = "{}"
+canary_target_group_arn = "{}"
+{service_extra}
+"#,
+        l.cluster, l.stable, l.canary, l.rule, l.stable_tg, l.canary_tg
+    ))
+}
+
 pub async fn sdk() -> Result<aws_config::SdkConfig, Error> {
     let url = std::env::var("FLIGHTDECK_MOTO_URL").map_err(|_| {
         "FLIGHTDECK_MOTO_URL is not set: run the tests with scripts/test, which starts moto server"
@@ -290,7 +322,7 @@ impl Layout {
             self.stable_tg.clone(),
             Some(self.canary_tg.clone()),
         ));
-        let none = Arc::new(flightdeck::app::NotConnected("test"));
+        let none = Arc::new(flightdeck::app::Unreadable::not_connected("test"));
         Sources {
             pipeline: none.clone(),
             fleet,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{Merge, Queries, clean, client, send_error, shape_error, status_error};
+use super::{Merge, Queries, clean, client, fetch, shape_error};
 use crate::core::model::{MetricPoint, SourceError, Time};
 use crate::sources::Metrics;
 
@@ -102,7 +102,7 @@ impl Datadog {
 
     async fn query(&self, query: &str, from: Time, to: Time) -> Result<Vec<Point>, SourceError> {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let response = self
+        let request = self
             .http
             .get(format!("{}/api/v1/query", self.base))
             .query(&[
@@ -111,23 +111,13 @@ impl Datadog {
                 ("query", query.to_string()),
             ])
             .header("DD-API-KEY", secret(&self.keys.api)?)
-            .header("DD-APPLICATION-KEY", secret(&self.keys.app)?)
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| send_error(PROVIDER, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.text().await.map_err(|e| send_error(PROVIDER, e))?;
-        if !status.is_success() {
-            return Err(status_error(
-                PROVIDER,
-                status,
-                &headers,
-                &body,
-                "check DD_API_KEY and DD_APP_KEY (the application key needs the timeseries_query scope) and DD_SITE",
-            ));
-        }
+            .header("DD-APPLICATION-KEY", secret(&self.keys.app)?);
+        let body = fetch(
+            PROVIDER,
+            request,
+            "check DD_API_KEY and DD_APP_KEY (the application key needs the timeseries_query scope) and DD_SITE",
+        )
+        .await?;
         let answer: Answer = serde_json::from_str(&body)
             .map_err(|e| shape_error(PROVIDER, &format!("not a query answer ({e})")))?;
         if answer.status.as_deref() == Some("error") {

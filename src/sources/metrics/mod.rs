@@ -94,6 +94,27 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, SourceError> {
         .map_err(|e| SourceError::new(format!("cannot build the HTTP client: {}", e.without_url())))
 }
 
+/// Send a GET and read its body: the body of a success, or the error as
+/// data (`status_error`, with `auth_hint` for 401/403).
+pub async fn fetch(
+    provider: &str,
+    request: reqwest::RequestBuilder,
+    auth_hint: &str,
+) -> Result<String, SourceError> {
+    let response = request
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .map_err(|e| send_error(provider, e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.map_err(|e| send_error(provider, e))?;
+    if !status.is_success() {
+        return Err(status_error(provider, status, &headers, &body, auth_hint));
+    }
+    Ok(body)
+}
+
 /// A request that did not get an answer: timeout or unreachable. The URL is
 /// left out (it may carry credentials in its userinfo).
 pub fn send_error(provider: &str, e: reqwest::Error) -> SourceError {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{Merge, Queries, clean, client, send_error, shape_error, status_error};
+use super::{Merge, Queries, clean, client, fetch, shape_error};
 use crate::core::model::{MetricPoint, SourceError, Time};
 use crate::sources::Metrics;
 
@@ -61,7 +61,7 @@ impl Prometheus {
         let step = self.step.as_secs().max(1) as i64;
         let start = from.timestamp().div_euclid(step) * step;
         let end = to.timestamp().div_euclid(step) * step;
-        let response = self
+        let request = self
             .http
             .get(format!("{}/api/v1/query_range", self.base))
             .query(&[
@@ -69,23 +69,13 @@ impl Prometheus {
                 ("start", start.to_string()),
                 ("end", end.to_string()),
                 ("step", format!("{}s", self.step.as_secs())),
-            ])
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| send_error(PROVIDER, e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.text().await.map_err(|e| send_error(PROVIDER, e))?;
-        if !status.is_success() {
-            return Err(status_error(
-                PROVIDER,
-                status,
-                &headers,
-                &body,
-                "Prometheus refused the credentials: check the proxy in front of it",
-            ));
-        }
+            ]);
+        let body = fetch(
+            PROVIDER,
+            request,
+            "Prometheus refused the credentials: check the proxy in front of it",
+        )
+        .await?;
         let answer: Answer = serde_json::from_str(&body)
             .map_err(|e| shape_error(PROVIDER, &format!("not a query_range answer ({e})")))?;
         if answer.status != "success" {
