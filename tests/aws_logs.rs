@@ -120,7 +120,7 @@ async fn follows_the_app_streams_in_order_without_duplicates_or_gaps() -> TestRe
     )
     .await?;
 
-    let adapter = AwsLogs::new(&sdk, GROUP.into());
+    let adapter = AwsLogs::new(&sdk, GROUP.into()).polling_only();
     let task = |id: &str| LogTask {
         id: id.into(),
         task_definition: td.clone(),
@@ -172,5 +172,43 @@ async fn a_missing_log_group_is_a_clear_error() -> TestResult {
     let err = adapter.read(LogCursor::default()).await.err();
     let text = err.map(|e| e.to_string()).unwrap_or_default();
     assert!(text.contains("ecs:DescribeTaskDefinition"), "{text}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn live_tail_is_used_where_offered_and_never_repeats_a_line() -> TestResult {
+    let sdk = sdk().await?;
+    let logs_c = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let ecs_c = aws_sdk_ecs::Client::new(&sdk);
+    let _ = logs_c.create_log_group().log_group_name(GROUP).send().await;
+    let td = register(&ecs_c).await?;
+    let id = "eeeeeeee11112222333344445555";
+    let now = chrono::Utc::now().timestamp_millis();
+    put(
+        &logs_c,
+        &format!("ecs/app/{id}"),
+        &[(now - 2000, "e1"), (now - 1000, "e2")],
+    )
+    .await?;
+    let adapter = AwsLogs::new(&sdk, GROUP.into());
+    adapter.follow(&[LogTask {
+        id: id.into(),
+        task_definition: td,
+    }]);
+    let (first, mut cursor) = adapter.read(LogCursor::default()).await?;
+    assert_eq!(texts(&first), ["eeeeeeee e1", "eeeeeeee e2"]);
+    // The endpoint (moto, through the host-prefix fix) offers live tail.
+    assert_eq!(adapter.mode(), "live tail");
+    put(&logs_c, &format!("ecs/app/{id}"), &[(now + 100, "e3")]).await?;
+    // moto's session replays what is stored, then ends: whichever path
+    // brings them, each line comes once.
+    let mut all = texts(&first);
+    for _ in 0..4 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let (more, next) = adapter.read(cursor).await?;
+        all.extend(texts(&more));
+        cursor = next;
+    }
+    assert_eq!(all, ["eeeeeeee e1", "eeeeeeee e2", "eeeeeeee e3"]);
     Ok(())
 }
