@@ -41,8 +41,7 @@ pub const CONDITION_FAILED: u8 = 5;
 macro_rules! say {
     ($($arg:tt)*) => {{
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, $($arg)*);
-        let _ = out.flush();
+        writeln!(out, $($arg)*).and_then(|()| out.flush()).is_ok()
     }};
 }
 
@@ -169,6 +168,10 @@ impl Driver {
     }
 }
 
+fn fresh_since<T>(l: &Loadable<T>, since: crate::core::model::Time) -> bool {
+    matches!(l, Loadable::Ready { at, .. } if *at >= since)
+}
+
 fn loaded<T>(l: &Loadable<T>) -> bool {
     !matches!(l, Loadable::Loading)
 }
@@ -184,6 +187,12 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         service_given,
         notify,
     } = parts;
+    // Refused before any read or call when the arguments cannot do.
+    if let Some(code) = gate(&command, service_given) {
+        return code;
+    }
+    let mut model = model;
+    model.observer = true;
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let refresh = Arc::new(Notify::new());
     let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
@@ -265,6 +274,43 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
     }
     crate::notify::drain(notifier).await;
     code
+}
+
+/// The longest `--reason` taken (the journal and the team read it).
+const MAX_REASON: usize = 1_000;
+
+/// A change's arguments checked before anything is read: without a
+/// terminal `--yes` and `--service` are needed; a reason must be short.
+fn gate(command: &Command, service_given: bool) -> Option<u8> {
+    let args = match command {
+        Command::Status { .. } | Command::Watch { .. } => return None,
+        Command::Weight { change, .. } => change,
+        Command::Advance(a)
+        | Command::Promote(a)
+        | Command::Pause(a)
+        | Command::Resume(a)
+        | Command::Approve(a)
+        | Command::Reject(a)
+        | Command::Rollback(a) => a,
+    };
+    if args
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON)
+    {
+        eprintln!(
+            "flightdeck: --reason is longer than {MAX_REASON} characters; nothing was changed"
+        );
+        return Some(USAGE);
+    }
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !tty && (!args.yes || !service_given) {
+        eprintln!(
+            "flightdeck: refused: without a terminal a change needs --yes and --service NAME (and --reason where the policy asks for one); nothing was changed"
+        );
+        return Some(if args.yes { USAGE } else { REFUSED });
+    }
+    None
 }
 
 /// SIGINT, SIGTERM and SIGHUP stop a change at its next step boundary, as
@@ -580,9 +626,9 @@ pub fn status_text(model: &Model) -> String {
 
 fn status(model: &Model, json: bool) -> u8 {
     if json {
-        say!("{}", status_json(model));
+        let _ = say!("{}", status_json(model));
     } else {
-        say!("{}", status_text(model));
+        let _ = say!("{}", status_text(model));
     }
     if model.fleet.value().is_some() && model.traffic.value().is_some() {
         OK
@@ -635,7 +681,7 @@ fn healthy(model: &Model) -> bool {
 fn rolled_back(model: &Model) -> bool {
     model.canary_weight() == Some(0)
         && model.running.is_none()
-        && matches!(model.plan_state.phase, Phase::RolledBack | Phase::Idle)
+        && model.plan_state.phase == Phase::RolledBack
 }
 
 fn promoted(model: &Model) -> bool {
@@ -657,13 +703,17 @@ async fn watch(d: &mut Driver, until: Option<Until>, timeout: Option<Duration>, 
     loop {
         let state = watch_state(&d.model);
         if state != last {
-            if json {
+            let written = if json {
                 let mut line = state.clone();
                 line["schema"] = json!(SCHEMA);
                 line["at"] = json!(d.model.now.to_rfc3339());
-                say!("{line}");
+                say!("{line}")
             } else {
-                say!("{}", watch_line(&d.model, &state));
+                say!("{}", watch_line(&d.model, &state))
+            };
+            if !written {
+                // The reader is gone (`| head`): nobody to tell.
+                return OK;
             }
             last = state;
         }
@@ -742,7 +792,7 @@ async fn operator_action(d: &mut Driver, word: &str, paused: bool, args: &Change
     }
     d.send(Msg::Command(word.into()));
     if d.model.plan_state.paused == paused {
-        say!("{word}: ok");
+        let _ = say!("{word}: ok");
         return OK;
     }
     let done = d
@@ -752,13 +802,16 @@ async fn operator_action(d: &mut Driver, word: &str, paused: bool, args: &Change
         })
         .await;
     if done && d.model.plan_state.paused == paused {
-        say!("{word}: ok");
+        let _ = say!("{word}: ok");
         OK
     } else {
         let why = status_text_of(&d.model)
             .map(|(_, t)| t)
             .unwrap_or("no answer".into());
-        eprintln!("flightdeck: {word} not done: {why}");
+        eprintln!(
+            "flightdeck: {word} not done: {}",
+            crate::ui::text::inert(&why)
+        );
         ERROR
     }
 }
@@ -804,20 +857,17 @@ fn ask(
 /// filled from the arguments (or typed), confirmed, then followed step by
 /// step until it ends.
 async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given: bool) -> u8 {
-    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !tty && (!args.yes || !service_given) {
-        eprintln!(
-            "flightdeck: refused: without a terminal a change needs --yes and --service NAME (and --reason where the policy asks for one); nothing was changed"
-        );
-        return if args.yes { USAGE } else { REFUSED };
-    }
+    let _ = service_given;
     d.model.status = None;
     d.send(Msg::Command(command.into()));
     let Overlay::Confirm(dialog) = &d.model.overlay else {
         let why = status_text_of(&d.model)
             .map(|(_, t)| t)
             .unwrap_or_else(|| "the command opened no confirmation".into());
-        eprintln!("flightdeck: refused: {why}; nothing was changed");
+        eprintln!(
+            "flightdeck: refused: {}; nothing was changed",
+            crate::ui::text::inert(&why)
+        );
         return REFUSED;
     };
     let service = d.model.service.name.clone();
@@ -833,11 +883,31 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
     let (needs_name, needs_reason) = (dialog.needs_name, dialog.needs_reason);
     let mut reason = args.reason.clone().filter(|r| !r.trim().is_empty());
     if !args.yes {
-        match ask(
-            &preview,
-            needs_name.then_some(service.as_str()),
+        // Asked on a thread of its own: the pollers keep the model fresh,
+        // and a signal ends the command (the thread dies with the process).
+        let (answer_tx, mut answer_rx) = tokio::sync::oneshot::channel();
+        let (p, name, ask_reason) = (
+            preview.clone(),
+            needs_name.then(|| service.clone()),
             needs_reason && reason.is_none(),
-        ) {
+        );
+        std::thread::spawn(move || {
+            let _ = answer_tx.send(ask(&p, name.as_deref(), ask_reason));
+        });
+        let answer = loop {
+            tokio::select! {
+                a = &mut answer_rx => break a.ok().flatten(),
+                msg = d.rx.recv() => match msg {
+                    Some(Msg::Shutdown(why)) => {
+                        eprintln!("flightdeck: {why}: nothing was changed");
+                        return ERROR;
+                    }
+                    Some(m) => d.send(m),
+                    None => return ERROR,
+                },
+            }
+        };
+        match answer {
             Some((_, typed)) => reason = reason.or(typed),
             None => {
                 d.send(Msg::Key(crate::core::action::Key::plain(
@@ -847,8 +917,23 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
                 return REFUSED;
             }
         }
+        // Time passed while asking: read ECS and the ALB again before the
+        // recheck at Enter.
+        let asked_at = d.sources.clock.now();
+        d.refresh.notify_waiters();
+        if !d
+            .until(FIRST_READ, |m| {
+                fresh_since(&m.fleet, asked_at) && fresh_since(&m.traffic, asked_at)
+            })
+            .await
+        {
+            eprintln!(
+                "flightdeck: no fresh answer from ECS or the load balancer; nothing was changed"
+            );
+            return ERROR;
+        }
     } else {
-        say!("{preview}");
+        let _ = say!("{preview}");
     }
     if needs_reason && reason.is_none() {
         eprintln!(
@@ -886,7 +971,10 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
     }
     let Some(id) = d.model.running.as_ref().map(|r| r.change.id) else {
         let why = status_text_of(&d.model).map(|(_, t)| t).unwrap_or_default();
-        eprintln!("flightdeck: refused: {why}; nothing was changed");
+        eprintln!(
+            "flightdeck: refused: {}; nothing was changed",
+            crate::ui::text::inert(&why)
+        );
         return REFUSED;
     };
     // Follow it: each step as it starts, then one result line.
@@ -897,7 +985,7 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
         {
             shown = Some(r.index);
             if let Some(step) = r.change.steps.get(r.index) {
-                say!(
+                let _ = say!(
                     "step {}/{}: {}",
                     r.index + 1,
                     r.change.steps.len(),
@@ -925,7 +1013,7 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
         result
     );
     if last.result == "ok" {
-        say!("{line}");
+        let _ = say!("{line}");
         OK
     } else {
         eprintln!("flightdeck: {line}");

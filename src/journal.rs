@@ -159,6 +159,25 @@ impl Journal {
     }
 }
 
+/// Whether `service`'s automation was left paused (the newest pause or
+/// resume in the journal, from the console or `flightdeck pause`); None
+/// when neither was ever journaled.
+pub fn read_paused(path: &Path, service: &str) -> Option<bool> {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<JournalRecord>(line).ok())
+        .filter(|r| r.service == service && r.result == "ok" && r.step.is_none())
+        .filter_map(|r| match r.action.as_str() {
+            "pause" => Some(true),
+            "resume" => Some(false),
+            _ => None,
+        })
+        .next_back()
+}
+
 /// What an earlier session left in the journal for `service`: the latest
 /// release baseline, and changes that started and never ended (the console
 /// was killed under them). Lines that do not parse are skipped: the journal

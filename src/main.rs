@@ -141,6 +141,9 @@ fn prepare(
     let (baseline, unfinished) = journal::read_back(&journal_path, &model.service.name);
     model.baseline = baseline;
     model.unfinished = unfinished;
+    // A pause (from the console or `flightdeck pause`) outlives the process.
+    model.plan_state.paused =
+        journal::read_paused(&journal_path, &model.service.name).unwrap_or(false);
     model.ascii = cli.ascii || flightdeck::ui::text::locale_is_not_utf8(|k| std::env::var(k).ok());
     let journal = Journal::open(&journal_path).map_err(|e| fail(1, &e.to_string()))?;
     let (notify, notes) = app::notify_settings(cli, config, &model, &journal_path);

@@ -212,3 +212,38 @@ async fn live_tail_is_used_where_offered_and_never_repeats_a_line() -> TestResul
     assert_eq!(all, ["eeeeeeee e1", "eeeeeeee e2", "eeeeeeee e3"]);
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_minute_busier_than_the_page_limit_never_holds_the_cursor() -> TestResult {
+    let sdk = sdk().await?;
+    let logs_c = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let ecs_c = aws_sdk_ecs::Client::new(&sdk);
+    let _ = logs_c.create_log_group().log_group_name(GROUP).send().await;
+    let td = register(&ecs_c).await?;
+    let id = "ffffffff11112222333344445555";
+    let now = chrono::Utc::now().timestamp_millis();
+    let texts_in: Vec<String> = (0..25).map(|i| format!("busy {i:02}")).collect();
+    let events: Vec<(i64, &str)> = texts_in
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (now - 5_000 + i as i64 * 100, t.as_str()))
+        .collect();
+    put(&logs_c, &format!("ecs/app/{id}"), &events).await?;
+    // 2 events a page, 5 pages a read: 10 lines a read at most.
+    let adapter = AwsLogs::new(&sdk, GROUP.into())
+        .polling_only()
+        .with_page_size(2);
+    adapter.follow(&[LogTask {
+        id: id.into(),
+        task_definition: td,
+    }]);
+    let mut cursor = LogCursor::default();
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        let (lines, next) = adapter.read(cursor).await?;
+        got.extend(lines.into_iter().map(|l| l.text));
+        cursor = next;
+    }
+    assert_eq!(got, texts_in);
+    Ok(())
+}

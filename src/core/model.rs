@@ -598,6 +598,10 @@ pub struct Model {
     pub hold_noted: Option<String>,
     /// Sources journaled as stale, until they answer again.
     pub stale_noted: Vec<String>,
+    /// Watching only (the scriptable commands): no automation acts and
+    /// nothing is journaled on its own — the console that runs the plan
+    /// does that. A change asked for by the command still runs.
+    pub observer: bool,
     /// The terminal's size; a dialog is confirmable only when it fits.
     pub screen: Option<(u16, u16)>,
     /// Quitting: why (q, SIGTERM, ...). A change stops at its next step
@@ -680,6 +684,7 @@ impl Model {
             unfinished: init.unfinished,
             hold_noted: None,
             stale_noted: Vec::new(),
+            observer: false,
             screen: None,
             stopping: None,
             exit_code: 0,

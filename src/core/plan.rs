@@ -135,11 +135,6 @@ impl PlanState {
                 self.phase = Phase::Progressing;
             }
         }
-        // All traffic back to stable while the plan ran: rolled back (by
-        // this console, or by another tool).
-        if weight == 0 && matches!(self.phase, Phase::Progressing | Phase::AtFull) {
-            self.phase = Phase::RolledBack;
-        }
         if weight >= 100 && self.phase == Phase::Progressing {
             self.phase = Phase::AtFull;
         } else if weight < 100 && self.phase == Phase::AtFull {

@@ -53,7 +53,9 @@ fn stale_since<T>(l: &Loadable<T>) -> Option<(crate::core::model::Time, String)>
 }
 
 pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    note_stale(model, ctx, fx);
+    if !model.observer {
+        note_stale(model, ctx, fx);
+    }
     if let Some(status) = &mut model.status
         && status.level == Level::Info
     {
@@ -64,6 +66,9 @@ pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     }
     run_analysis(model, ctx, fx);
     super::change::check_wait(model, ctx, fx);
+    if model.observer {
+        return;
+    }
     stop_held_automation(model, ctx, fx);
     progress(model, ctx, fx);
 }
@@ -116,6 +121,7 @@ fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     // pass.
     if let Some(before) = previous
         && before != verdict.outcome
+        && !model.observer
     {
         let mut record = super::change::simple_record(
             model,
@@ -140,7 +146,9 @@ fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if model.analysis.verdicts.len() > 500 {
         model.analysis.verdicts.remove(0);
     }
-    if model.analysis.consecutive_failures >= settings.failures_before_action.max(1) {
+    if model.analysis.consecutive_failures >= settings.failures_before_action.max(1)
+        && !model.observer
+    {
         act_on_failure(model, settings.on_failure, &reason, ctx, fx);
     }
 }

@@ -8,6 +8,7 @@ use crate::core::model::{
     FleetSnapshot, Forward, JournalKind, LogLine, LogTask, MAX_METRIC_POINTS, MetricPoint, Model,
     PipelineRun, Track,
 };
+use crate::core::plan::Phase;
 
 /// ECS event ids remembered to journal each event once.
 const MAX_SEEN_EVENTS: usize = 500;
@@ -270,7 +271,25 @@ pub(super) fn on_traffic(model: &mut Model, forward: Forward, ctx: &Ctx) {
         _ => {}
     }
     let before = model.plan_state.entered_at;
+    let was = model.plan_state.phase;
     model.plan_state.observe(&model.plan, new, ctx.now);
+    // All traffic back to stable while the plan ran (by this console or
+    // another tool): promoted when the stable service already runs the
+    // release, else rolled back.
+    if new == 0 && matches!(was, Phase::Progressing | Phase::AtFull) {
+        let stable_runs_release = model.baseline.as_ref().is_some_and(|b| {
+            model
+                .fleet
+                .value()
+                .and_then(|f| f.service(Track::Stable))
+                .is_some_and(|s| s.task_definition == b.release_task_definition)
+        });
+        model.plan_state.phase = if stable_runs_release {
+            Phase::Promoted
+        } else {
+            Phase::RolledBack
+        };
+    }
     if model.plan_state.entered_at != before {
         // A new weight is judged on its own data: the bake and the
         // analysis window start again.

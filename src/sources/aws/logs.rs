@@ -72,6 +72,10 @@ impl aws_sdk_cloudwatchlogs::config::Intercept for NoHostPrefix {
     }
 }
 
+/// Where a read cut at the page limit goes on: (its streams, its start in
+/// ms, the next token).
+type Resume = (Vec<String>, i64, String);
+
 pub struct AwsLogs {
     logs: aws_sdk_cloudwatchlogs::Client,
     ecs: aws_sdk_ecs::Client,
@@ -86,6 +90,11 @@ pub struct AwsLogs {
     no_live: Mutex<Option<String>>,
     /// The log group's ARN (live tail needs it).
     group_arn: Mutex<Option<String>>,
+    /// Reads cut at the page limit, by chunk of streams: (the streams, the
+    /// start in ms, the next token).
+    resume: Mutex<HashMap<usize, Resume>>,
+    /// Events per page (None: the service's default, 10,000).
+    page_size: Option<i32>,
     pub calls: Arc<AtomicU64>,
 }
 
@@ -104,8 +113,16 @@ impl AwsLogs {
             live: Mutex::new(None),
             no_live: Mutex::new(None),
             group_arn: Mutex::new(None),
+            resume: Mutex::new(HashMap::new()),
+            page_size: None,
             calls: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Smaller pages (tests of the page limit).
+    pub fn with_page_size(mut self, events: i32) -> Self {
+        self.page_size = Some(events.max(1));
+        self
     }
 
     /// Polling only (no live tail): tests of the polling path.
@@ -358,9 +375,25 @@ impl Logs for AwsLogs {
             .start()
             .unwrap_or_else(|| chrono::Utc::now() - FIRST_READ);
         let mut lines = Vec::new();
-        for chunk in streams.chunks(STREAMS_PER_CALL) {
+        let mut caught_up = true;
+        for (n, chunk) in streams.chunks(STREAMS_PER_CALL).enumerate() {
             let names: Vec<String> = chunk.iter().map(|(s, _)| s.clone()).collect();
-            let mut token: Option<String> = None;
+            // A read that stopped at the page limit goes on where it
+            // stopped (same streams, same start), so a busy minute cannot
+            // hold the cursor in place.
+            let resumed = self
+                .resume
+                .lock()
+                .ok()
+                .and_then(|mut r| r.remove(&n))
+                .filter(|(same, _, _)| *same == names);
+            let (start, mut token) = match resumed {
+                Some((_, start_ms, token)) => (
+                    Time::from_timestamp_millis(start_ms).unwrap_or(start),
+                    Some(token),
+                ),
+                None => (start, None),
+            };
             for _ in 0..MAX_PAGES {
                 self.calls.fetch_add(1, Ordering::Relaxed);
                 let out = self
@@ -369,6 +402,7 @@ impl Logs for AwsLogs {
                     .log_group_name(&self.log_group)
                     .set_log_stream_names(Some(names.clone()))
                     .start_time(start.timestamp_millis())
+                    .set_limit(self.page_size)
                     .set_next_token(token.take())
                     .send()
                     .await
@@ -393,13 +427,22 @@ impl Logs for AwsLogs {
                 }
                 match out.next_token() {
                     Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
+                    _ => {
+                        token = None;
+                        break;
+                    }
                 }
+            }
+            if let Some(t) = token
+                && let Ok(mut r) = self.resume.lock()
+            {
+                r.insert(n, (names, start.timestamp_millis(), t));
+                caught_up = false;
             }
         }
         let new = cursor.take_new(lines);
         // Caught up by polling: from here a live session pushes new lines.
-        if live_wanted {
+        if live_wanted && caught_up {
             self.start_live(&streams).await;
         }
         Ok((new, cursor))
