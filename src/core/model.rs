@@ -393,9 +393,19 @@ impl LogsView {
         }
     }
 
-    /// Keep at most `lines` lines (at least 1,000).
+    /// Forget every line (the pane switched to other tasks).
+    pub fn clear(&mut self) {
+        self.first_seq += self.lines.len() as u64;
+        self.lines.clear();
+        self.matches.clear();
+        self.scroll = 0;
+        self.new_while_paused = 0;
+        self.last_at = None;
+    }
+
+    /// Keep at most `lines` lines (1,000 to 10,000,000).
     pub fn set_capacity(&mut self, lines: usize) {
-        self.capacity = lines.max(1_000);
+        self.capacity = lines.clamp(1_000, 10_000_000);
         while self.lines.len() > self.capacity {
             self.lines.pop_front();
             self.first_seq += 1;

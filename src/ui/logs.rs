@@ -21,7 +21,9 @@ pub struct LogsPane<'a> {
 /// ERROR and WARN lines stand out: JSON `level`, logfmt `level=`, a plain
 /// ERROR/FATAL/WARN word, or an access log's 5xx/4xx status.
 fn level_role(text: &str) -> Role {
-    let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    // A word marker counts where it stands alone ("NO_ERROR" is not an
+    // error); a quoted or spaced one (`"level":"error"`, `" 5`) anywhere.
+    let has = |words: &[&str]| words.iter().any(|w| marked(text, w));
     if has(&[
         "\"level\":\"error\"",
         "\"level\":\"fatal\"",
@@ -31,11 +33,27 @@ fn level_role(text: &str) -> Role {
         "\" 5",
     ]) {
         Role::Failing
-    } else if has(&["\"level\":\"warn\"", "level=warn", "WARN", "\" 4"]) {
+    } else if has(&[
+        "\"level\":\"warn\"",
+        "level=warn",
+        "WARN",
+        "WARNING",
+        "\" 4",
+    ]) {
         Role::Degraded
     } else {
         Role::Text
     }
+}
+
+fn marked(text: &str, marker: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    if !marker.starts_with(|c: char| c.is_alphanumeric()) {
+        return text.contains(marker);
+    }
+    text.match_indices(marker).any(|(i, _)| {
+        !word(text[..i].chars().next_back()) && !word(text[i + marker.len()..].chars().next())
+    })
 }
 
 /// The line's text with the filter's matches highlighted.
@@ -134,5 +152,22 @@ impl Widget for LogsPane<'_> {
             })
             .collect();
         Paragraph::new(lines).render(inner, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_whole_words() {
+        assert_eq!(level_role("2026 ERROR upstream"), Role::Failing);
+        assert_eq!(level_role("status=NO_ERROR ok"), Role::Text);
+        assert_eq!(
+            level_role("{\"level\":\"warn\",\"msg\":\"slow\"}"),
+            Role::Degraded
+        );
+        assert_eq!(level_role("WARNING: disk"), Role::Degraded);
+        assert_eq!(level_role("\"GET / HTTP/1.1\" 503 12"), Role::Failing);
     }
 }

@@ -147,6 +147,9 @@ fn on_action(model: &mut Model, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
                 Track::Canary => Track::Stable,
                 Track::Stable => Track::Canary,
             };
+            // One track's lines at a time: the other's come from the last
+            // minute on.
+            model.logs.clear();
             super::data::follow_logs(model, fx);
             model.set_status(
                 Level::Info,
