@@ -540,7 +540,7 @@ fn status_of(status: &str, conclusion: Option<&str>) -> StageStatus {
 impl Pipeline for GitHub {
     async fn latest_run(&self) -> Result<PipelineRun, SourceError> {
         let url = format!(
-            "{}/repos/{}/actions/workflows/{}/runs?branch={}&per_page=5",
+            "{}/repos/{}/actions/workflows/{}/runs?branch={}&per_page=20",
             self.base,
             self.repo,
             urlencode(&self.workflow),
