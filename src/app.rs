@@ -378,6 +378,7 @@ pub fn notify_settings(
             .as_ref()
             .map_or("unknown".into(), |b| b.release_task_definition.clone()),
         state_file: state_file.into(),
+        retry_wait: std::time::Duration::from_millis(500),
     };
     (Some(settings), notes)
 }

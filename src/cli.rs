@@ -223,6 +223,16 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         refresh,
     };
     let signals = spawn_signals(d.tx.clone());
+    // What the console would show in its Journal pane at start (a
+    // notification target without its variable): said on stderr here.
+    for e in d
+        .model
+        .journal
+        .iter()
+        .filter(|e| e.kind == crate::core::model::JournalKind::Error)
+    {
+        eprintln!("flightdeck: {}", crate::ui::text::inert(&e.text));
+    }
     // No screen: every dialog "fits" (the core refuses a dialog it cannot
     // show whole).
     d.send(Msg::Resize(u16::MAX, u16::MAX));
@@ -273,6 +283,12 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         return ERROR;
     }
     crate::notify::drain(notifier).await;
+    // Notifications that could not be sent: said, not lost.
+    while let Ok(msg) = d.rx.try_recv() {
+        if let Msg::NotifyFailed(text) = msg {
+            eprintln!("flightdeck: {}", crate::ui::text::inert(&text));
+        }
+    }
     code
 }
 

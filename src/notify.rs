@@ -61,6 +61,8 @@ pub struct Settings {
     pub version: String,
     /// Keys of what was sent, beside the journal.
     pub state_file: PathBuf,
+    /// The first wait between tries (doubling, at most a minute).
+    pub retry_wait: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -151,10 +153,25 @@ pub fn notice_for(record: &JournalRecord, environment: &str) -> Option<Notice> {
             }
             "ok" => (
                 format!("{change}:end"),
-                Level::Info,
+                // The end of an automatic rollback reaches whoever heard
+                // its start.
+                if action == "rollback" && record.automatic {
+                    Level::Error
+                } else {
+                    Level::Info
+                },
                 "success",
                 format!("{name} done: {}", record.service),
             ),
+            other if other.starts_with("stopped") => {
+                fields.push(("Result".into(), other.to_string()));
+                (
+                    format!("{change}:end"),
+                    Level::Warning,
+                    "warning",
+                    format!("{name} stopped: {}", record.service),
+                )
+            }
             other => {
                 fields.push(("Result".into(), other.to_string()));
                 (
@@ -231,11 +248,11 @@ pub fn slack_body(n: &Notice) -> Value {
         .iter()
         .take(10)
         .map(|(k, v)| {
-            json!({"type": "mrkdwn", "text": format!("*{}*\n{}", k, slack_escape(&truncate(v, 1_900)))})
+            json!({"type": "mrkdwn", "text": format!("*{}*\n{}", k, truncate(&slack_escape(v), 1_900))})
         })
         .collect();
     json!({
-        "text": slack_escape(&truncate(&fallback, 3_000)),
+        "text": truncate(&slack_escape(&fallback), 3_000),
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": truncate(&n.title, 150)}},
             {"type": "section", "fields": fields},
@@ -278,14 +295,34 @@ fn truncate(text: &str, max: usize) -> String {
 /// The handle the journal hands records to.
 #[derive(Clone)]
 pub struct Sender {
-    tx: mpsc::Sender<JournalRecord>,
+    tx: mpsc::Sender<Notice>,
     dropped: Arc<AtomicU64>,
+    environment: String,
+    version: String,
+    min_level: Level,
 }
 
 impl Sender {
-    /// Queue a record; never waits (a full queue drops it, counted).
+    /// Queue the record's notification, if it deserves one; never waits (a
+    /// full queue drops it, counted and reported).
     pub fn offer(&self, record: &JournalRecord) {
-        if self.tx.try_send(record.clone()).is_err() {
+        let Some(mut notice) = notice_for(record, &self.environment) else {
+            return;
+        };
+        if notice.level < self.min_level {
+            return;
+        }
+        if record.action == "hold" {
+            // Once per hold: the same hold of the same release on the same
+            // day is one notification, across restarts.
+            notice.key = format!(
+                "{}:{}:{}",
+                notice.key,
+                self.version,
+                record.time.get(..10).unwrap_or_default()
+            );
+        }
+        if self.tx.try_send(notice).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -301,9 +338,16 @@ pub fn spawn(
     settings: Settings,
     report: mpsc::UnboundedSender<Msg>,
 ) -> (Sender, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::channel::<JournalRecord>(QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Notice>(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
     let counter = dropped.clone();
+    let sender = Sender {
+        tx,
+        dropped,
+        environment: settings.environment.clone(),
+        version: settings.version.clone(),
+        min_level: settings.min_level,
+    };
     let handle = tokio::spawn(async move {
         let http = match crate::sources::metrics::client(Duration::from_secs(10)) {
             Ok(h) => h,
@@ -313,36 +357,46 @@ pub fn spawn(
             }
         };
         let mut sent = load_keys(&settings.state_file);
-        while let Some(record) = rx.recv().await {
+        let report_lost = |report: &mpsc::UnboundedSender<Msg>| {
             let lost = counter.swap(0, Ordering::Relaxed);
             if lost > 0 {
                 let _ = report.send(Msg::NotifyFailed(format!(
                     "{lost} notifications dropped: the queue was full"
                 )));
             }
-            let Some(notice) = notice_for(&record, &settings.environment) else {
+        };
+        while let Some(notice) = rx.recv().await {
+            report_lost(&report);
+            if sent.contains(&notice.key) {
                 continue;
+            }
+            // Both targets at once: a slow one does not hold up the other.
+            let slack = async {
+                match &settings.slack_webhook {
+                    Some(url) => {
+                        deliver(&http, url, None, &slack_body(&notice), settings.retry_wait)
+                            .await
+                            .map_err(|e| format!("Slack: {e}"))
+                    }
+                    None => Ok(()),
+                }
             };
-            if notice.level < settings.min_level || sent.contains(&notice.key) {
-                continue;
-            }
-            let mut failures = Vec::new();
-            if let Some(url) = &settings.slack_webhook
-                && let Err(e) = deliver(&http, url, None, &slack_body(&notice)).await
-            {
-                failures.push(format!("Slack: {e}"));
-            }
-            if let Some((base, key)) = &settings.datadog
-                && let Err(e) = deliver(
-                    &http,
-                    &format!("{base}/api/v1/events"),
-                    Some(key),
-                    &datadog_body(&notice, &settings),
-                )
-                .await
-            {
-                failures.push(format!("Datadog: {e}"));
-            }
+            let datadog = async {
+                match &settings.datadog {
+                    Some((base, key)) => deliver(
+                        &http,
+                        &format!("{base}/api/v1/events"),
+                        Some(key),
+                        &datadog_body(&notice, &settings),
+                        settings.retry_wait,
+                    )
+                    .await
+                    .map_err(|e| format!("Datadog: {e}")),
+                    None => Ok(()),
+                }
+            };
+            let (a, b) = tokio::join!(slack, datadog);
+            let failures: Vec<String> = [a, b].into_iter().filter_map(Result::err).collect();
             for f in &failures {
                 let _ = report.send(Msg::NotifyFailed(format!(
                     "notification \"{}\" dropped after {ATTEMPTS} tries: {f}",
@@ -351,8 +405,9 @@ pub fn spawn(
             }
             remember(&mut sent, &settings.state_file, &notice.key);
         }
+        report_lost(&report);
     });
-    (Sender { tx, dropped }, handle)
+    (sender, handle)
 }
 
 /// Wait (at most `DRAIN`) for the notifier to send what is queued.
@@ -374,8 +429,9 @@ async fn deliver(
     url: &str,
     dd_key: Option<&str>,
     body: &Value,
+    first_wait: Duration,
 ) -> Result<(), String> {
-    let mut wait = Duration::from_millis(500);
+    let mut wait = first_wait;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
         let mut request = http
@@ -423,18 +479,28 @@ fn load_keys(path: &PathBuf) -> VecDeque<String> {
 
 /// Keep the key in memory and on disk (the newest `KEPT_KEYS`).
 fn remember(sent: &mut VecDeque<String>, path: &PathBuf, key: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
     sent.push_back(key.to_string());
+    // Only ours to write: never through a link, readable by the owner.
+    let open = |truncate: bool| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(!truncate)
+            .write(true)
+            .truncate(truncate)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+    };
     if sent.len() > KEPT_KEYS {
         while sent.len() > KEPT_KEYS / 2 {
             sent.pop_front();
         }
-        let text: String = sent.iter().map(|k| format!("{k}\n")).collect();
-        let _ = std::fs::write(path, text);
-    } else if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
+        if let Ok(mut f) = open(true) {
+            let text: String = sent.iter().map(|k| format!("{k}\n")).collect();
+            let _ = f.write_all(text.as_bytes());
+        }
+    } else if let Ok(mut f) = open(false) {
         let _ = writeln!(f, "{key}");
     }
 }

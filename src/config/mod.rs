@@ -797,6 +797,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             queries,
         });
     }
+    if let Some(env) = file
+        .notify
+        .as_ref()
+        .and_then(|n| n.slack_webhook_env.as_deref())
+        && (env.is_empty()
+            || env.starts_with(|c: char| c.is_ascii_digit())
+            || !env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    {
+        // Not echoed: a webhook URL pasted here is a secret.
+        let at = text.find("slack_webhook_env").map(|o| o..o + 1);
+        return Err(error_at(
+            at,
+            Some("notify.slack_webhook_env".into()),
+            "is not the name of an environment variable (letters, digits, _): the webhook URL goes in the environment, e.g. FLIGHTDECK_SLACK_WEBHOOK, never in this file".into(),
+        ));
+    }
     if let Some(m) = &file.metrics {
         let section = text.find("\n[metrics]").map_or(0, |o| o + 1);
         let at = Some(section..section + 1);
