@@ -85,6 +85,23 @@ async fn put(
     Ok(())
 }
 
+/// moto's SDK config, a Logs client, the log group and the task
+/// definition (`family:revision`).
+async fn setup() -> Result<
+    (
+        aws_config::SdkConfig,
+        aws_sdk_cloudwatchlogs::Client,
+        String,
+    ),
+    Error,
+> {
+    let sdk = sdk().await?;
+    let logs_c = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let _ = logs_c.create_log_group().log_group_name(GROUP).send().await;
+    let td = register(&aws_sdk_ecs::Client::new(&sdk)).await?;
+    Ok((sdk, logs_c, td))
+}
+
 fn texts(lines: &[LogLine]) -> Vec<String> {
     lines
         .iter()
@@ -94,11 +111,7 @@ fn texts(lines: &[LogLine]) -> Vec<String> {
 
 #[tokio::test(flavor = "current_thread")]
 async fn follows_the_app_streams_in_order_without_duplicates_or_gaps() -> TestResult {
-    let sdk = sdk().await?;
-    let logs_c = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    let ecs_c = aws_sdk_ecs::Client::new(&sdk);
-    let _ = logs_c.create_log_group().log_group_name(GROUP).send().await;
-    let td = register(&ecs_c).await?;
+    let (sdk, logs_c, td) = setup().await?;
     let (a, b, c) = (
         "aaaaaaaa11112222333344445555",
         "bbbbbbbb11112222333344445555",
@@ -177,11 +190,7 @@ async fn a_missing_log_group_is_a_clear_error() -> TestResult {
 
 #[tokio::test(flavor = "current_thread")]
 async fn live_tail_is_used_where_offered_and_never_repeats_a_line() -> TestResult {
-    let sdk = sdk().await?;
-    let logs_c = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    let ecs_c = aws_sdk_ecs::Client::new(&sdk);
-    let _ = logs_c.create_log_group().log_group_name(GROUP).send().await;
-    let td = register(&ecs_c).await?;
+    let (sdk, logs_c, td) = setup().await?;
     let id = "eeeeeeee11112222333344445555";
     let now = chrono::Utc::now().timestamp_millis();
     put(
@@ -215,11 +224,7 @@ async fn live_tail_is_used_where_offered_and_never_repeats_a_line() -> TestResul
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_minute_busier_than_the_page_limit_never_holds_the_cursor() -> TestResult {
-    let sdk = sdk().await?;
-    let logs_c = aws_sdk_cloudwatchlogs::Client::new(&sdk);
-    let ecs_c = aws_sdk_ecs::Client::new(&sdk);
-    let _ = logs_c.create_log_group().log_group_name(GROUP).send().await;
-    let td = register(&ecs_c).await?;
+    let (sdk, logs_c, td) = setup().await?;
     let id = "ffffffff11112222333344445555";
     let now = chrono::Utc::now().timestamp_millis();
     let texts_in: Vec<String> = (0..25).map(|i| format!("busy {i:02}")).collect();
