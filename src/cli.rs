@@ -21,7 +21,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::core::analysis::Outcome;
 use crate::core::effect::Effect;
-use crate::core::model::{ConfirmField, Level, Loadable, Model, Overlay, Track};
+use crate::core::model::{ConfirmField, Level, Loadable, Model, Overlay};
 use crate::core::msg::Msg;
 use crate::core::plan::Phase;
 use crate::core::update::{Ctx, hold_reason, update};
@@ -701,16 +701,7 @@ fn rolled_back(model: &Model) -> bool {
 }
 
 fn promoted(model: &Model) -> bool {
-    model.plan_state.phase == Phase::Promoted
-        || (model.canary_weight() == Some(0)
-            && model.running.is_none()
-            && model.baseline.as_ref().is_some_and(|b| {
-                model
-                    .fleet
-                    .value()
-                    .and_then(|f| f.service(Track::Stable))
-                    .is_some_and(|s| s.task_definition == b.release_task_definition)
-            }))
+    model.plan_state.phase == Phase::Promoted && model.running.is_none()
 }
 
 async fn watch(d: &mut Driver, until: Option<Until>, timeout: Option<Duration>, json: bool) -> u8 {

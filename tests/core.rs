@@ -653,6 +653,49 @@ fn run_command_selects_a_recent_run_or_says_which_exist() {
 }
 
 #[test]
+fn traffic_back_to_stable_by_another_tool_reads_as_rolled_back_or_promoted_once_settled() {
+    use flightdeck::core::model::TrafficSplit;
+    use flightdeck::sources::demo::world::{CANARY_SERVICE, STABLE_SERVICE};
+    let all_stable = TrafficSplit {
+        stable: 100,
+        canary: 0,
+    };
+    // Another tool rolls back: weights to stable, stable still on :41.
+    let mut h = Harness::new("good", tuesday(), false);
+    h.world.set_weights(all_stable);
+    h.poll();
+    assert_eq!(h.model.plan_state.phase, Phase::RolledBack);
+
+    // A rollback in the middle of a promotion passes through "stable on the
+    // release, weight 0" with the canary still up: not promoted.
+    let mut h = Harness::new("good", tuesday(), false);
+    let _ = h
+        .world
+        .set_task_definition(STABLE_SERVICE, "auth-service:42");
+    h.run_for(120);
+    h.world.set_weights(all_stable);
+    h.poll();
+    assert_ne!(h.model.plan_state.phase, Phase::Promoted);
+    // It finishes as a rollback: stable back on :41.
+    let _ = h
+        .world
+        .set_task_definition(STABLE_SERVICE, "auth-service:41");
+    h.run_for(120);
+    assert_eq!(h.model.plan_state.phase, Phase::RolledBack);
+
+    // A promotion made elsewhere: settled once the canary is at 0.
+    let mut h = Harness::new("good", tuesday(), false);
+    let _ = h
+        .world
+        .set_task_definition(STABLE_SERVICE, "auth-service:42");
+    h.run_for(120);
+    h.world.set_weights(all_stable);
+    let _ = h.world.scale(CANARY_SERVICE, 0);
+    h.run_for(60);
+    assert_eq!(h.model.plan_state.phase, Phase::Promoted);
+}
+
+#[test]
 fn inconclusive_never_advances() {
     let mut h = Harness::new("no-data", tuesday(), false);
     approve_in_world(&mut h);

@@ -81,6 +81,7 @@ pub(super) fn on_fleet(model: &mut Model, fleet: FleetSnapshot, ctx: &Ctx, fx: &
     model.tasks_view.selected = model.tasks_view.selected.min(len.saturating_sub(1));
     follow_logs(model, fx);
     note_baseline(model, ctx, fx);
+    settle_phase(model);
 }
 
 /// Tell the logs source which tasks to follow when that changes: the tasks
@@ -271,25 +272,7 @@ pub(super) fn on_traffic(model: &mut Model, forward: Forward, ctx: &Ctx) {
         _ => {}
     }
     let before = model.plan_state.entered_at;
-    let was = model.plan_state.phase;
     model.plan_state.observe(&model.plan, new, ctx.now);
-    // All traffic back to stable while the plan ran (by this console or
-    // another tool): promoted when the stable service already runs the
-    // release, else rolled back.
-    if new == 0 && matches!(was, Phase::Progressing | Phase::AtFull) {
-        let stable_runs_release = model.baseline.as_ref().is_some_and(|b| {
-            model
-                .fleet
-                .value()
-                .and_then(|f| f.service(Track::Stable))
-                .is_some_and(|s| s.task_definition == b.release_task_definition)
-        });
-        model.plan_state.phase = if stable_runs_release {
-            Phase::Promoted
-        } else {
-            Phase::RolledBack
-        };
-    }
     if model.plan_state.entered_at != before {
         // A new weight is judged on its own data: the bake and the
         // analysis window start again.
@@ -297,6 +280,33 @@ pub(super) fn on_traffic(model: &mut Model, forward: Forward, ctx: &Ctx) {
         model.analysis.last_run = Some(ctx.now);
     }
     model.traffic.set(forward, ctx.now);
+    settle_phase(model);
+}
+
+/// All traffic back to stable while the plan ran, by another tool (a
+/// change of this console names its own end): rolled back when the stable
+/// service runs the baseline; promoted only once settled — stable on the
+/// release and the canary scaled to 0 — because a rollback in the middle
+/// of a promotion also passes through "stable on the release, weight 0".
+/// Without a baseline nothing can be told: the phase stays.
+pub(super) fn settle_phase(model: &mut Model) {
+    if model.running.is_some()
+        || model.canary_weight() != Some(0)
+        || !matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull)
+    {
+        return;
+    }
+    let (Some(baseline), Some(fleet)) = (&model.baseline, model.fleet.value()) else {
+        return;
+    };
+    let Some(stable) = fleet.service(Track::Stable) else {
+        return;
+    };
+    if stable.task_definition != baseline.release_task_definition {
+        model.plan_state.phase = Phase::RolledBack;
+    } else if fleet.service(Track::Canary).is_none_or(|c| c.desired == 0) {
+        model.plan_state.phase = Phase::Promoted;
+    }
 }
 
 /// Upsert points by (track, time): a late point goes where its time says,
