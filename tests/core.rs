@@ -696,6 +696,19 @@ fn traffic_back_to_stable_by_another_tool_reads_as_rolled_back_or_promoted_once_
 }
 
 #[test]
+fn enlarging_the_terminal_clears_the_enlarge_message() {
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("good", tuesday(), false);
+    h.send(Msg::Resize(20, 6));
+    h.key(Key::char('R'));
+    let fx = h.enter();
+    assert!(fx.is_empty());
+    assert_eq!(dialog_error(&h), "enlarge the terminal to confirm");
+    h.send(Msg::Resize(160, 48));
+    assert_eq!(dialog_error(&h), "");
+}
+
+#[test]
 fn inconclusive_never_advances() {
     let mut h = Harness::new("no-data", tuesday(), false);
     approve_in_world(&mut h);

@@ -1117,6 +1117,9 @@ pub fn dialog_size(confirm: &Confirm, model: &Model, screen_width: u16) -> (u16,
 }
 
 /// Whether all of the dialog is on screen (an unknown size is not).
+/// What Enter says on a dialog that is not wholly on screen.
+pub const ENLARGE: &str = "enlarge the terminal to confirm";
+
 pub fn dialog_fits(model: &Model, confirm: &Confirm) -> bool {
     let Some((w, h)) = model.screen else {
         return false;

@@ -319,7 +319,7 @@ fn on_confirm_key(
             // A dialog that is not wholly on screen cannot be confirmed:
             // the operator must see what they confirm.
             if !super::change::dialog_fits(model, &confirm) {
-                confirm.error = Some("enlarge the terminal to confirm".into());
+                confirm.error = Some(super::change::ENLARGE.into());
                 model.overlay = Overlay::Confirm(Box::new(confirm));
                 return;
             }

@@ -16,7 +16,7 @@ mod data;
 mod input;
 
 use super::effect::Effect;
-use super::model::{JournalKind, Level, Model};
+use super::model::{JournalKind, Level, Model, Overlay};
 use super::msg::Msg;
 
 pub use auto::{analysing, hold_reason};
@@ -43,7 +43,20 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         Msg::Paste(text) => input::on_paste(model, &text),
         Msg::Command(line) => command::run_command(model, &line, ctx, &mut fx),
         Msg::NotifyFailed(text) => model.push_journal(ctx.now, JournalKind::Error, text),
-        Msg::Resize(w, h) => model.screen = Some((w, h)),
+        Msg::Resize(w, h) => {
+            model.screen = Some((w, h));
+            // "Enlarge the terminal" no longer holds once the dialog fits.
+            let fits = match &model.overlay {
+                Overlay::Confirm(c) => change::dialog_fits(model, c),
+                _ => false,
+            };
+            if let Overlay::Confirm(c) = &mut model.overlay
+                && fits
+                && c.error.as_deref() == Some(change::ENLARGE)
+            {
+                c.error = None;
+            }
+        }
         Msg::Tick => auto::on_tick(model, ctx, &mut fx),
         Msg::Pipeline(result) => match result {
             Ok(run) => data::on_pipeline(model, *run, ctx),
