@@ -605,7 +605,7 @@ pub fn status_text(model: &Model) -> String {
             "pipeline  run #{} {} {}",
             r.number,
             r.event,
-            &r.sha[..r.sha.len().min(7)]
+            crate::core::update::short_sha(&r.sha)
         );
         if let Some(p) = &r.pending {
             line.push_str(&format!(" · waiting for approval on {}", p.environment));
