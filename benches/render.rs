@@ -56,7 +56,10 @@ fn big_model() -> Model {
         .collect();
     for msg in [
         Msg::Pipeline(Ok(Box::new(world.pipeline()))),
-        Msg::Fleet(Ok(fleet)),
+        Msg::Fleet {
+            started: t0,
+            result: Ok(fleet),
+        },
         Msg::Traffic {
             started: t0,
             result: Ok(world.forward()),

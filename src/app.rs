@@ -135,10 +135,23 @@ pub fn demo_model(
         themes: Theme::names(),
         services: vec!["auth-service".into()],
         now,
-        session: now.timestamp().to_string(),
+        session: session_id(now),
         baseline: None,
         unfinished: Vec::new(),
     })
+}
+
+/// The prefix of this process's change ids: unique across processes and
+/// machines (two CLI rollbacks started in the same second once shared one,
+/// and the second's notifications were dropped as repeats): the start
+/// time, the process id and 48 random bits.
+pub fn session_id(now: Time) -> String {
+    format!(
+        "{}-{}-{:012x}",
+        now.timestamp(),
+        std::process::id(),
+        fastrand::u64(..1 << 48)
+    )
 }
 
 /// Everything a demo session needs.
@@ -508,6 +521,9 @@ pub async fn live_session(
         },
         metrics,
         clock: clock.clone(),
+        // The binary puts the state directory's lease here (it knows where
+        // the journal is); one process's lease until then.
+        lease: Arc::new(crate::sources::lease::MemoryLease::default()),
         calls: Some(calls),
     };
     let now = clock.now();
@@ -534,7 +550,7 @@ pub async fn live_session(
         themes: Theme::names(),
         services: config.services.iter().map(|s| s.name.clone()).collect(),
         now,
-        session: now.timestamp().to_string(),
+        session: session_id(now),
         baseline: None,
         unfinished: Vec::new(),
     });

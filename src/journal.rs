@@ -159,50 +159,84 @@ impl Journal {
     }
 }
 
-/// Whether `service`'s automation was left paused (the newest pause or
-/// resume in the journal, from the console or `flightdeck pause`); None
-/// when neither was ever journaled.
-pub fn read_paused(path: &Path, service: &str) -> Option<bool> {
-    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
-        return None;
-    }
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines()
-        .filter_map(|line| serde_json::from_str::<JournalRecord>(line).ok())
-        .filter(|r| r.service == service && r.result == "ok" && r.step.is_none())
-        .filter_map(|r| match r.action.as_str() {
-            "pause" => Some(true),
-            "resume" => Some(false),
-            _ => None,
-        })
-        .next_back()
+/// How much of the journal's end is read at start. Baselines, pauses and
+/// unfinished changes are recent; a journal of years is not read whole
+/// (at ~300 bytes a record this is some 50,000 records).
+pub const READ_BACK_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What an earlier session (or another process) left in the journal for
+/// one service.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ReadBack {
+    /// The latest release baseline.
+    pub baseline: Option<Baseline>,
+    /// Changes that started and never ended (the console was killed under
+    /// them).
+    pub unfinished: Vec<Unfinished>,
+    /// Whether automation was left paused (the newest pause or resume, from
+    /// the console or `flightdeck pause`); None when neither was journaled.
+    pub paused: Option<bool>,
+    /// Older records were not read (the journal is longer than
+    /// `READ_BACK_BYTES`).
+    pub truncated: bool,
 }
 
-/// What an earlier session left in the journal for `service`: the latest
-/// release baseline, and changes that started and never ended (the console
-/// was killed under them). Lines that do not parse are skipped: the journal
-/// is the operator's record, not ours to refuse.
-pub fn read_back(path: &Path, service: &str) -> (Option<Baseline>, Vec<Unfinished>) {
-    // Only a regular file, never through a link (`open` refuses those with
-    // a message): a FIFO would block, /dev/zero would never end.
+/// The records at the end of the journal (at most `READ_BACK_BYTES`),
+/// oldest first, and whether older ones were left unread. Only a regular
+/// file, never through a link (`open` refuses those with a message): a FIFO
+/// would block, /dev/zero would never end. Lines that do not parse are
+/// skipped: the journal is the operator's record, not ours to refuse.
+fn tail_records(path: &Path) -> (Vec<JournalRecord>, bool) {
+    use std::io::{Read, Seek, SeekFrom};
     if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
-        return (None, Vec::new());
+        return (Vec::new(), false);
     }
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return (None, Vec::new());
+    let Ok(mut file) = File::open(path) else {
+        return (Vec::new(), false);
     };
-    let mut baseline = None;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let skip = len.saturating_sub(READ_BACK_BYTES);
+    if skip > 0 && file.seek(SeekFrom::Start(skip)).is_err() {
+        return (Vec::new(), false);
+    }
+    let mut bytes = Vec::new();
+    if file.take(READ_BACK_BYTES).read_to_end(&mut bytes).is_err() {
+        return (Vec::new(), false);
+    }
+    // Started mid-line: the first (partial) line is not a record.
+    let body = if skip > 0 {
+        bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(&bytes[..0], |i| &bytes[i + 1..])
+    } else {
+        &bytes[..]
+    };
+    let records = String::from_utf8_lossy(body)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<JournalRecord>(line).ok())
+        .collect();
+    (records, skip > 0)
+}
+
+/// What the journal holds for the service with this AWS identity
+/// (`ServiceMeta::identity`). Records of another identity — another
+/// account, region or cluster with the same config name — and records of
+/// older versions that carry no identity are not this service's.
+pub fn read_back(path: &Path, identity: &str) -> ReadBack {
+    let (records, truncated) = tail_records(path);
+    let mut out = ReadBack {
+        truncated,
+        ..ReadBack::default()
+    };
     let mut open: Vec<(JournalRecord, Vec<String>)> = Vec::new();
-    for line in text.lines() {
-        let Ok(record) = serde_json::from_str::<JournalRecord>(line) else {
-            continue;
-        };
-        if record.service != service {
+    for record in records {
+        if record.identity.as_deref() != Some(identity) {
             continue;
         }
         match (record.action.as_str(), &record.change) {
             ("baseline", _) => {
-                baseline = Some(Baseline {
+                out.baseline = Some(Baseline {
                     stable_task_definition: record.from.clone(),
                     release_task_definition: record.to.clone(),
                     split: record
@@ -212,6 +246,9 @@ pub fn read_back(path: &Path, service: &str) -> (Option<Baseline>, Vec<Unfinishe
                         .map(|t| t.with_timezone(&chrono::Utc))
                         .unwrap_or_default(),
                 });
+            }
+            ("pause" | "resume", None) if record.result == "ok" && record.step.is_none() => {
+                out.paused = Some(record.action == "pause");
             }
             ("acknowledge", _) => open.retain(|(r, _)| r.change.as_deref() != Some(&record.from)),
             (_, Some(id)) => {
@@ -232,7 +269,7 @@ pub fn read_back(path: &Path, service: &str) -> (Option<Baseline>, Vec<Unfinishe
             _ => {}
         }
     }
-    let unfinished = open
+    out.unfinished = open
         .into_iter()
         .map(|(r, ran)| Unfinished {
             change: r.change.unwrap_or_default(),
@@ -242,7 +279,7 @@ pub fn read_back(path: &Path, service: &str) -> (Option<Baseline>, Vec<Unfinishe
             ran,
         })
         .collect();
-    (baseline, unfinished)
+    out
 }
 
 /// The default journal path: the platform's state (else data) directory,
@@ -262,11 +299,15 @@ pub fn default_path(demo: bool) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    const ID: &str =
+        "111122223333/eu-west-1/prod/auth-service-production/auth-service-production-canary";
+
     fn record(result: &str) -> JournalRecord {
         JournalRecord {
             time: "2026-12-01T10:30:00Z".into(),
             operator: "ana".into(),
             service: "auth-service".into(),
+            identity: Some(ID.into()),
             action: "rollback".into(),
             from: "50%".into(),
             to: "0%".into(),
@@ -343,7 +384,8 @@ mod tests {
                 + "not json
 ",
         )?;
-        let (baseline, unfinished) = read_back(&path, "auth-service");
+        let back = read_back(&path, ID);
+        let (baseline, unfinished) = (back.baseline, back.unfinished);
         let baseline = baseline.ok_or("no baseline")?;
         assert_eq!(baseline.stable_task_definition, "app:41");
         assert_eq!(
@@ -356,7 +398,67 @@ mod tests {
         assert_eq!(unfinished.len(), 1, "{unfinished:?}");
         assert_eq!(unfinished[0].change, "s1-1");
         assert_eq!(unfinished[0].ran.len(), 1);
-        assert_eq!(read_back(&path, "other").0, None);
+        assert_eq!(read_back(&path, "other").baseline, None);
+        Ok(())
+    }
+
+    #[test]
+    fn one_config_name_in_two_accounts_is_two_services() -> Result<(), Box<dyn std::error::Error>> {
+        // Seen: staging's baseline read by production, whose rollback then
+        // said "nothing to roll back".
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("j.jsonl");
+        let staging =
+            "444455556666/eu-west-1/staging/auth-service-staging/auth-service-staging-canary";
+        let mut journal = Journal::open(&path)?;
+        let mut base = record("seen");
+        base.action = "baseline".into();
+        base.identity = Some(staging.into());
+        base.from = "app:7".into();
+        base.to = "app:8".into();
+        journal.append(&base)?;
+        let mut pause = record("ok");
+        pause.action = "pause".into();
+        pause.reason = None;
+        pause.identity = Some(staging.into());
+        journal.append(&pause)?;
+        // An older version's record, without an identity: nobody's.
+        let mut legacy = base.clone();
+        legacy.identity = None;
+        journal.append(&legacy)?;
+        let production = read_back(&path, ID);
+        assert_eq!(production.baseline, None);
+        assert_eq!(production.paused, None);
+        let back = read_back(&path, staging);
+        assert_eq!(
+            back.baseline.map(|b| b.stable_task_definition).as_deref(),
+            Some("app:7")
+        );
+        assert_eq!(back.paused, Some(true));
+        Ok(())
+    }
+
+    #[test]
+    fn only_the_end_of_a_long_journal_is_read() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("j.jsonl");
+        let mut old = record("seen");
+        old.action = "baseline".into();
+        old.from = "app:1".into();
+        let mut line = serde_json::to_string(&old)?;
+        line.push('\n');
+        let mut text = line.repeat(usize::try_from(READ_BACK_BYTES)? / line.len() + 10);
+        let mut new = old.clone();
+        new.from = "app:2".into();
+        text.push_str(&serde_json::to_string(&new)?);
+        text.push('\n');
+        std::fs::write(&path, text)?;
+        let back = read_back(&path, ID);
+        assert!(back.truncated);
+        assert_eq!(
+            back.baseline.map(|b| b.stable_task_definition).as_deref(),
+            Some("app:2")
+        );
         Ok(())
     }
 

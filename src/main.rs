@@ -138,14 +138,35 @@ fn prepare(
     };
     // What an earlier session left: the release baseline, and changes it
     // started and never ended.
-    let (baseline, unfinished) = journal::read_back(&journal_path, &model.service.name);
-    model.baseline = baseline;
-    model.unfinished = unfinished;
+    // Read by the service's AWS identity, never by its config name.
+    let back = journal::read_back(&journal_path, &model.service.identity());
+    model.baseline = back.baseline;
+    model.unfinished = back.unfinished;
     // A pause (from the console or `flightdeck pause`) outlives the process.
-    model.plan_state.paused =
-        journal::read_paused(&journal_path, &model.service.name).unwrap_or(false);
+    model.plan_state.paused = back.paused.unwrap_or(false);
+    if back.truncated {
+        let now = model.now;
+        model.push_journal(
+            now,
+            flightdeck::core::model::JournalKind::Error,
+            format!(
+                "journal {} is long: only its last {} MiB were read at start (move it aside to start a new one)",
+                journal_path.display(),
+                journal::READ_BACK_BYTES / (1024 * 1024)
+            ),
+        );
+    }
     model.ascii = cli.ascii || flightdeck::ui::text::locale_is_not_utf8(|k| std::env::var(k).ok());
     let journal = Journal::open(&journal_path).map_err(|e| fail(1, &e.to_string()))?;
+    // One change per service across every process: the lease lives beside
+    // the journal, keyed by the service's AWS identity.
+    let mut sources = sources;
+    if let Some(dir) = journal_path.parent() {
+        sources.lease = std::sync::Arc::new(flightdeck::sources::lease::LocalLease::new(
+            &dir.join("leases"),
+            &model.service.identity(),
+        ));
+    }
     let (notify, notes) = app::notify_settings(cli, config, &model, &journal_path);
     for note in notes {
         let now = model.now;

@@ -124,6 +124,8 @@ pub fn notice_for(record: &JournalRecord, environment: &str) -> Option<Notice> {
         fields.push(("Via".into(), via.clone()));
     }
     let action = record.action.as_str();
+    // Keys name the service by its AWS identity (older records: its name).
+    let service = record.identity.as_deref().unwrap_or(&record.service);
     let change = record.change.clone().unwrap_or_else(|| record.time.clone());
     let (key, level, alert, title) = if is_change(action) {
         if !record.request_ids.is_empty() {
@@ -185,7 +187,7 @@ pub fn notice_for(record: &JournalRecord, environment: &str) -> Option<Notice> {
     } else {
         match action {
             "hold" => (
-                format!("hold:{}:{}:{}", record.service, record.from, record.to),
+                format!("hold:{service}:{}:{}", record.from, record.to),
                 Level::Warning,
                 "warning",
                 format!("Plan held at {}: {}", record.from, record.service),
@@ -197,7 +199,7 @@ pub fn notice_for(record: &JournalRecord, environment: &str) -> Option<Notice> {
                     _ => (Level::Info, "success"),
                 };
                 (
-                    format!("verdict:{}:{}", record.service, record.time),
+                    format!("verdict:{service}:{}", record.time),
                     level,
                     alert,
                     format!(
@@ -207,13 +209,13 @@ pub fn notice_for(record: &JournalRecord, environment: &str) -> Option<Notice> {
                 )
             }
             "stale" => (
-                format!("stale:{}:{}:{}", record.service, record.from, record.time),
+                format!("stale:{service}:{}:{}", record.from, record.time),
                 Level::Warning,
                 "warning",
                 format!("{} data stale: {}", record.from, record.service),
             ),
             "pause" | "resume" => (
-                format!("{action}:{}:{}", record.service, record.time),
+                format!("{action}:{service}:{}", record.time),
                 Level::Info,
                 "info",
                 format!("Automation {action}d: {}", record.service),
@@ -514,6 +516,7 @@ mod tests {
             time: "2026-12-01T10:30:00Z".into(),
             operator: "ana".into(),
             service: "auth-service".into(),
+            identity: None,
             action: action.into(),
             from: "10%".into(),
             to: "0%".into(),

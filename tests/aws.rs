@@ -102,6 +102,7 @@ impl Drive {
     }
 
     async fn poll(&mut self) {
+        let fleet_started = self.sources.clock.now();
         let fleet = self.sources.fleet.snapshot().await;
         // Play ECS: register targets for the canary tasks it would start.
         if let Ok(f) = &fleet
@@ -117,7 +118,10 @@ impl Drive {
             .await;
             self.registered = c.desired;
         }
-        self.send(Msg::Fleet(fleet));
+        self.send(Msg::Fleet {
+            started: fleet_started,
+            result: fleet,
+        });
         let started = self.sources.clock.now();
         let result = self.sources.traffic.weights().await;
         self.send(Msg::Traffic { started, result });

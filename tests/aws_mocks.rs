@@ -166,7 +166,7 @@ async fn access_denied_names_the_action_the_resource_and_the_request_id() -> Tes
         None,
     );
     let err = fleet
-        .scale("auth-production-canary", 5)
+        .scale("auth-production-canary", 5, None)
         .await
         .err()
         .ok_or("no error")?;

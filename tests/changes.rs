@@ -169,7 +169,7 @@ fn enter_rechecks_and_shows_what_changed() {
     // Enter again confirms the plan as it is now.
     let fx = h.enter();
     let first = fx.iter().find_map(|e| match e {
-        Effect::Step(c) => c.before.first().cloned(),
+        Effect::Begin(c) => Some(c.start.clone()),
         _ => None,
     });
     assert_eq!(
@@ -335,21 +335,37 @@ fn esc_during_a_wait_abandons_the_change_without_touching_traffic() {
 }
 
 #[test]
-fn a_rollback_with_unknown_stable_state_still_restores_the_baseline() {
+fn a_rollback_without_a_fleet_read_protects_traffic_and_leaves_stable_alone() {
     // After a completed promotion and a restart: the journal's baseline is
-    // known, ECS cannot be read yet.
+    // known, ECS cannot be read (throttled, denied). Seen by review: the
+    // rollback would have redeployed the stable service to whatever old
+    // baseline the journal held. Traffic and the canary never wait on it.
     let mut h = promoted();
     assert_eq!(h.world_state().1, "auth-service:42");
-    h.model.fleet = flightdeck::core::model::Loadable::Loading;
-    h.model.expected_stable = None;
+    h.model.fleet = flightdeck::core::model::Loadable::Failed {
+        error: flightdeck::core::model::SourceError::of_kind(
+            flightdeck::core::model::ErrorKind::Throttled { retry_after: None },
+            "ecs:DescribeServices: Rate exceeded",
+        ),
+        since: h.now,
+    };
     h.key(Key::char('R'));
-    let steps = match &h.model.overlay {
-        Overlay::Confirm(c) => c.change.step_lines().join("\n"),
-        _ => status(&h),
+    let (steps, lines) = match &h.model.overlay {
+        Overlay::Confirm(c) => (c.change.step_lines().join("\n"), c.lines.join("\n")),
+        _ => (status(&h), String::new()),
     };
     assert!(
-        steps.contains("task definition ? → auth-service:41"),
+        steps.contains("1. traffic: canary 0%, stable 100%"),
         "{steps}"
+    );
+    assert!(
+        steps.contains("scale auth-service-production-canary"),
+        "{steps}"
+    );
+    assert!(!steps.contains("task definition"), "{steps}");
+    assert!(
+        lines.contains("Left as it is: auth-service-production is left on its task definition: ECS cannot be read now"),
+        "{lines}"
     );
 }
 
@@ -449,7 +465,6 @@ fn without_a_journal_the_baseline_comes_from_the_deployment_history() {
     let mut h = promoted();
     // A console started now: no journal, the release already promoted.
     h.model.baseline = None;
-    h.model.expected_stable = None;
     h.model.baseline_asked = false;
     let before = h.effects.len();
     h.run_for(2);

@@ -16,10 +16,16 @@ use flightdeck::core::plan::Phase;
 /// The start record of the change that `fx` started, if any.
 fn started(fx: &[Effect]) -> Option<JournalRecord> {
     fx.iter().find_map(|e| match e {
-        Effect::Step(call) => call.before.first().filter(|r| r.step.is_none()).cloned(),
+        Effect::Begin(call) => Some(call.start.clone()),
         Effect::Journal(r) if r.result == "started" && r.step.is_none() => Some(r.clone()),
         _ => None,
     })
+}
+
+/// How many calls `fx` asks for (the lease and the start record come
+/// first, answered by the harness).
+fn calls_in(fx: &[Effect]) -> usize {
+    fx.iter().filter(|e| matches!(e, Effect::Step(_))).count()
 }
 
 /// The first call `fx` asks for.
@@ -311,7 +317,7 @@ fn a_second_change_waits_for_the_first_but_rollback_does_not() {
     let mut h = Harness::new("good", tuesday(), false);
     h.key(Key::char(']'));
     let fx = h.confirm("");
-    assert_eq!(fx.len(), 1);
+    assert_eq!(calls_in(&fx), 1, "{fx:?}");
     // Not carried out yet: in flight.
     h.key(Key::char('w'));
     assert!(status(&h).contains("in progress"), "{}", status(&h));
@@ -807,11 +813,11 @@ fn focus_cycles_and_help_closes_on_any_key() {
 #[test]
 fn quitting_during_a_change_asks_twice() {
     let mut h = Harness::new("good", tuesday(), false);
-    h.key(Key::char('R'));
-    let fx = h.confirm("drill");
-    assert_eq!(fx.len(), 1);
+    h.key(Key::char(']'));
+    let fx = h.confirm("");
+    assert_eq!(calls_in(&fx), 1, "{fx:?}");
     assert!(h.key(Key::char('q')).is_empty(), "first q only warns");
-    assert!(status(&h).contains("press q again") && status(&h).contains("rollback"));
+    assert!(status(&h).contains("press q again") && status(&h).contains("set_weight"));
     // The second stops the change after the call in flight, then quits.
     assert!(h.key(Key::char('q')).is_empty());
     assert!(
@@ -826,11 +832,44 @@ fn quitting_during_a_change_asks_twice() {
     let end = h.records().into_iter().rev().find(|r| r.step.is_none());
     let end = end.map(|r| r.result).unwrap_or_default();
     assert!(
-        end.starts_with(
-            "stopped: quit during the change after 1 of 2 steps; traffic left at canary 0%"
-        ),
+        end.starts_with("stopped: quit during the change after 1 of "),
         "{end}"
     );
+}
+
+#[test]
+fn quitting_during_a_rollback_carries_it_out_first() {
+    // An SSH drop (or q q) at 3 a.m. must not cancel a confirmed rollback:
+    // its calls are made, its last wait is not watched, then it quits.
+    let mut h = Harness::new("good", tuesday(), false);
+    h.key(Key::char('R'));
+    let fx = h.confirm("drill");
+    assert_eq!(calls_in(&fx), 1, "{fx:?}");
+    h.key(Key::char('q'));
+    assert!(h.key(Key::char('q')).is_empty());
+    assert!(
+        status(&h).contains("quitting once the rollback under way has made its calls"),
+        "{}",
+        status(&h)
+    );
+    h.carry_out(fx);
+    assert!(h.model.quit);
+    let (weight, stable, canary) = h.world_state();
+    assert_eq!((weight, stable.as_str(), canary), (0, "auth-service:41", 0));
+    let end = h.records().into_iter().rev().find(|r| r.step.is_none());
+    let end = end.ok_or("no end record");
+    let end = end.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(end.result, "ok", "{end:?}");
+    assert!(
+        end.steps.iter().any(|s| s.contains("not watched")),
+        "{:?}",
+        end.steps
+    );
+    assert_eq!(h.model.exit_code, 0);
+}
+
+#[test]
+fn quitting_with_nothing_under_way() {
     // With nothing under way, one q quits.
     let mut h = Harness::new("good", tuesday(), false);
     assert!(matches!(h.key(Key::char('q')).as_slice(), [Effect::Quit]));
@@ -874,9 +913,15 @@ fn api_calls_are_counted_over_the_last_minute() {
 fn a_poll_that_brings_nothing_new_does_not_redraw() {
     let mut h = Harness::new("good", tuesday(), false);
     let fleet = h.world.fleet();
-    h.send(flightdeck::core::msg::Msg::Fleet(Ok(fleet.clone())));
+    h.send(flightdeck::core::msg::Msg::Fleet {
+        started: h.now,
+        result: Ok(fleet.clone()),
+    });
     h.model.dirty = false;
-    h.send(flightdeck::core::msg::Msg::Fleet(Ok(fleet)));
+    h.send(flightdeck::core::msg::Msg::Fleet {
+        started: h.now,
+        result: Ok(fleet),
+    });
     assert!(!h.model.dirty, "same fleet: no frame");
     h.send(flightdeck::core::msg::Msg::Logs(Ok(Vec::new())));
     assert!(!h.model.dirty, "no new lines: no frame");

@@ -398,8 +398,8 @@ fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished()
     let result = end["result"].as_str().unwrap_or_default();
     assert!(
         result.starts_with(
-            "stopped: SIGHUP during the change after 1 of 7 steps; traffic left at canary 10%, canary service at 9 tasks"
-        ),
+            "stopped: SIGHUP during the change after 1 of 7 steps; traffic left at canary 10%, canary service at "
+        ) && result.contains(" of 9 desired (ECS, read "),
         "{result}"
     );
     let steps: Vec<&str> = end["steps"]
@@ -470,7 +470,10 @@ fn live_rollback_against_moto_in_a_real_terminal() -> TestResult {
     )?;
     let (mut app, journal) = start_live(dir.path(), &config)?;
     app.screen.wait_for("live data from moto", |s| {
-        s.contains("auth-e2e") && s.contains("10% canary") && s.contains("123456789012")
+        s.contains("auth-e2e")
+            && s.contains("10% canary")
+            && s.contains("123456789012")
+            && s.contains("stable 9/9")
     })?;
     app.send("R")?;
     app.screen

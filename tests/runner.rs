@@ -87,9 +87,14 @@ impl Fleet for Faulty {
     async fn snapshot(&self) -> Result<FleetSnapshot, SourceError> {
         self.inner.fleet.snapshot().await
     }
-    async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError> {
+    async fn scale(
+        &self,
+        service: &str,
+        desired: u32,
+        expect: Option<u32>,
+    ) -> Result<RequestId, SourceError> {
         self.faults.check("scale_canary").await?;
-        self.inner.fleet.scale(service, desired).await
+        self.inner.fleet.scale(service, desired, expect).await
     }
     async fn set_task_definition(&self, service: &str, td: &str) -> Result<RequestId, SourceError> {
         self.faults.check("update_stable").await?;
@@ -186,8 +191,12 @@ impl Rig {
 
     /// What the pollers do, once.
     async fn poll(&mut self) {
+        let fleet_started = self.sources.clock.now();
         let fleet = self.sources.fleet.snapshot().await;
-        self.send(Msg::Fleet(fleet));
+        self.send(Msg::Fleet {
+            started: fleet_started,
+            result: fleet,
+        });
         let started = self.sources.clock.now();
         let result = self.sources.traffic.weights().await;
         self.send(Msg::Traffic { started, result });
@@ -474,11 +483,13 @@ async fn no_call_is_made_when_the_journal_cannot_be_written() -> TestResult {
     let mut h = common::Harness::new("good", common::tuesday(), false);
     h.key(Key::char('R'));
     let fx = h.confirm("drill");
-    for e in fx {
+    // The change begins by taking the lease and writing its start: that
+    // write fails, so it never begins (and no call follows).
+    for e in fx.into_iter().filter(|e| matches!(e, Effect::Begin(_))) {
         effects.send(e)?;
     }
     let msg = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await?;
-    let Some(Msg::StepDone { result: Err(e), .. }) = msg else {
+    let Some(Msg::Begun { result: Err(e), .. }) = msg else {
         return Err(format!("{msg:?}").into());
     };
     assert!(

@@ -45,16 +45,18 @@ impl ChangeKind {
 /// `Approve`) are made by the runner; waits are watched by `update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
+    /// Set the canary service's desired count. With `expect`, the port
+    /// reads the count first and refuses if it is not that (another actor
+    /// sized the canary since the plan was made); scaling to 0 (a rollback,
+    /// the end of a promotion) writes without a read.
     ScaleCanary {
         service: String,
         from: u32,
         to: u32,
+        expect: Option<u32>,
     },
     /// Until the canary target group has `count` healthy targets.
-    WaitCanaryHealthy {
-        count: u32,
-        timeout: Duration,
-    },
+    WaitCanaryHealthy { count: u32, timeout: Duration },
     /// Write both weights in one call. With `expect`, the port re-reads them
     /// first and refuses if they are not these (another tool moved them);
     /// a rollback writes without a read.
@@ -108,9 +110,15 @@ impl Step {
     /// journal.
     pub fn describe(&self) -> String {
         match self {
-            Step::ScaleCanary { service, from, to } => {
-                format!("scale {service} {from} → {to} tasks")
-            }
+            Step::ScaleCanary {
+                service,
+                from: 0,
+                to: 0,
+                ..
+            } => format!("scale {service} to 0 tasks"),
+            Step::ScaleCanary {
+                service, from, to, ..
+            } => format!("scale {service} {from} → {to} tasks"),
             Step::WaitCanaryHealthy { count, timeout } => format!(
                 "wait for {count} healthy canary target{} (up to {})",
                 if *count == 1 { "" } else { "s" },
@@ -165,6 +173,10 @@ pub struct Change {
     /// Started by the analysis or the plan, not by a key.
     pub automatic: bool,
     pub steps: Vec<Step>,
+    /// What the plan leaves as it is, and why (a rollback without a known
+    /// baseline leaves the stable service): shown in the dialog, journaled
+    /// with the end.
+    pub notes: Vec<String>,
 }
 
 impl Change {
@@ -193,6 +205,7 @@ impl Change {
             _ => a == b,
         };
         self.kind == other.kind
+            && self.notes == other.notes
             && self.from == other.from
             && self.to == other.to
             && self.steps.len() == other.steps.len()
@@ -216,23 +229,20 @@ pub struct Baseline {
     pub seen_at: Time,
 }
 
-/// The baseline, if it describes the release the model shows: the stable
-/// service runs its stable or its release task definition (or is not known
-/// yet). A baseline of an older release, or a stable service changed
-/// outside the console since, is not used: never a guess.
+/// The baseline, if a fleet read newer than the baseline's record shows
+/// the stable service on its stable or its release task definition. A
+/// baseline of an older release, a stable service changed outside the
+/// console since, or a fleet that cannot be read now (throttled, denied:
+/// not "loaded") gives none: never a guess.
 pub fn applicable_baseline(model: &Model) -> Option<&Baseline> {
     let b = model.baseline.as_ref()?;
-    let stable = model.expected_stable.clone().or_else(|| {
-        model
-            .fleet
-            .value()
-            .and_then(|f| f.service(Track::Stable))
-            .map(|s| s.task_definition.clone())
-    });
-    let fits = stable
-        .as_deref()
-        .is_none_or(|t| t == b.stable_task_definition || t == b.release_task_definition);
-    fits.then_some(b)
+    let read_at = model.fleet.read_at()?;
+    if read_at < b.seen_at {
+        return None;
+    }
+    let stable = model.fleet.value()?.service(Track::Stable)?;
+    let t = &stable.task_definition;
+    (*t == b.stable_task_definition || *t == b.release_task_definition).then_some(b)
 }
 
 /// The stable service's task definition before the release the model shows
@@ -261,6 +271,9 @@ pub fn detect_release(model: &Model) -> Option<(String, String)> {
     }
     None
 }
+
+/// A plan: what, from, to, its steps, and what it leaves as it is.
+pub type Planned = (ChangeKind, String, String, Vec<Step>, Vec<String>);
 
 /// Canary tasks needed for a share of traffic: as many as the stable
 /// service has for the same share, at least one.
@@ -292,6 +305,7 @@ fn shift_steps(model: &Model, from: TrafficSplit, to_pct: u8) -> Result<Vec<Step
                 service: canary_service,
                 from: canary.desired,
                 to: need,
+                expect: Some(canary.desired),
             });
         }
         if canary.desired < need || healthy < need {
@@ -403,6 +417,7 @@ pub fn promote(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>),
         service: canary_service,
         from: canary_tasks_for(stable.desired, 100).max(canary.desired),
         to: 0,
+        expect: None,
     });
     Ok((
         ChangeKind::Promote,
@@ -462,73 +477,69 @@ pub fn review(
     ))
 }
 
-/// The rollback from the state the model shows, the baseline, and what the
-/// console itself asked for (`expected_stable`: the task definition a
-/// change under way or done last put on the stable service, which the
-/// fleet's data may not show yet).
-pub fn rollback(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+/// The rollback from the state the model shows and the baseline. Moving
+/// all traffic to stable and the canary to 0 never wait on the baseline
+/// question: they are always in the plan (the traffic move first, without
+/// a prior read). Only putting the stable service back on the baseline
+/// needs one that a fresh fleet read confirms; when none does, the plan
+/// leaves the stable service as it is and says so (`notes`). When a
+/// baseline applies, the stable update is always in the plan (it is
+/// idempotent): a few-seconds-old read of the stable service is no reason
+/// to skip it, another process may have moved it since.
+pub fn rollback(model: &Model) -> Result<Planned, String> {
     let split = model.traffic.value().map(|f| f.split);
     let from = split.map_or("?%".to_string(), |s| format!("{}%", s.canary_pct()));
     let fleet = model.fleet.value();
     let stable = fleet.and_then(|f| f.service(Track::Stable));
     let canary = fleet.and_then(|f| f.service(Track::Canary));
+    let stable_name = model.service.stable_service.clone();
+    let mut notes = Vec::new();
     let mut steps = vec![Step::SetWeights {
         expect: None,
         to: TrafficSplit::ALL_STABLE,
     }];
-    // The stable service back to the baseline, if it left it.
-    let stable_now = model
-        .expected_stable
-        .clone()
-        .or_else(|| stable.map(|s| s.task_definition.clone()));
-    let observed = stable.map(|s| s.task_definition.clone());
     let target = match (applicable_baseline(model), &model.service.canary_service) {
         (Some(b), _) => Some(b.stable_task_definition.clone()),
-        // No canary service: the task definition that was PRIMARY before.
-        (None, None) => stable
+        // No canary service: the task definition that was PRIMARY before,
+        // from a read that is loaded now.
+        (None, None) => model
+            .fleet
+            .read_at()
+            .and(stable)
             .and_then(|s| s.previous_task_definition())
             .map(str::to_string),
         (None, Some(_)) => None,
     };
-    // Unknown (no fleet data, nothing asked for): assume it moved; setting
-    // the baseline again is harmless, leaving the release on is not.
-    let moved = |target: &str| {
-        stable_now.as_deref().is_none_or(|t| t != target)
-            || observed.as_deref().is_some_and(|t| t != target)
-    };
-    let stable_name = model.service.stable_service.clone();
-    match target {
-        Some(target) if moved(&target) => {
-            steps.push(Step::UpdateStable {
-                service: stable_name,
-                from: stable_now.clone().unwrap_or_else(|| "?".into()),
-                to: target.clone(),
-            });
-        }
-        Some(_) => {}
+    let stable_now = stable.map(|s| s.task_definition.clone());
+    match &target {
+        Some(target) => steps.push(Step::UpdateStable {
+            service: stable_name.clone(),
+            from: stable_now.clone().unwrap_or_else(|| "?".into()),
+            to: target.clone(),
+        }),
         None => {
-            // Without a baseline, only a stable service the console itself
-            // moved, or one already on the canary's build, needs one.
-            let promoted = match (stable, canary) {
-                (Some(s), Some(c)) => s.task_definition == c.task_definition,
-                _ => false,
+            let why = match (&model.baseline, model.fleet.read_at()) {
+                (_, None) => "ECS cannot be read now, so no baseline can be confirmed".to_string(),
+                (None, _) => "the release baseline is unknown".to_string(),
+                (Some(b), _) => format!(
+                    "the baseline (stable {}, release {}) does not describe what it runs now",
+                    b.stable_task_definition, b.release_task_definition
+                ),
             };
-            if model.expected_stable.is_some() || promoted || model.service.canary_service.is_none()
-            {
-                return Err(format!(
-                    "the release baseline is unknown: flightdeck cannot tell which task definition {stable_name} ran before this release, and will not guess. Set it with the AWS CLI (aws ecs update-service --task-definition ...)"
-                ));
-            }
+            notes.push(format!(
+                "{stable_name} is left on {}: {why}; flightdeck will not guess (set it with aws ecs update-service --task-definition …)",
+                stable_now.as_deref().unwrap_or("its task definition")
+            ));
         }
     }
     if let Some(service) = &model.service.canary_service {
         let desired = canary.map(|c| c.desired);
-        let asked = model.expected_canary.unwrap_or(0);
-        if desired.is_none_or(|d| d > 0) || asked > 0 {
+        if desired.is_none_or(|d| d > 0) || model.running.is_some() {
             steps.push(Step::ScaleCanary {
                 service: service.clone(),
-                from: desired.unwrap_or(asked),
+                from: desired.unwrap_or(0),
                 to: 0,
+                expect: None,
             });
         }
     }
@@ -538,14 +549,25 @@ pub fn rollback(model: &Model) -> Result<(ChangeKind, String, String, Vec<Step>)
             timeout: STABLE_TIMEOUT,
         });
     }
-    let nothing = split.is_some_and(|s| s.canary == 0) && steps.len() == 1;
-    if nothing && model.running.is_none() {
-        return Err(
-            "nothing to roll back: the canary has no traffic and no tasks, and the stable service is on its baseline"
-                .into(),
-        );
+    // At rest: no traffic, no canary tasks, the stable service on the
+    // baseline (all as read now), and no change under way.
+    let at_rest = split.is_some_and(|s| s.canary == 0)
+        && canary.is_none_or(|c| c.desired == 0)
+        && model.fleet.read_at().is_some()
+        && match &target {
+            Some(t) => stable_now.as_deref() == Some(t.as_str()),
+            None => model.baseline.is_none(),
+        };
+    if at_rest && model.running.is_none() {
+        return Err(match target {
+            Some(_) => "nothing to roll back: the canary has no traffic and no tasks, and the stable service is on its baseline".into(),
+            None => format!(
+                "nothing to roll back: the canary has no traffic and no tasks; the release baseline is unknown, so {stable_name} stays on {} (flightdeck will not guess; set it with aws ecs update-service --task-definition …)",
+                stable_now.as_deref().unwrap_or("its task definition")
+            ),
+        });
     }
-    Ok((ChangeKind::Rollback, from, "0%".into(), steps))
+    Ok((ChangeKind::Rollback, from, "0%".into(), steps, notes))
 }
 
 #[cfg(test)]

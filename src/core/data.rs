@@ -30,6 +30,11 @@ pub enum ErrorKind {
     Timeout,
     /// The service could not be reached or answered 5xx.
     Unavailable,
+    /// Another actor holds the service's change lease: nothing was done.
+    Held,
+    /// A rollback (of this or another process) took the change lease over:
+    /// the change stops at this step boundary.
+    Preempted,
     #[default]
     Other,
 }
@@ -43,6 +48,8 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Held => "held",
+            ErrorKind::Preempted => "preempted",
             ErrorKind::Other => "error",
         }
     }
@@ -97,6 +104,61 @@ impl std::fmt::Display for SourceError {
         }
         Ok(())
     }
+}
+
+/// Who holds (or asks for) a service's change lease: one actor changes a
+/// service at a time, across processes. The core fills who and what; the
+/// lease adapter adds where (host, pid) and since when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseHolder {
+    /// The operator (or `flightdeck (analysis) for ana`).
+    pub operator: String,
+    /// `console` or `cli`.
+    pub via: String,
+    /// The change's journal id.
+    pub change: String,
+    /// The change's journal action: `promote`, `rollback`, ...
+    pub action: String,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default)]
+    pub pid: u32,
+    /// RFC 3339, when the lease was taken.
+    #[serde(default)]
+    pub since: String,
+}
+
+impl LeaseHolder {
+    /// "ana@bastion-1 (cli, pid 4242)'s promote since 10:31:07Z".
+    pub fn describe(&self) -> String {
+        let since = self.since.get(11..20).unwrap_or(&self.since);
+        let host = if self.host.is_empty() {
+            String::new()
+        } else {
+            format!("@{}", self.host)
+        };
+        format!(
+            "{}{host} ({}, pid {})'s {} since {since}",
+            self.operator, self.via, self.pid, self.action
+        )
+    }
+}
+
+/// What a change got with its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseGrant {
+    /// Counts every taking of the lease: a holder whose generation is no
+    /// longer the lease's has lost it.
+    pub generation: u64,
+    /// Whom a rollback took the lease from (still alive), if anyone.
+    pub took_over: Option<LeaseHolder>,
+    /// A holder that ended without giving the lease back (its process is
+    /// gone), whose lease was taken as free.
+    pub abandoned: Option<LeaseHolder>,
+    /// A rollback goes on when the lease cannot be had at all (its file
+    /// cannot be written, its table cannot be reached): why, said and
+    /// journaled.
+    pub unavailable: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,10 @@ pub struct JournalRecord {
     pub time: String,
     pub operator: String,
     pub service: String,
+    /// The service's AWS identity (`ServiceMeta::identity`): what the
+    /// journal is read back by. Absent on records of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     pub action: String,
     pub from: String,
     pub to: String,
@@ -52,6 +56,18 @@ pub struct StepCall {
     pub after: JournalRecord,
 }
 
+/// The start of a change, for the runner: take the service's lease for
+/// `holder` (taking it over when `take_over`: a rollback), then journal
+/// `start`; answered with `Msg::Begun`. If the lease is refused, nothing
+/// is written and nothing is done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeginCall {
+    pub change: u64,
+    pub holder: super::model::LeaseHolder,
+    pub take_over: bool,
+    pub start: JournalRecord,
+}
+
 /// What an operator action does once its record is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OperatorAction {
@@ -62,8 +78,19 @@ pub enum OperatorAction {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Carry out one call step of a change.
+    /// Begin a change: its lease, then its start record.
+    Begin(BeginCall),
+    /// Carry out one call step of a change (the lease is checked first).
     Step(StepCall),
+    /// During a wait: is the change's lease still held? Answered only when
+    /// it is not (`Msg::LeaseLost`).
+    CheckLease {
+        change: u64,
+    },
+    /// The change ended: give its lease back (if it still holds it).
+    Release {
+        change: u64,
+    },
     /// Append a record (an operator action that changes nothing outside,
     /// a wait that ended, the end of a change, the baseline).
     Journal(JournalRecord),

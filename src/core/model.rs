@@ -47,6 +47,15 @@ pub enum Loadable<T> {
 }
 
 impl<T> Loadable<T> {
+    /// When the data shown was read (ready or stale); None while loading
+    /// or failed.
+    pub fn read_at(&self) -> Option<Time> {
+        match self {
+            Loadable::Ready { at, .. } | Loadable::Stale { at, .. } => Some(*at),
+            _ => None,
+        }
+    }
+
     pub fn value(&self) -> Option<&T> {
         match self {
             Loadable::Ready { value, .. } | Loadable::Stale { value, .. } => Some(value),
@@ -143,6 +152,23 @@ pub struct ServiceMeta {
     pub account: String,
     pub region: String,
     pub change_window: Option<ChangeWindow>,
+}
+
+impl ServiceMeta {
+    /// The service as AWS knows it: account, region, cluster, stable and
+    /// canary services. Journal records, baselines, leases, change ids and
+    /// notification keys are keyed by this, never by the config's name (a
+    /// staging and a production config may both call it `auth-service`).
+    pub fn identity(&self) -> String {
+        format!(
+            "{}/{}/{}/{}/{}",
+            self.account,
+            self.region,
+            self.cluster,
+            self.stable_service,
+            self.canary_service.as_deref().unwrap_or("-")
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +278,14 @@ pub struct Running {
     pub stop: Option<String>,
     /// Progress of a wait, e.g. "2/5 healthy".
     pub progress: Option<String>,
+    /// The generation of the service's change lease this change holds;
+    /// None until the runner has taken it (the change has not begun).
+    pub lease: Option<u64>,
+    /// When the lease was last checked during a wait.
+    pub lease_checked: Time,
+    /// The kind of the first failure, or `Preempted`: what the scriptable
+    /// commands' exit codes come from (never the result's words).
+    pub failure_kind: Option<ErrorKind>,
 }
 
 impl Running {
@@ -274,6 +308,9 @@ pub struct Finished {
     pub change: Change,
     pub result: String,
     pub ran: Vec<String>,
+    /// Why it did not end well, as a kind (None: ok). `Held`: refused
+    /// before anything was done (another actor held the lease).
+    pub failure: Option<ErrorKind>,
 }
 
 /// A change the journal shows as started and never ended (the console
@@ -598,10 +635,9 @@ pub struct Model {
     /// When this console's last weight write was confirmed: older reads
     /// are stale.
     pub weights_written_at: Option<Time>,
-    /// The task definition this console last put on the stable service, and
-    /// the canary count it last asked for: the fleet's data may lag.
-    pub expected_stable: Option<String>,
-    pub expected_canary: Option<u32>,
+    /// When this console's last ECS write (scale, task definition) was
+    /// confirmed: fleet reads begun before it are stale.
+    pub fleet_written_at: Option<Time>,
     /// Changes the journal shows unfinished, until acknowledged.
     pub unfinished: Vec<Unfinished>,
     /// The hold last journaled, so each hold is recorded once.
@@ -689,8 +725,7 @@ impl Model {
             baseline: init.baseline,
             baseline_asked: false,
             weights_written_at: None,
-            expected_stable: None,
-            expected_canary: None,
+            fleet_written_at: None,
             unfinished: init.unfinished,
             hold_noted: None,
             stale_noted: Vec::new(),

@@ -16,7 +16,12 @@ pub enum Msg {
     /// analysis.
     Tick,
     Pipeline(Result<Box<PipelineRun>, SourceError>),
-    Fleet(Result<FleetSnapshot, SourceError>),
+    /// A read of ECS that started at `started`: it can neither complete a
+    /// wait nor undo a write confirmed after it began.
+    Fleet {
+        started: super::model::Time,
+        result: Result<FleetSnapshot, SourceError>,
+    },
     /// A read of the weights that started at `started`: one that began
     /// before the console's own last write may return the old weights, and
     /// is dropped.
@@ -31,6 +36,17 @@ pub enum Msg {
         change: u64,
         index: usize,
         result: Result<Option<RequestId>, SourceError>,
+    },
+    /// The runner took (or could not take) the change's lease and wrote
+    /// its start record: the answer to `Effect::Begin`.
+    Begun {
+        change: u64,
+        result: Result<Box<super::model::LeaseGrant>, SourceError>,
+    },
+    /// During a wait the lease was found taken over (`Effect::CheckLease`).
+    LeaseLost {
+        change: u64,
+        error: SourceError,
     },
     /// The record of an operator action was written: apply it.
     OperatorDone(OperatorAction),

@@ -154,6 +154,17 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         if model.stopping.is_some() {
             deadline.get_or_insert(Instant::now() + drain);
         }
+        // A confirmed rollback is carried out to its end whatever arrives
+        // (SIGHUP, a closed terminal): each of its calls has its timeout,
+        // so the wait stays bounded while it moves.
+        if deadline.is_some()
+            && model
+                .running
+                .as_ref()
+                .is_some_and(|r| r.change.kind == crate::core::change::ChangeKind::Rollback)
+        {
+            deadline = Some(Instant::now() + drain);
+        }
         if screen_ok && model.dirty && Instant::now() >= last_draw + FRAME {
             let theme = themes.get(&model.theme);
             if terminal::draw(&mut term, &model, theme).is_err() {

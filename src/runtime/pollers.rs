@@ -59,7 +59,7 @@ impl Intervals {
 fn failure(msg: &Msg) -> Option<&SourceError> {
     match msg {
         Msg::Pipeline(Err(e))
-        | Msg::Fleet(Err(e))
+        | Msg::Fleet { result: Err(e), .. }
         | Msg::Traffic { result: Err(e), .. }
         | Msg::Metrics(Err(e))
         | Msg::Logs(Err(e)) => Some(e),
@@ -151,7 +151,9 @@ pub fn spawn_all(
         )
     }));
     tasks.push(poll_with(every(every_.fleet), move |s| async move {
-        Msg::Fleet(timed(limit, "ECS", s.fleet.snapshot()).await)
+        let started = s.clock.now();
+        let result = timed(limit, "ECS", s.fleet.snapshot()).await;
+        Msg::Fleet { started, result }
     }));
     tasks.push(poll_with(every(every_.traffic), move |s| async move {
         let started = s.clock.now();
@@ -240,7 +242,10 @@ mod tests {
         let e = || SourceError::new("down");
         let failures = [
             Msg::Pipeline(Err(e())),
-            Msg::Fleet(Err(e())),
+            Msg::Fleet {
+                started: Time::default(),
+                result: Err(e()),
+            },
             Msg::Traffic {
                 started: Time::default(),
                 result: Err(e()),

@@ -3,10 +3,14 @@
 //! decides what comes next, so the sequence of a change (and what a
 //! rollback must undo) is never hidden here.
 //!
-//! For each call: the `before` records are journaled and flushed (if that
-//! fails, the call is not made), the call runs under a timeout, and the
-//! `after` record gets its result and request id. A call in flight is never
-//! killed: a rollback, a quit or a signal waits for it at the step boundary.
+//! A change begins by taking the service's lease (`Effect::Begin`: a
+//! rollback takes it over from anyone), then its start record is written.
+//! For each call: the lease is checked (lost: the call is not made, the
+//! change stops there), the `before` records are journaled and flushed (if
+//! that fails, the call is not made), the call runs under a timeout, and
+//! the `after` record gets its result and request id. A call in flight is
+//! never killed: a rollback, a quit or a signal waits for it at the step
+//! boundary. The lease is given back when the change ends.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,8 +19,8 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinHandle;
 
 use crate::core::change::Step;
-use crate::core::effect::{Effect, JournalRecord, StepCall};
-use crate::core::model::{ErrorKind, RequestId, SourceError};
+use crate::core::effect::{BeginCall, Effect, JournalRecord, StepCall};
+use crate::core::model::{ErrorKind, LeaseGrant, LeaseHolder, RequestId, SourceError};
 use crate::core::msg::Msg;
 use crate::journal::Journal;
 use crate::sources::Sources;
@@ -75,10 +79,55 @@ pub fn spawn_with_timeout(
     };
     let (effects, mut rx) = mpsc::unbounded_channel::<Effect>();
     let handle = tokio::spawn(async move {
+        let mut held: Option<Held> = None;
         while let Some(effect) = rx.recv().await {
             match effect {
+                Effect::Begin(call) => {
+                    let result = begin(&runner, &call).await;
+                    if let Ok(grant) = &result {
+                        held = Some(Held {
+                            change: call.change,
+                            holder: call.holder.clone(),
+                            generation: grant.generation,
+                            rollback: call.take_over,
+                        });
+                    }
+                    let _ = runner.tx.send(Msg::Begun {
+                        change: call.change,
+                        result: result.map(Box::new),
+                    });
+                }
+                Effect::CheckLease { change } => {
+                    if let Some(h) = held.as_ref().filter(|h| h.change == change)
+                        && let Err(error) = check_lease(&runner, h).await
+                    {
+                        held = None;
+                        let _ = runner.tx.send(Msg::LeaseLost { change, error });
+                    }
+                }
+                Effect::Release { change } => {
+                    if let Some(h) = held.take_if(|h| h.change == change)
+                        && h.generation > 0
+                    {
+                        let release = runner.sources.lease.release(&h.holder, h.generation);
+                        let _ = tokio::time::timeout(runner.timeout, release).await;
+                    }
+                }
                 Effect::Step(call) => {
-                    let result = run_step(&runner, &call).await;
+                    let check = match held.as_ref().filter(|h| h.change == call.change) {
+                        Some(h) => check_lease(&runner, h).await,
+                        None => Err(SourceError::of_kind(
+                            ErrorKind::Preempted,
+                            "this change does not hold the service's change lease",
+                        )),
+                    };
+                    let result = match check {
+                        Ok(()) => run_step(&runner, &call).await,
+                        Err(e) => {
+                            held = None;
+                            Err(e)
+                        }
+                    };
                     let _ = runner.tx.send(Msg::StepDone {
                         change: call.change,
                         index: call.index,
@@ -113,6 +162,72 @@ pub fn spawn_with_timeout(
         }
     });
     (effects, handle)
+}
+
+/// The change that holds the service's lease.
+struct Held {
+    change: u64,
+    holder: LeaseHolder,
+    /// 0: a rollback that goes on without the lease (it could not be had).
+    generation: u64,
+    rollback: bool,
+}
+
+/// Take the lease, then journal the start; if the start cannot be written
+/// the lease is given back and nothing is done. A rollback is never
+/// stopped by a lease that cannot be had at all (a broken file, a table out
+/// of reach): it goes on, and says so.
+async fn begin(runner: &Runner, call: &BeginCall) -> Result<LeaseGrant, SourceError> {
+    let acquire = runner.sources.lease.acquire(&call.holder, call.take_over);
+    let acquired = match tokio::time::timeout(runner.timeout, acquire).await {
+        Ok(result) => result,
+        Err(_) => Err(SourceError::of_kind(
+            ErrorKind::Timeout,
+            "the change lease did not answer",
+        )),
+    };
+    let grant = match acquired {
+        Ok(grant) => grant,
+        Err(e) if call.take_over => LeaseGrant {
+            generation: 0,
+            took_over: None,
+            abandoned: None,
+            unavailable: Some(e.to_string()),
+        },
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = runner.journal(&call.start) {
+        if grant.generation > 0 {
+            let release = runner.sources.lease.release(&call.holder, grant.generation);
+            let _ = tokio::time::timeout(runner.timeout, release).await;
+        }
+        return Err(SourceError::new(format!("not done: {e}"))
+            .with_hint("free space or fix the journal path; nothing was changed"));
+    }
+    Ok(grant)
+}
+
+/// Whether the change still holds the lease. For a change, a check that
+/// cannot answer counts as lost (the safe side: stop at the boundary); a
+/// rollback stops only when another actor really took the lease.
+async fn check_lease(runner: &Runner, held: &Held) -> Result<(), SourceError> {
+    if held.generation == 0 {
+        return Ok(());
+    }
+    let check = runner.sources.lease.check(&held.holder, held.generation);
+    let result = match tokio::time::timeout(runner.timeout, check).await {
+        Ok(result) => result,
+        Err(_) => Err(SourceError::new("the change lease did not answer")),
+    };
+    match result {
+        Err(e) if e.kind == ErrorKind::Preempted => Err(e),
+        Err(_) if held.rollback => Ok(()),
+        Err(e) => Err(SourceError::of_kind(
+            ErrorKind::Preempted,
+            format!("{}: stopping here to be safe", e.message),
+        )),
+        Ok(()) => Ok(()),
+    }
 }
 
 async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>, SourceError> {
@@ -150,7 +265,12 @@ async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>,
 async fn execute(runner: &Runner, step: &Step) -> Result<Option<RequestId>, SourceError> {
     let sources = &runner.sources;
     let id = match step {
-        Step::ScaleCanary { service, to, .. } => sources.fleet.scale(service, *to).await?,
+        Step::ScaleCanary {
+            service,
+            to,
+            expect,
+            ..
+        } => sources.fleet.scale(service, *to, *expect).await?,
         Step::SetWeights { expect, to } => sources.traffic.set_weights(*expect, *to).await?,
         Step::UpdateStable { service, to, .. } => {
             sources.fleet.set_task_definition(service, to).await?

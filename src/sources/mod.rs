@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod demo;
 pub mod github;
+pub mod lease;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -42,7 +43,16 @@ pub trait Pipeline: Send + Sync {
 #[async_trait]
 pub trait Fleet: Send + Sync {
     async fn snapshot(&self) -> Result<FleetSnapshot, SourceError>;
-    async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError>;
+    /// Set `service`'s desired count. With `expect`, read the count right
+    /// before writing and refuse with `ErrorKind::Conflict`, naming both,
+    /// if it is not `expect` (another actor sized it since the plan was
+    /// made).
+    async fn scale(
+        &self,
+        service: &str,
+        desired: u32,
+        expect: Option<u32>,
+    ) -> Result<RequestId, SourceError>;
     async fn set_task_definition(
         &self,
         service: &str,
@@ -136,6 +146,27 @@ pub trait Metrics: Send + Sync {
     async fn points(&self, from: Time, to: Time) -> Result<Vec<MetricPoint>, SourceError>;
 }
 
+/// One actor changes a service at a time, across every console and CLI
+/// process (a local lock file today; a shared table for teams later). A
+/// change takes the lease before its first call and checks it before every
+/// call; a rollback takes it over from anyone; the one taken over sees it
+/// at its next step boundary and stops there.
+#[async_trait]
+pub trait Lease: Send + Sync {
+    /// Take the service's lease for `me`. Refused with `ErrorKind::Held`,
+    /// naming the holder and since when, while another live actor holds
+    /// it — unless `take_over` (a rollback).
+    async fn acquire(&self, me: &LeaseHolder, take_over: bool) -> Result<LeaseGrant, SourceError>;
+    /// Whether `me` still holds it at `generation`: else
+    /// `ErrorKind::Preempted`, naming who took it.
+    async fn check(&self, me: &LeaseHolder, generation: u64) -> Result<(), SourceError>;
+    /// Give it back, if still held at `generation` (a lease taken over is
+    /// not the loser's to give back).
+    async fn release(&self, me: &LeaseHolder, generation: u64);
+}
+
+pub use crate::core::model::{LeaseGrant, LeaseHolder};
+
 /// The time the console runs on: the wall clock, or the demo's faster one.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Time;
@@ -159,6 +190,8 @@ pub struct Sources {
     pub logs: Arc<dyn Logs>,
     pub metrics: Arc<dyn Metrics>,
     pub clock: Arc<dyn Clock>,
+    /// The service's change lease.
+    pub lease: Arc<dyn Lease>,
     /// API calls made to the provider so far, when the adapters count them
     /// (shown in the help overlay as a total and a rate).
     pub calls: Option<Arc<std::sync::atomic::AtomicU64>>,

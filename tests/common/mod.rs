@@ -11,7 +11,9 @@ use flightdeck::app::demo_model;
 use flightdeck::core::action::{Key, KeyCode, Keymap};
 use flightdeck::core::change::Step;
 use flightdeck::core::effect::{Effect, JournalRecord};
-use flightdeck::core::model::{ErrorKind, Model, SourceError, Time, Track};
+use flightdeck::core::model::{
+    ErrorKind, LeaseGrant, LeaseHolder, Model, SourceError, Time, Track,
+};
 use flightdeck::core::msg::Msg;
 use flightdeck::core::update::{Ctx, update};
 use flightdeck::sources::demo::{World, scenario};
@@ -43,6 +45,14 @@ pub struct Harness {
     pub calls: Vec<Step>,
     /// A failure to inject into the next call of the named step.
     pub fail: Option<(&'static str, SourceError)>,
+    /// The service's lease as another actor would hold it: the next change
+    /// to begin is refused with this (a rollback takes over instead and
+    /// `took_over` names the holder).
+    pub lease_holder: Option<LeaseHolder>,
+    /// Answer the next lease check with "taken over" (a rollback elsewhere).
+    pub lease_lost: Option<SourceError>,
+    /// Lease generations handed out.
+    generation: u64,
 }
 
 impl Harness {
@@ -63,6 +73,9 @@ impl Harness {
             effects: Vec::new(),
             calls: Vec::new(),
             fail: None,
+            lease_holder: None,
+            lease_lost: None,
+            generation: 0,
         };
         h.send(Msg::Resize(160, 48));
         h.poll();
@@ -76,12 +89,52 @@ impl Harness {
         }
     }
 
-    /// Send one message; returns the effects it produced.
+    /// Send one message; returns the effects it produced. The lease is
+    /// answered at once, as the runner would (`lease_holder` set: another
+    /// actor holds it), so a change's first call is among the effects.
     pub fn send(&mut self, msg: Msg) -> Vec<Effect> {
         let ctx = self.ctx();
         let fx = update(&mut self.model, msg, &ctx);
         self.effects.extend(fx.iter().cloned());
-        fx
+        let mut out = Vec::new();
+        for effect in fx {
+            match &effect {
+                Effect::Begin(call) => {
+                    let result = match &self.lease_holder {
+                        Some(h) if !call.take_over => Err(SourceError::of_kind(
+                            ErrorKind::Held,
+                            format!("another change holds this service: {}", h.describe()),
+                        )),
+                        held => {
+                            self.generation += 1;
+                            Ok(Box::new(LeaseGrant {
+                                generation: self.generation,
+                                took_over: held.clone(),
+                                abandoned: None,
+                                unavailable: None,
+                            }))
+                        }
+                    };
+                    if result.is_ok() {
+                        self.lease_holder = None;
+                    }
+                    out.push(effect.clone());
+                    out.extend(self.send(Msg::Begun {
+                        change: call.change,
+                        result,
+                    }));
+                }
+                Effect::CheckLease { change } if self.lease_lost.is_some() => {
+                    let change = *change;
+                    out.push(effect.clone());
+                    if let Some(error) = self.lease_lost.take() {
+                        out.extend(self.send(Msg::LeaseLost { change, error }));
+                    }
+                }
+                _ => out.push(effect),
+            }
+        }
+        out
     }
 
     /// What the pollers do: read every source once, and carry out any
@@ -97,7 +150,10 @@ impl Harness {
         // previous message led to.
         let fx = self.send(Msg::Pipeline(Ok(Box::new(self.world.pipeline()))));
         self.carry_out(fx);
-        let fx = self.send(Msg::Fleet(Ok(self.world.fleet())));
+        let fx = self.send(Msg::Fleet {
+            started: self.now,
+            result: Ok(self.world.fleet()),
+        });
         self.carry_out(fx);
         let fx = self.send(Msg::Traffic {
             started: self.now,
@@ -114,7 +170,10 @@ impl Harness {
     pub fn poll_only(&mut self) {
         self.world.advance(self.now);
         self.send(Msg::Pipeline(Ok(Box::new(self.world.pipeline()))));
-        self.send(Msg::Fleet(Ok(self.world.fleet())));
+        self.send(Msg::Fleet {
+            started: self.now,
+            result: Ok(self.world.fleet()),
+        });
         self.send(Msg::Traffic {
             started: self.now,
             result: Ok(self.world.forward()),
@@ -206,7 +265,17 @@ impl Harness {
     fn call(&mut self, step: &Step) -> Result<Option<String>, SourceError> {
         let w = &mut self.world;
         let id = match step {
-            Step::ScaleCanary { service, to, .. } => w.scale(service, *to)?,
+            Step::ScaleCanary {
+                service,
+                to,
+                expect,
+                ..
+            } => {
+                if let Some(expect) = expect {
+                    w.expect_desired(service, *expect)?;
+                }
+                w.scale(service, *to)?
+            }
             Step::SetWeights { expect, to } => {
                 if let Some(expect) = expect
                     && w.split() != *expect
@@ -295,6 +364,7 @@ impl Harness {
         };
         for e in &self.effects {
             match e {
+                Effect::Begin(call) => push(&call.start),
                 Effect::Step(call) => call.before.iter().for_each(&mut push),
                 Effect::Journal(r) => push(r),
                 _ => {}
@@ -309,6 +379,7 @@ impl Harness {
         let mut out = Vec::new();
         for e in &self.effects {
             match e {
+                Effect::Begin(call) => out.push(call.start.clone()),
                 Effect::Step(call) => {
                     out.extend(call.before.iter().cloned());
                     out.push(call.after.clone());

@@ -330,6 +330,7 @@ impl Layout {
             logs: none.clone(),
             metrics: none,
             clock: Arc::new(SystemClock),
+            lease: Arc::new(flightdeck::sources::lease::MemoryLease::default()),
             calls: None,
         }
     }

@@ -9,14 +9,17 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{Ctx, Effect};
 use crate::core::change::{self as plans, Change, ChangeKind, Step};
-use crate::core::effect::{JournalRecord, OperatorAction, StepCall};
+use crate::core::effect::{BeginCall, JournalRecord, OperatorAction, StepCall};
 use crate::core::model::{
-    Confirm, ConfirmField, Finished, Forward, JournalKind, Level, Loadable, Model, Overlay,
-    Proposal, RequestId, Running, SourceError, Track,
+    Confirm, ConfirmField, ErrorKind, Finished, Forward, JournalKind, LeaseGrant, LeaseHolder,
+    Level, Loadable, Model, Overlay, Proposal, RequestId, Running, SourceError, Track,
 };
 use crate::core::plan::Phase;
 use crate::core::policy::{self, Requirements};
 use tui_input::Input;
+
+/// How often a change that waits checks it still holds its lease.
+const LEASE_CHECK_DURING_WAITS: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
 
 /// The widest a confirmation dialog gets.
 pub const DIALOG_WIDTH: u16 = 76;
@@ -63,23 +66,22 @@ fn requirements(model: &Model, proposal: Proposal, ctx: &Ctx) -> Result<Requirem
     Ok(req)
 }
 
-/// The plan of a proposal, computed from the model as it is now.
-fn compute(
-    model: &Model,
-    proposal: Proposal,
-) -> Result<(ChangeKind, String, String, Vec<Step>), String> {
+/// The plan of a proposal, computed from the model as it is now, with what
+/// it leaves as it is.
+fn compute(model: &Model, proposal: Proposal) -> Result<plans::Planned, String> {
+    let plain = |(kind, from, to, steps)| (kind, from, to, steps, Vec::new());
     match proposal {
-        Proposal::Advance => plans::advance(model),
-        Proposal::Weight(w) => plans::set_weight(model, w),
-        Proposal::Promote => plans::promote(model),
-        Proposal::Approve => plans::review(model, true),
-        Proposal::Reject => plans::review(model, false),
+        Proposal::Advance => plans::advance(model).map(plain),
+        Proposal::Weight(w) => plans::set_weight(model, w).map(plain),
+        Proposal::Promote => plans::promote(model).map(plain),
+        Proposal::Approve => plans::review(model, true).map(plain),
+        Proposal::Reject => plans::review(model, false).map(plain),
         Proposal::Rollback => plans::rollback(model),
     }
 }
 
 fn build(model: &Model, proposal: Proposal) -> Result<Change, String> {
-    let (kind, from, to, steps) = compute(model, proposal)?;
+    let (kind, from, to, steps, notes) = compute(model, proposal)?;
     Ok(Change {
         id: 0,
         kind,
@@ -89,6 +91,7 @@ fn build(model: &Model, proposal: Proposal) -> Result<Change, String> {
         reason: None,
         automatic: false,
         steps,
+        notes,
     })
 }
 
@@ -156,12 +159,15 @@ fn summary(model: &Model, proposal: Proposal, change: &Change) -> (String, Vec<S
                 "Canary traffic {} → 0%, all to stable first",
                 change.from
             ));
-            match &model.baseline {
+            match plans::applicable_baseline(model) {
                 Some(b) => lines.push(format!(
                     "Release baseline: stable {} (release {})",
                     b.stable_task_definition, b.release_task_definition
                 )),
-                None => lines.push("Release baseline: not known".into()),
+                None => lines.push("Release baseline: not confirmed".into()),
+            }
+            for note in &change.notes {
+                lines.push(format!("Left as it is: {note}"));
             }
             if let Some(r) = &model.running {
                 lines.push(format!("Stops {} (after the call under way)", r.at()));
@@ -409,6 +415,7 @@ fn record(
         time: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         operator: who(change, ctx),
         service: model.service.name.clone(),
+        identity: Some(model.service.identity()),
         action: change.kind.action_name().into(),
         from: change.from.clone(),
         to: change.to.clone(),
@@ -436,12 +443,17 @@ fn start(model: &mut Model, mut change: Change, ctx: &Ctx, fx: &mut Vec<Effect>)
         change,
         index: 0,
         step_started: ctx.now,
-        call_in_flight: false,
+        // The lease and the start record are "in flight" until `Begun`:
+        // a rollback or a quit waits for that answer like for a call.
+        call_in_flight: true,
         ran: Vec::new(),
         request_ids: Vec::new(),
         failures: Vec::new(),
         stop: None,
         progress: None,
+        lease: None,
+        lease_checked: ctx.now,
+        failure_kind: None,
     };
     let c = &running.change;
     let kind = if c.automatic {
@@ -471,13 +483,171 @@ fn start(model: &mut Model, mut change: Change, ctx: &Ctx, fx: &mut Vec<Effect>)
         Level::Info,
         format!("{} {} → {}…", c.kind.action_name(), c.from, c.to),
     );
-    if c.steps.first().is_some_and(Step::is_wait) {
-        // A call step carries the start record; a wait cannot, so it goes now.
-        fx.push(Effect::Journal(start_record(model, &running, ctx)));
-    }
     model.hold_noted = None;
+    fx.push(Effect::Begin(BeginCall {
+        change: running.change.id,
+        holder: lease_holder(model, &running, ctx),
+        take_over: running.change.kind == ChangeKind::Rollback,
+        start: start_record(model, &running, ctx),
+    }));
     model.running = Some(running);
+}
+
+/// Who asks for the lease: the operator (or the automation for them), from
+/// the console or the CLI, for this change.
+fn lease_holder(model: &Model, running: &Running, ctx: &Ctx) -> LeaseHolder {
+    LeaseHolder {
+        operator: who(&running.change, ctx),
+        via: if model.observer { "cli" } else { "console" }.into(),
+        change: running.journal_id.clone(),
+        action: running.change.kind.action_name().into(),
+        host: String::new(),
+        pid: 0,
+        since: String::new(),
+    }
+}
+
+/// The runner answered `Effect::Begin`: the change holds the service's
+/// lease and its start is journaled — or another actor holds the lease and
+/// nothing was done.
+pub(super) fn on_begun(
+    model: &mut Model,
+    id: u64,
+    result: Result<Box<LeaseGrant>, SourceError>,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    if running.change.id != id || running.lease.is_some() {
+        return;
+    }
+    running.call_in_flight = false;
+    let grant = match result {
+        Ok(grant) => grant,
+        Err(e) => return refused(model, &e, ctx, fx),
+    };
+    running.lease = Some(grant.generation);
+    running.lease_checked = ctx.now;
+    let action = running.change.kind.action_name();
+    let automatic = running.change.automatic;
+    if let Some(previous) = grant.took_over {
+        // A rollback took the service from another change, whose actor
+        // stops at its next step boundary.
+        let text = format!("took over from {}", previous.describe());
+        model.push_journal(ctx.now, JournalKind::Operator, format!("{action}: {text}"));
+        let mut rec = simple_record(model, ctx, "lease", &previous.describe(), action);
+        rec.result = text;
+        rec.automatic = automatic;
+        rec.reason = Some(format!("{} took the change lease over", ctx.operator));
+        fx.push(Effect::Journal(rec));
+    }
+    if let Some(why) = grant.unavailable {
+        let text =
+            format!("the change lease cannot be had ({why}): the rollback goes on without it");
+        model.push_journal(ctx.now, JournalKind::Error, text.clone());
+        let mut rec = simple_record(model, ctx, "lease", "unavailable", action);
+        rec.result = text;
+        rec.automatic = automatic;
+        fx.push(Effect::Journal(rec));
+    }
+    if let Some(gone) = grant.abandoned {
+        model.push_journal(
+            ctx.now,
+            JournalKind::Operator,
+            format!(
+                "the change lease of {} was left by a process that ended: taken",
+                gone.describe()
+            ),
+        );
+    }
+    if model.running.as_ref().is_some_and(|r| r.stop.is_some()) {
+        close(model, ctx, fx);
+        return after_stop(model, ctx, fx);
+    }
     begin_step(model, ctx, fx);
+}
+
+/// Another actor holds the service's lease: the change never began. Said
+/// and journaled; an automatic change pauses the automation rather than
+/// try again.
+fn refused(model: &mut Model, e: &SourceError, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(running) = model.running.take() else {
+        return;
+    };
+    let c = &running.change;
+    let result = format!("refused: {e}");
+    let mut rec = simple_record(model, ctx, c.kind.action_name(), &c.from, &c.to);
+    rec.result = result.clone();
+    rec.reason = c.reason.clone();
+    rec.automatic = c.automatic;
+    rec.operator = who(c, ctx);
+    fx.push(Effect::Journal(rec));
+    let text = format!("{} {} → {} {result}", c.kind.action_name(), c.from, c.to);
+    model.push_journal(ctx.now, JournalKind::Error, text.clone());
+    model.set_status(Level::Error, text);
+    model.last_change = Some(Finished {
+        change: running.change.clone(),
+        result,
+        ran: Vec::new(),
+        failure: Some(e.kind),
+    });
+    if running.change.automatic {
+        let why = format!(
+            "an automatic {} could not begin: {}",
+            running.change.kind.action_name(),
+            e.message
+        );
+        pause_automation(model, &why, ctx, fx);
+    }
+    after_stop(model, ctx, fx);
+}
+
+/// During a wait the runner found the lease taken over: stop here.
+pub(super) fn on_lease_lost(
+    model: &mut Model,
+    id: u64,
+    error: SourceError,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    if running.change.id != id || running.call_in_flight {
+        return;
+    }
+    preempted(model, &error, ctx, fx);
+}
+
+/// The lease was taken over (by a rollback elsewhere): the change stops at
+/// this boundary, says so, and an automatic one pauses the automation.
+fn preempted(model: &mut Model, error: &SourceError, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    running.stop = Some(format!("preempted: {}", error.message));
+    running.failure_kind = Some(ErrorKind::Preempted);
+    // Its lease is another's now: nothing to give back.
+    running.lease = None;
+    let automatic = running.change.automatic;
+    let action = running.change.kind.action_name();
+    model.push_journal(
+        ctx.now,
+        JournalKind::Error,
+        format!("{action} preempted: {}", error.message),
+    );
+    close(model, ctx, fx);
+    if automatic {
+        pause_automation(
+            model,
+            &format!("an automatic {action} was preempted by another actor"),
+            ctx,
+            fx,
+        );
+    }
+    after_stop(model, ctx, fx);
 }
 
 fn start_record(model: &Model, running: &Running, ctx: &Ctx) -> JournalRecord {
@@ -496,14 +666,12 @@ fn begin_step(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let Some(step) = running.change.steps.get(index).cloned() else {
         return finish(model, ctx, fx);
     };
-    match &step {
-        Step::UpdateStable { to, .. } => model.expected_stable = Some(to.clone()),
-        Step::ScaleCanary { to, .. } => model.expected_canary = Some(*to),
-        _ => {}
-    }
     let Some(running) = &model.running else {
         return;
     };
+    if step.is_wait() && model.stopping.is_some() && running.change.kind == ChangeKind::Rollback {
+        return skip_wait(model, ctx, fx);
+    }
     if step.is_wait() {
         fx.push(Effect::Journal(record(
             model,
@@ -520,11 +688,7 @@ fn begin_step(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         fx.push(Effect::Refresh);
         return;
     }
-    let mut before = Vec::new();
-    if index == 0 {
-        before.push(start_record(model, running, ctx));
-    }
-    before.push(record(model, running, "started", Some(index), ctx));
+    let before = vec![record(model, running, "started", Some(index), ctx)];
     let after = record(model, running, "ok", Some(index), ctx);
     let call = StepCall {
         change: running.change.id,
@@ -584,10 +748,15 @@ pub(super) fn on_step_done(
                 super::data::on_traffic(model, forward, ctx);
                 model.weights_written_at = Some(ctx.now);
             }
+            if matches!(step, Step::ScaleCanary { .. } | Step::UpdateStable { .. }) {
+                model.fleet_written_at = Some(ctx.now);
+            }
             next_step(model, ctx, fx);
         }
+        Err(e) if e.kind == ErrorKind::Preempted => preempted(model, &e, ctx, fx),
         Err(e) => {
             running.request_ids.extend(e.request_id.clone());
+            running.failure_kind.get_or_insert(e.kind);
             step_failed(model, &step, &format!("{e}"), ctx, fx);
         }
     }
@@ -632,6 +801,29 @@ fn next_step(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     begin_step(model, ctx, fx);
 }
 
+/// Quitting during a rollback: the wait step at hand is not watched (the
+/// journal says so), and the rollback goes on with its next call.
+fn skip_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(running) = &model.running else {
+        return;
+    };
+    let index = running.index;
+    let Some(step) = running.change.steps.get(index).cloned() else {
+        return;
+    };
+    let why = model.stopping.clone().unwrap_or_default();
+    let rec = record(model, running, &format!("skipped: {why}"), Some(index), ctx);
+    fx.push(Effect::Journal(rec));
+    if let Some(r) = &mut model.running {
+        r.ran.push(format!(
+            "{}. {}: not watched ({why})",
+            index + 1,
+            step.describe()
+        ));
+    }
+    next_step(model, ctx, fx);
+}
+
 fn finish(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     close(model, ctx, fx);
     after_stop(model, ctx, fx);
@@ -674,17 +866,17 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         let traffic = model
             .canary_weight()
             .map_or("unknown".to_string(), |w| format!("canary {w}%"));
-        let tasks = model
-            .expected_canary
-            .or_else(|| {
-                model
-                    .fleet
-                    .value()
-                    .and_then(|f| f.service(Track::Canary))
-                    .map(|s| s.desired)
-            })
-            .map(|n| format!(", canary service at {n} tasks"))
-            .unwrap_or_default();
+        // What ECS said last, not what was asked for: a call that timed
+        // out may or may not have happened.
+        let tasks = match model.fleet.value().and_then(|f| f.service(Track::Canary)) {
+            Some(s) => format!(
+                ", canary service at {} running of {} desired (ECS, read {}s ago)",
+                s.running,
+                s.desired,
+                model.fleet.age(ctx.now).map_or(0, |a| a.as_secs())
+            ),
+            None => String::new(),
+        };
         format!("stopped: {stop} after {done} of {total} steps; traffic left at {traffic}{tasks}")
     } else if let Some(first) = running.failures.first() {
         format!("failed: {first}")
@@ -694,7 +886,23 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let mut rec = record(model, &running, &result, None, ctx);
     rec.request_ids = running.request_ids.clone();
     rec.steps = running.ran.clone();
+    rec.steps.extend(
+        running
+            .change
+            .notes
+            .iter()
+            .map(|n| format!("not changed: {n}")),
+    );
     fx.push(Effect::Journal(rec));
+    for note in &running.change.notes {
+        model.push_journal(ctx.now, JournalKind::Error, format!("not changed: {note}"));
+    }
+    if running.lease.is_some() {
+        fx.push(Effect::Release {
+            change: running.change.id,
+        });
+    }
+    let failure = (result != "ok").then(|| running.failure_kind.unwrap_or(ErrorKind::Other));
     let c = &running.change;
     let ids = if running.request_ids.is_empty() {
         String::new()
@@ -739,7 +947,6 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
             ChangeKind::Rollback => {
                 model.plan_state.phase = Phase::RolledBack;
                 model.analysis.consecutive_failures = 0;
-                model.expected_stable = None;
             }
             ChangeKind::Promote => model.plan_state.phase = Phase::Promoted,
             _ => {}
@@ -748,17 +955,25 @@ fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if result.starts_with("stopped") && model.stopping.is_some() {
         model.exit_code = 1;
     }
-    let rollback_failed =
-        c.kind == ChangeKind::Rollback && result != "ok" && model.stopping.is_none();
-    if rollback_failed {
+    let failed = !running.failures.is_empty() && model.stopping.is_none();
+    if failed && c.kind == ChangeKind::Rollback {
         // Automation must not go on with a release whose rollback did not
         // complete: the operator decides.
         pause_automation(model, "the rollback did not complete", ctx, fx);
+    } else if failed && c.automatic {
+        // Never tried again on its own: one failure, then the operator.
+        let why = format!(
+            "an automatic {} failed: {}",
+            c.kind.action_name(),
+            running.failures.first().map_or("", String::as_str)
+        );
+        pause_automation(model, &why, ctx, fx);
     }
     model.last_change = Some(Finished {
         change: running.change.clone(),
         result,
         ran: running.ran,
+        failure,
     });
 }
 
@@ -845,6 +1060,16 @@ pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         }
         return next_step(model, ctx, fx);
     }
+    // A wait is long: a rollback elsewhere may take the lease meanwhile.
+    if let Some(r) = &mut model.running
+        && r.lease.is_some()
+        && ctx.now - r.lease_checked >= LEASE_CHECK_DURING_WAITS
+    {
+        r.lease_checked = ctx.now;
+        fx.push(Effect::CheckLease {
+            change: r.change.id,
+        });
+    }
     let waited = (ctx.now - started).to_std().unwrap_or_default();
     if waited >= timeout {
         let why = format!(
@@ -855,6 +1080,9 @@ pub(super) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         if let Some(r) = &model.running {
             let rec = record(model, r, &format!("failed: {why}"), Some(index), ctx);
             fx.push(Effect::Journal(rec));
+        }
+        if let Some(r) = &mut model.running {
+            r.failure_kind.get_or_insert(ErrorKind::Timeout);
         }
         step_failed(model, &step, &why, ctx, fx);
     }
@@ -914,6 +1142,26 @@ pub(super) fn shut_down(model: &mut Model, why: &str, ctx: &Ctx, fx: &mut Vec<Ef
         fx.push(Effect::Journal(rec));
     }
     match &mut model.running {
+        // A confirmed rollback is carried out to its end (an SSH drop at
+        // 3 a.m. must not cancel it): its calls are made, its last wait is
+        // not watched, then the console quits.
+        Some(running) if running.change.kind == ChangeKind::Rollback => {
+            let at = running.at();
+            let waiting = !running.call_in_flight
+                && running
+                    .change
+                    .steps
+                    .get(running.index)
+                    .is_some_and(Step::is_wait);
+            model.set_status(
+                Level::Warn,
+                format!("{why}: quitting once the rollback under way has made its calls ({at})…"),
+            );
+            if waiting {
+                // Watching a wait: stop watching, go on to its next call.
+                skip_wait(model, ctx, fx);
+            }
+        }
         Some(running) => {
             running.stop = Some(format!("{why} during the change"));
             if running.call_in_flight {
@@ -958,6 +1206,7 @@ pub(super) fn simple_record(
         time: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         operator: ctx.operator.clone(),
         service: model.service.name.clone(),
+        identity: Some(model.service.identity()),
         action: action.into(),
         from: from.into(),
         to: to.into(),

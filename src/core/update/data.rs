@@ -61,7 +61,15 @@ pub(super) fn on_pipeline(model: &mut Model, run: PipelineRun, ctx: &Ctx) {
     model.pipeline.set(run, ctx.now);
 }
 
-pub(super) fn on_fleet(model: &mut Model, fleet: FleetSnapshot, ctx: &Ctx, fx: &mut Vec<Effect>) {
+/// A fleet read that began at `started` (its data is as of then: a wait
+/// counts it only if it began after the wait did).
+pub(super) fn on_fleet(
+    model: &mut Model,
+    fleet: FleetSnapshot,
+    started: crate::core::model::Time,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
     let mut events: Vec<_> = fleet
         .events
         .iter()
@@ -77,7 +85,7 @@ pub(super) fn on_fleet(model: &mut Model, fleet: FleetSnapshot, ctx: &Ctx, fx: &
         model.seen_events.drain(..extra);
     }
     let len = fleet.tasks.len();
-    model.fleet.set(fleet, ctx.now);
+    model.fleet.set(fleet, started.min(ctx.now));
     model.tasks_view.selected = model.tasks_view.selected.min(len.saturating_sub(1));
     follow_logs(model, fx);
     note_baseline(model, ctx, fx);
@@ -146,7 +154,8 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         stable_task_definition: stable,
         release_task_definition: release,
         split,
-        seen_at: ctx.now,
+        // As of the fleet read that showed it (which so confirms it).
+        seen_at: model.fleet.read_at().unwrap_or(ctx.now),
     };
     let weights = split.map_or("unknown".to_string(), |s| {
         format!("{}/{}", s.stable, s.canary)
@@ -210,7 +219,8 @@ pub(super) fn on_baseline_hint(
         stable_task_definition: before,
         release_task_definition: now,
         split: model.traffic.value().map(|f| f.split),
-        seen_at: ctx.now,
+        // As of the fleet read that showed it (which so confirms it).
+        seen_at: model.fleet.read_at().unwrap_or(ctx.now),
     };
     model.push_journal(
         ctx.now,
@@ -231,6 +241,7 @@ fn baseline_record(model: &Model, baseline: &Baseline, ctx: &Ctx) -> JournalReco
         time: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         operator: ctx.operator.clone(),
         service: model.service.name.clone(),
+        identity: Some(model.service.identity()),
         action: "baseline".into(),
         from: baseline.stable_task_definition.clone(),
         to: baseline.release_task_definition.clone(),

@@ -62,9 +62,17 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             Ok(run) => data::on_pipeline(model, *run, ctx),
             Err(e) => model.pipeline.fail(e, ctx.now),
         },
-        Msg::Fleet(result) => match result {
+        // A read begun before this console's last ECS write may show the
+        // state before it: it neither completes a wait nor undoes the write.
+        Msg::Fleet {
+            started,
+            result: Ok(_),
+        } if model.fleet_written_at.is_some_and(|w| started < w) => {
+            model.dirty = seen.0;
+        }
+        Msg::Fleet { started, result } => match result {
             Ok(fleet) => {
-                data::on_fleet(model, fleet, ctx, &mut fx);
+                data::on_fleet(model, fleet, started, ctx, &mut fx);
                 change::check_wait(model, ctx, &mut fx);
             }
             Err(e) => model.fleet.fail(e, ctx.now),
@@ -105,6 +113,10 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         }
         Msg::Shutdown(why) => change::shut_down(model, &why, ctx, &mut fx),
         Msg::Suspend => {}
+        Msg::Begun { change: id, result } => change::on_begun(model, id, result, ctx, &mut fx),
+        Msg::LeaseLost { change: id, error } => {
+            change::on_lease_lost(model, id, error, ctx, &mut fx);
+        }
         Msg::OperatorDone(action) => change::on_operator_done(model, action, ctx),
         Msg::BaselineHint(hint) => data::on_baseline_hint(model, hint, ctx, &mut fx),
         Msg::ApiCalls(total) => {
@@ -150,7 +162,9 @@ fn repeats(model: &Model, msg: &Msg) -> bool {
     }
     match msg {
         Msg::Pipeline(Ok(run)) => same(&model.pipeline, run.as_ref()),
-        Msg::Fleet(Ok(fleet)) => same(&model.fleet, fleet),
+        Msg::Fleet {
+            result: Ok(fleet), ..
+        } => same(&model.fleet, fleet),
         Msg::Traffic {
             result: Ok(forward),
             ..

@@ -405,7 +405,38 @@ impl Fleet for AwsFleet {
         Ok(td(source).zip(td(target)))
     }
 
-    async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError> {
+    async fn scale(
+        &self,
+        service: &str,
+        desired: u32,
+        expect: Option<u32>,
+    ) -> Result<RequestId, SourceError> {
+        if let Some(expect) = expect {
+            self.count();
+            let out = self
+                .ecs
+                .describe_services()
+                .cluster(&self.cluster)
+                .services(service)
+                .send()
+                .await
+                .map_err(|e| error("ecs:DescribeServices", service, e))?;
+            let now = out
+                .services()
+                .iter()
+                .find(|s| s.service_name() == Some(service))
+                .map(|s| count(Some(s.desired_count())));
+            if now != Some(expect) {
+                return Err(SourceError::of_kind(
+                    crate::core::model::ErrorKind::Conflict,
+                    format!(
+                        "{service} has {} desired tasks, not the {expect} this change was planned on: another actor sized it",
+                        now.map_or("no".to_string(), |n| n.to_string())
+                    ),
+                )
+                .with_hint("nothing was changed; check the Tasks pane and plan again"));
+            }
+        }
         self.update(service, Some(desired), None).await
     }
 

@@ -81,6 +81,7 @@ pub fn sources(scenario: &'static Scenario, clock: Arc<dyn Clock>, seed: u64) ->
         logs: source.clone(),
         metrics: source,
         clock,
+        lease: Arc::new(crate::sources::lease::MemoryLease::default()),
         calls: None,
     }
 }
@@ -114,8 +115,17 @@ impl Fleet for DemoSource {
         Ok(self.world()?.fleet())
     }
 
-    async fn scale(&self, service: &str, desired: u32) -> Result<RequestId, SourceError> {
-        self.world()?.scale(service, desired)
+    async fn scale(
+        &self,
+        service: &str,
+        desired: u32,
+        expect: Option<u32>,
+    ) -> Result<RequestId, SourceError> {
+        let mut world = self.world()?;
+        if let Some(expect) = expect {
+            world.expect_desired(service, expect)?;
+        }
+        world.scale(service, desired)
     }
 
     async fn set_task_definition(

@@ -722,6 +722,24 @@ impl World {
         self.request_id()
     }
 
+    /// Refuse (a conflict) unless `service` has `expect` desired tasks.
+    pub fn expect_desired(&self, service: &str, expect: u32) -> Result<(), SourceError> {
+        let now = match service {
+            STABLE_SERVICE => self.stable_desired,
+            CANARY_SERVICE => self.canary_desired,
+            other => return Err(not_found(other)),
+        };
+        if now == expect {
+            return Ok(());
+        }
+        Err(SourceError::of_kind(
+            crate::core::model::ErrorKind::Conflict,
+            format!(
+                "{service} has {now} desired tasks, not the {expect} this change was planned on: another actor sized it"
+            ),
+        ))
+    }
+
     pub fn scale(&mut self, service: &str, desired: u32) -> Result<String, SourceError> {
         match service {
             STABLE_SERVICE => self.stable_desired = desired,

@@ -1,0 +1,345 @@
+//! The change lease's adapters: a lock file per service in the state
+//! directory (one actor across every console and CLI process of this
+//! machine's users that share the directory), and an in-process one for the
+//! simulator and tests. A shared adapter (a DynamoDB item) plugs in behind
+//! the same `Lease` port.
+//!
+//! The file holds the service's identity, a generation and the holder; it
+//! is read and rewritten under `flock`, held only for that moment, so a
+//! holder that dies leaves a lease that the next actor can see is
+//! abandoned (its pid is gone) instead of a lock that blocks.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Lease, LeaseGrant, LeaseHolder};
+use crate::core::model::{ErrorKind, SourceError};
+
+/// What the lease file (or the in-process lease) holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct State {
+    identity: String,
+    generation: u64,
+    holder: Option<LeaseHolder>,
+}
+
+/// Whether a holder's process still runs. On another host it cannot be
+/// told, so it counts as alive.
+fn alive(holder: &LeaseHolder, host: &str) -> bool {
+    if holder.host != host || holder.pid == 0 {
+        return true;
+    }
+    let Ok(pid) = libc::pid_t::try_from(holder.pid) else {
+        return true;
+    };
+    // Signal 0 checks only that the process exists (EPERM: it does, as
+    // another user).
+    // SAFETY: kill with signal 0 sends nothing and touches no memory.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// This machine's name, for the holder.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most
+    // that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown-host".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The decisions, on a state read under the lock: shared by both adapters.
+fn acquire_in(
+    state: &mut State,
+    me: &LeaseHolder,
+    take_over: bool,
+    host: &str,
+) -> Result<LeaseGrant, SourceError> {
+    let mut grant = LeaseGrant {
+        generation: 0,
+        took_over: None,
+        abandoned: None,
+        unavailable: None,
+    };
+    if let Some(holder) = state.holder.clone()
+        && holder.change != me.change
+    {
+        if !alive(&holder, host) {
+            grant.abandoned = Some(holder);
+        } else if take_over {
+            grant.took_over = Some(holder);
+        } else {
+            return Err(SourceError::of_kind(
+                ErrorKind::Held,
+                format!("another change holds this service: {}", holder.describe()),
+            )
+            .with_hint("wait for it to finish, or roll back (a rollback takes over)"));
+        }
+    }
+    state.generation += 1;
+    state.holder = Some(me.clone());
+    grant.generation = state.generation;
+    Ok(grant)
+}
+
+fn check_in(state: &State, me: &LeaseHolder, generation: u64) -> Result<(), SourceError> {
+    match &state.holder {
+        Some(h) if state.generation == generation && h.change == me.change => Ok(()),
+        Some(h) => Err(SourceError::of_kind(
+            ErrorKind::Preempted,
+            format!("the change lease was taken over by {}", h.describe()),
+        )),
+        None => Err(SourceError::of_kind(
+            ErrorKind::Preempted,
+            "the change lease was released by another process",
+        )),
+    }
+}
+
+fn release_in(state: &mut State, me: &LeaseHolder, generation: u64) -> bool {
+    let mine = state.generation == generation
+        && state.holder.as_ref().is_some_and(|h| h.change == me.change);
+    if mine {
+        state.holder = None;
+    }
+    mine
+}
+
+/// The lease in a lock file of the state directory.
+pub struct LocalLease {
+    path: PathBuf,
+    identity: String,
+    host: String,
+}
+
+/// FNV-1a: a stable file name for an identity (which holds `/`).
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl LocalLease {
+    /// The lease of the service `identity`, in `dir` (created 0700 when
+    /// missing).
+    pub fn new(dir: &Path, identity: &str) -> LocalLease {
+        LocalLease {
+            path: dir.join(format!("{:016x}.lease", fnv(identity))),
+            identity: identity.to_string(),
+            host: hostname(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io_error(&self, what: &str, e: &std::io::Error) -> SourceError {
+        SourceError::new(format!(
+            "cannot {what} the change lease {}: {e}",
+            self.path.display()
+        ))
+        .with_hint("check the state directory is writable; nothing was changed")
+    }
+
+    /// Read the state under an exclusive `flock`, let `f` change it, write
+    /// it back when it did. The lock ends when the file is closed.
+    fn with_locked<T>(&self, f: impl FnOnce(&mut State) -> (T, bool)) -> Result<T, SourceError> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| self.io_error("create the folder of", &e))?;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+        }
+        let mut file: File = options
+            .open(&self.path)
+            .map_err(|e| self.io_error("open", &e))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(self.io_error("lock", &std::io::Error::last_os_error()));
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|e| self.io_error("read", &e))?;
+        let mut state = serde_json::from_str::<State>(&text).unwrap_or_default();
+        if state.identity.is_empty() {
+            state.identity = self.identity.clone();
+        }
+        let (out, changed) = f(&mut state);
+        if changed {
+            let body = serde_json::to_vec_pretty(&state)
+                .map_err(|e| self.io_error("write", &std::io::Error::other(e)))?;
+            file.set_len(0)
+                .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
+                .and_then(|()| file.write_all(&body))
+                .and_then(|()| file.sync_data())
+                .map_err(|e| self.io_error("write", &e))?;
+        }
+        Ok(out)
+    }
+
+    fn stamped(&self, me: &LeaseHolder) -> LeaseHolder {
+        LeaseHolder {
+            host: self.host.clone(),
+            pid: std::process::id(),
+            since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ..me.clone()
+        }
+    }
+}
+
+#[async_trait]
+impl Lease for LocalLease {
+    async fn acquire(&self, me: &LeaseHolder, take_over: bool) -> Result<LeaseGrant, SourceError> {
+        let me = self.stamped(me);
+        self.with_locked(|state| {
+            let result = acquire_in(state, &me, take_over, &self.host);
+            let changed = result.is_ok();
+            (result, changed)
+        })?
+    }
+
+    async fn check(&self, me: &LeaseHolder, generation: u64) -> Result<(), SourceError> {
+        self.with_locked(|state| (check_in(state, me, generation), false))?
+    }
+
+    async fn release(&self, me: &LeaseHolder, generation: u64) {
+        let _ = self.with_locked(|state| ((), release_in(state, me, generation)));
+    }
+}
+
+/// The lease within one process (the simulator, tests): the same rules.
+#[derive(Default)]
+pub struct MemoryLease {
+    state: Mutex<State>,
+}
+
+impl MemoryLease {
+    fn locked<T>(&self, f: impl FnOnce(&mut State) -> T) -> Result<T, SourceError> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| SourceError::new("the change lease is poisoned"))?;
+        Ok(f(&mut state))
+    }
+}
+
+#[async_trait]
+impl Lease for MemoryLease {
+    async fn acquire(&self, me: &LeaseHolder, take_over: bool) -> Result<LeaseGrant, SourceError> {
+        let me = LeaseHolder {
+            pid: std::process::id(),
+            since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ..me.clone()
+        };
+        self.locked(|state| acquire_in(state, &me, take_over, ""))?
+    }
+
+    async fn check(&self, me: &LeaseHolder, generation: u64) -> Result<(), SourceError> {
+        self.locked(|state| check_in(state, me, generation))?
+    }
+
+    async fn release(&self, me: &LeaseHolder, generation: u64) {
+        let _ = self.locked(|state| release_in(state, me, generation));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(change: &str, action: &str) -> LeaseHolder {
+        LeaseHolder {
+            operator: "ana".into(),
+            via: "console".into(),
+            change: change.into(),
+            action: action.into(),
+            host: String::new(),
+            pid: 0,
+            since: String::new(),
+        }
+    }
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .unwrap_or_else(|e| panic!("runtime: {e}"))
+    }
+
+    #[test]
+    fn one_holder_a_rollback_takes_over_and_the_loser_sees_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let a = LocalLease::new(dir.path(), "acct/eu-west-1/c/s/s-canary");
+        // A second process's view of the same file.
+        let b = LocalLease::new(dir.path(), "acct/eu-west-1/c/s/s-canary");
+        let promote = holder("p-1", "promote");
+        let grant = block(a.acquire(&promote, false))?;
+        let err = block(b.acquire(&holder("p-2", "set_weight"), false))
+            .err()
+            .ok_or("a second change got the lease")?;
+        assert_eq!(err.kind, ErrorKind::Held);
+        assert!(err.message.contains("ana@"), "{err}");
+        assert!(err.message.contains("'s promote since"), "{err}");
+        let rollback = holder("r-1", "rollback");
+        let taken = block(b.acquire(&rollback, true))?;
+        assert_eq!(taken.took_over.map(|h| h.change).as_deref(), Some("p-1"));
+        let lost = block(a.check(&promote, grant.generation))
+            .err()
+            .ok_or("the promotion kept a lease taken over")?;
+        assert_eq!(lost.kind, ErrorKind::Preempted);
+        assert!(lost.message.contains("rollback"), "{lost}");
+        // The loser's release does not free the rollback's lease.
+        block(a.release(&promote, grant.generation));
+        block(b.check(&rollback, taken.generation))?;
+        block(b.release(&rollback, taken.generation));
+        block(a.acquire(&holder("p-3", "promote"), false))?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_lease_left_by_an_ended_process_is_free() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let lease = LocalLease::new(dir.path(), "id");
+        let state = State {
+            identity: "id".into(),
+            generation: 4,
+            holder: Some(LeaseHolder {
+                host: hostname(),
+                // Beyond the largest pid Linux gives out.
+                pid: 99_999_999,
+                ..holder("old", "promote")
+            }),
+        };
+        std::fs::write(lease.path(), serde_json::to_vec(&state)?)?;
+        let grant = block(lease.acquire(&holder("new", "set_weight"), false))?;
+        assert_eq!(grant.generation, 5);
+        assert_eq!(grant.abandoned.map(|h| h.change).as_deref(), Some("old"));
+        Ok(())
+    }
+
+    #[test]
+    fn services_have_leases_of_their_own() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let staging = LocalLease::new(dir.path(), "a/r/staging/auth/auth-canary");
+        let production = LocalLease::new(dir.path(), "b/r/production/auth/auth-canary");
+        block(staging.acquire(&holder("s-1", "promote"), false))?;
+        block(production.acquire(&holder("p-1", "promote"), false))?;
+        Ok(())
+    }
+}
