@@ -114,10 +114,11 @@ fn asked_wait(msg: &Msg) -> Option<Duration> {
         return Some(*asked);
     }
     match msg {
-        Msg::Pipeline(Ok(run)) => run
-            .rate
-            .filter(|rate| rate.remaining == 0)
-            .map(|rate| (rate.reset - chrono::Utc::now()).to_std().unwrap_or_default()),
+        Msg::Pipeline(Ok(run)) => run.rate.filter(|rate| rate.remaining == 0).map(|rate| {
+            (rate.reset - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+        }),
         _ => None,
     }
 }
@@ -389,8 +390,14 @@ mod tests {
         assert!(matches!(second, Ok(Some(Msg::Logs(Ok(_))))), "{second:?}");
         // 400 ms from the poller's sleep, which began just before `recv`
         // returned; the first refresh would have woken it after 50.
-        assert!(waited >= Duration::from_millis(350), "read again after {waited:?}");
+        assert!(
+            waited >= Duration::from_millis(350),
+            "read again after {waited:?}"
+        );
         // Without the refresh it would have slept the 30 s interval.
-        assert!(waited < Duration::from_secs(5), "read again after {waited:?}");
+        assert!(
+            waited < Duration::from_secs(5),
+            "read again after {waited:?}"
+        );
     }
 }
