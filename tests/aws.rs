@@ -401,3 +401,109 @@ async fn a_target_group_missing_from_the_rule_is_an_error_not_a_weight_of_zero()
     assert_eq!(stable_only.weights().await?.split.stable, 90);
     Ok(())
 }
+
+/// A rule that forwards to a third target group beside ours (90 / 5 / 5):
+/// the read reports that group's weight, and a rollback (no expected split,
+/// to 100 / 0) sets our two and leaves the third group's weight as it was.
+#[tokio::test(flavor = "current_thread")]
+async fn a_third_target_group_is_reported_and_kept_by_a_rollback() -> TestResult {
+    use aws_sdk_elasticloadbalancingv2::types as elb;
+    let layout = layout("third").await?;
+    let elb_c = aws_sdk_elasticloadbalancingv2::Client::new(&layout.sdk);
+    let vpc = common::moto::net()?["vpc"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let third = elb_c
+        .create_target_group()
+        .name("legacy-third")
+        .protocol(elb::ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(&vpc)
+        .target_type(elb::TargetTypeEnum::Ip)
+        .send()
+        .await?
+        .target_groups()
+        .first()
+        .and_then(|t| t.target_group_arn())
+        .ok_or("no target group created")?
+        .to_string();
+    let tuple = |arn: &str, w: i32| {
+        elb::TargetGroupTuple::builder()
+            .target_group_arn(arn)
+            .weight(w)
+            .build()
+    };
+    let action = elb::Action::builder()
+        .r#type(elb::ActionTypeEnum::Forward)
+        .order(1)
+        .forward_config(
+            elb::ForwardActionConfig::builder()
+                .target_groups(tuple(&layout.stable_tg, 90))
+                .target_groups(tuple(&layout.canary_tg, 5))
+                .target_groups(tuple(&third, 5))
+                .build(),
+        )
+        .build();
+    elb_c
+        .modify_rule()
+        .rule_arn(&layout.rule)
+        .actions(action)
+        .send()
+        .await?;
+    let sources = layout.sources(Listener::Rule(layout.rule.clone()));
+    let read = sources.traffic.weights().await?;
+    assert_eq!(
+        read.split,
+        TrafficSplit {
+            stable: 90,
+            canary: 5
+        }
+    );
+    assert_eq!(read.other, vec![(third.clone(), 5)]);
+    assert_eq!(read.other_pct(), 5);
+    sources
+        .traffic
+        .set_weights(None, TrafficSplit::ALL_STABLE)
+        .await?;
+    // After the rollback the rule reads stable 100, canary 0 and the third
+    // group still at 5: it keeps 5 / 105 ≈ 5 % of the traffic. A rollback
+    // takes traffic back from the canary only; what another tool sends
+    // elsewhere is left to that tool.
+    let rules = elb_c
+        .describe_rules()
+        .rule_arns(&layout.rule)
+        .send()
+        .await?;
+    let groups: Vec<(String, i32)> = rules
+        .rules()
+        .first()
+        .and_then(|r| r.actions().first())
+        .and_then(|a| a.forward_config())
+        .map(|c| {
+            c.target_groups()
+                .iter()
+                .map(|t| {
+                    (
+                        t.target_group_arn().unwrap_or_default().to_string(),
+                        t.weight().unwrap_or(-1),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        groups,
+        vec![
+            (layout.stable_tg.clone(), 100),
+            (layout.canary_tg.clone(), 0),
+            (third.clone(), 5),
+        ]
+    );
+    let after = sources.traffic.weights().await?;
+    assert_eq!(
+        (after.split, after.other),
+        (TrafficSplit::ALL_STABLE, vec![(third, 5)])
+    );
+    Ok(())
+}

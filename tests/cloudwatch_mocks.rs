@@ -67,7 +67,7 @@ async fn alb_metrics_become_error_rates_and_p95_in_ms_across_pages() -> TestResu
                 })
                 .unwrap_or_default();
             r.next_token().is_none()
-                && queries.len() == 6
+                && queries.len() == 8
                 && p95.and_then(|s| s.stat()) == Some("p95")
                 && p95.and_then(|s| s.period()) == Some(60)
                 && dims.contains(&(
@@ -82,6 +82,11 @@ async fn alb_metrics_become_error_rates_and_p95_in_ms_across_pages() -> TestResu
                     .and_then(|s| s.metric())
                     .and_then(|m| m.metric_name())
                     == Some("HTTPCode_Target_5XX_Count")
+                && stat("conn_canary")
+                    .and_then(|s| s.metric())
+                    .and_then(|m| m.metric_name())
+                    == Some("TargetConnectionErrorCount")
+                && stat("conn_canary").and_then(|s| s.stat()) == Some("Sum")
                 && r.start_time() == Some(&at(-900))
                 && r.end_time() == Some(&at(0))
         })
@@ -129,6 +134,39 @@ async fn alb_metrics_become_error_rates_and_p95_in_ms_across_pages() -> TestResu
     let idle = find(Track::Canary, -60).ok_or("no idle canary point")?;
     assert_eq!((idle.requests, idle.error_pct), (Some(0), None));
     assert_eq!(first.num_calls() + second.num_calls(), 2);
+    Ok(())
+}
+
+/// A crash-looping canary: its connections fail, the ALB answers 502 itself
+/// and the target publishes no 5XX. It must not read 0 % errors.
+#[tokio::test(flavor = "current_thread")]
+async fn connection_errors_alone_make_an_error_rate() -> TestResult {
+    let answer = mock!(aws_sdk_cloudwatch::Client::get_metric_data).then_output(|| {
+        GetMetricDataOutput::builder()
+            // Some requests still answered in the first minute, none after.
+            .metric_data_results(result("req_canary", &[(-120, 100.0)]))
+            .metric_data_results(result("conn_canary", &[(-120, 25.0), (-60, 40.0)]))
+            .metric_data_results(result("req_stable", &[(-120, 900.0), (-60, 950.0)]))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&answer]);
+    let metrics = CloudWatchMetrics::from_client(
+        client,
+        &Listener::Rule(RULE.into()),
+        STABLE_TG,
+        Some(CANARY_TG),
+    )?;
+    let points = metrics.points(t(-900), t(0)).await?;
+    let find = |track: Track, s: i64| points.iter().find(|p| p.track == track && p.at == t(s));
+    let first = find(Track::Canary, -120).ok_or("no canary point at -120")?;
+    assert_eq!((first.requests, first.error_pct), (Some(100), Some(25.0)));
+    // No RequestCount datapoint at all: 40 attempts, all failed.
+    let second = find(Track::Canary, -60).ok_or("no canary point at -60")?;
+    assert_eq!((second.requests, second.error_pct), (Some(40), Some(100.0)));
+    assert_eq!(
+        find(Track::Stable, -60).and_then(|p| p.error_pct),
+        Some(0.0)
+    );
     Ok(())
 }
 

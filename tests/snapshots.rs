@@ -174,6 +174,34 @@ fn a_failing_metrics_source_is_shown_in_the_canary_pane() -> Result<(), Box<dyn 
     Ok(())
 }
 
+/// A forward action that also sends traffic to a third target group: the
+/// Canary pane says its share, and its name when there is room.
+#[test]
+fn another_target_group_s_share_is_shown_in_the_canary_pane()
+-> Result<(), Box<dyn std::error::Error>> {
+    let mut h = started();
+    let mut forward = h.world.forward();
+    forward.split = flightdeck::core::model::TrafficSplit {
+        stable: 90,
+        canary: 5,
+    };
+    forward.other = vec![(
+        "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/auth-legacy/0a1b2c3d4e5f6071"
+            .into(),
+        5,
+    )];
+    let now = h.now;
+    h.send(flightdeck::core::msg::Msg::Traffic {
+        started: now,
+        result: Ok(forward),
+    });
+    let wide = text(&render(&h, 160, 48)?);
+    assert!(wide.contains("· other 5% (auth-legacy 5)"), "{wide}");
+    let narrow = text(&render(&h, 80, 24)?);
+    assert!(narrow.contains("· other 5%"), "{narrow}");
+    Ok(())
+}
+
 /// The Logs pane with hostile lines: a title-setting OSC, a screen clear, a
 /// bidi override, C1 controls and a 20 kB line — all drawn inert (the
 /// escapes visible), the long line cut, ERROR lines marked, and a regex

@@ -439,6 +439,22 @@ pub struct Forward {
     pub split: TrafficSplit,
     /// Target group stickiness, when enabled.
     pub stickiness: Option<Duration>,
+    /// Other target groups the action also forwards to, with their weights
+    /// (ARN, weight): not ours to change, kept as they are on every write.
+    pub other: Vec<(String, u16)>,
+}
+
+impl Forward {
+    /// The share of all traffic, in percent (rounded), that goes to the
+    /// other target groups; 0 when there are none.
+    pub fn other_pct(&self) -> u8 {
+        let other: u32 = self.other.iter().map(|(_, w)| u32::from(*w)).sum();
+        let total = u32::from(self.split.stable) + u32::from(self.split.canary) + other;
+        if total == 0 {
+            return 0;
+        }
+        ((other * 100 + total / 2) / total).min(100) as u8
+    }
 }
 
 /// One metrics point for one track over a short period.

@@ -1,6 +1,8 @@
 //! Pollers: one task per source, each with its own interval and backoff.
 //! They send data as messages; `Effect::Refresh` wakes them all at once
-//! (after a change, so the screen shows its result without waiting).
+//! (after a change, so the screen shows its result without waiting) —
+//! except one serving a wait its provider asked for (Retry-After, a spent
+//! rate limit): that one reads as soon as the wait is over.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc::UnboundedSender};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::core::model::{ErrorKind, SourceError};
 use crate::core::msg::Msg;
@@ -86,18 +89,68 @@ fn pace(interval: Duration, last: Duration, msg: &Msg) -> Duration {
     let Msg::Pipeline(Ok(run)) = msg else {
         return interval;
     };
-    if let Some(rate) = run.rate
-        && rate.remaining == 0
-    {
-        let until = (rate.reset - chrono::Utc::now())
-            .to_std()
-            .unwrap_or_default();
+    if let Some(until) = asked_wait(msg) {
         return interval.max(until);
     }
     if run.in_progress() {
         interval.min(BUSY_PIPELINE)
     } else {
         interval
+    }
+}
+
+/// The wait a provider asked for before the next read, which a refresh
+/// must not cut short: a throttled read's Retry-After, or the time until a
+/// spent rate limit resets. Reading earlier only earns another refusal (and
+/// can lengthen the penalty).
+fn asked_wait(msg: &Msg) -> Option<Duration> {
+    if let Some(SourceError {
+        kind: ErrorKind::Throttled {
+            retry_after: Some(asked),
+        },
+        ..
+    }) = failure(msg)
+    {
+        return Some(*asked);
+    }
+    match msg {
+        Msg::Pipeline(Ok(run)) => run.rate.filter(|rate| rate.remaining == 0).map(|rate| {
+            (rate.reset - chrono::Utc::now())
+                .to_std()
+                .unwrap_or_default()
+        }),
+        _ => None,
+    }
+}
+
+/// Whether a refresh that arrives at `now` ends the wait: not before the
+/// end of the wait a provider asked for (`held_until`).
+fn refresh_ends_wait(now: Instant, held_until: Option<Instant>) -> bool {
+    held_until.is_none_or(|until| now >= until)
+}
+
+/// Sleep `wait`, woken early by a refresh unless a provider asked for
+/// `held` of it; a refresh during `held` then ends the wait when `held`
+/// does.
+async fn sleep_or_refresh(wait: Duration, held: Option<Duration>, refresh: &Notify) {
+    let start = Instant::now();
+    let end = start + wait;
+    let held_until = held.map(|h| start + h.min(wait));
+    let mut refreshed = false;
+    loop {
+        let wake = match held_until {
+            Some(until) if refreshed => until,
+            _ => end,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake) => return,
+            _ = refresh.notified() => {
+                if refresh_ends_wait(Instant::now(), held_until) {
+                    return;
+                }
+                refreshed = true;
+            }
+        }
     }
 }
 
@@ -218,16 +271,14 @@ where
         loop {
             let msg = fetch().await;
             wait = next_wait(wait, pace(interval, wait, &msg), failure(&msg));
+            let held = asked_wait(&msg);
             if tx.send(msg).is_err() {
                 break;
             }
             // Up to 10 % jitter, so that sources (and consoles) polling
             // the same API do not fall into step.
             let jitter = wait.mul_f64(fastrand::f64() * 0.1);
-            tokio::select! {
-                _ = tokio::time::sleep(wait + jitter) => {}
-                _ = refresh.notified() => {}
-            }
+            sleep_or_refresh(wait + jitter, held, &refresh).await;
         }
     })
 }
@@ -286,5 +337,72 @@ mod tests {
             "429",
         );
         assert_eq!(next_wait(s(30), s(30), Some(&throttled)), s(300));
+    }
+
+    #[test]
+    fn a_refresh_ends_a_wait_unless_a_provider_asked_for_it() {
+        let s = Duration::from_secs;
+        let throttled = |after| {
+            Msg::Fleet(Err(SourceError::of_kind(
+                ErrorKind::Throttled { retry_after: after },
+                "Rate exceeded",
+            )))
+        };
+        assert_eq!(asked_wait(&throttled(Some(s(42)))), Some(s(42)));
+        assert_eq!(asked_wait(&throttled(None)), None);
+        assert_eq!(asked_wait(&Msg::Fleet(Err(SourceError::new("down")))), None);
+        assert_eq!(asked_wait(&Msg::Logs(Ok(Vec::new()))), None);
+        let now = Instant::now();
+        assert!(refresh_ends_wait(now, None));
+        assert!(!refresh_ends_wait(now, Some(now + s(1))));
+        assert!(refresh_ends_wait(now + s(1), Some(now + s(1))));
+    }
+
+    /// The real loop: a throttled read asked for 400 ms; refreshes during
+    /// them do not bring the next read forward, and the refresh that came
+    /// is served when they end (not a whole interval later).
+    #[tokio::test(flavor = "current_thread")]
+    async fn refreshes_wait_for_a_retry_after_then_read_at_once() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let refresh = Arc::new(Notify::new());
+        let calls = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = calls.clone();
+        let task = poll(Duration::from_secs(30), tx, refresh.clone(), move || {
+            let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    Msg::Fleet(Err(SourceError::of_kind(
+                        ErrorKind::Throttled {
+                            retry_after: Some(Duration::from_millis(400)),
+                        },
+                        "Rate exceeded",
+                    )))
+                } else {
+                    Msg::Logs(Ok(Vec::new()))
+                }
+            }
+        });
+        let first = rx.recv().await;
+        let throttled_at = std::time::Instant::now();
+        assert!(matches!(first, Some(Msg::Fleet(Err(_)))), "{first:?}");
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            refresh.notify_waiters();
+        }
+        let second = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        let waited = throttled_at.elapsed();
+        task.abort();
+        assert!(matches!(second, Ok(Some(Msg::Logs(Ok(_))))), "{second:?}");
+        // 400 ms from the poller's sleep, which began just before `recv`
+        // returned; the first refresh would have woken it after 50.
+        assert!(
+            waited >= Duration::from_millis(350),
+            "read again after {waited:?}"
+        );
+        // Without the refresh it would have slept the 30 s interval.
+        assert!(
+            waited < Duration::from_secs(5),
+            "read again after {waited:?}"
+        );
     }
 }

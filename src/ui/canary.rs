@@ -121,14 +121,46 @@ fn traffic_bar<'a>(model: &Model, theme: &Theme, width: usize) -> Line<'a> {
     let stable = 100 - canary;
     let left = format!("stable {stable:>3}% ");
     let right = format!(" {canary:>3}% canary");
-    let bar = width.saturating_sub(left.len() + right.len()).max(10);
+    // Target groups beside ours in the same forward action: their share of
+    // all traffic, and their names when the bar keeps 20 cells.
+    let other = model
+        .traffic
+        .value()
+        .filter(|f| !f.other.is_empty())
+        .map(|f| {
+            let share = format!(" · other {}%", f.other_pct());
+            let names: Vec<String> = f
+                .other
+                .iter()
+                .map(|(arn, w)| format!("{} {w}", target_group_name(arn)))
+                .collect();
+            let named = inert(&format!("{share} ({})", names.join(", ")));
+            let room = width.saturating_sub(left.len() + right.len() + 20);
+            if named.chars().count() <= room {
+                named
+            } else {
+                share
+            }
+        })
+        .unwrap_or_default();
+    let bar = width
+        .saturating_sub(left.len() + right.len() + other.chars().count())
+        .max(10);
     let canary_cells = (bar * usize::from(canary) + 50) / 100;
     Line::from(vec![
         Span::styled(left, theme.style(Role::Stable)),
         Span::styled("█".repeat(bar - canary_cells), theme.style(Role::Stable)),
         Span::styled("█".repeat(canary_cells), theme.style(Role::Canary)),
         Span::styled(right, theme.style(Role::Canary)),
+        Span::styled(other, theme.style(Role::Degraded)),
     ])
+}
+
+/// `NAME` of a target group ARN (`…:targetgroup/NAME/ID`), else the text.
+fn target_group_name(arn: &str) -> &str {
+    arn.rsplit_once(":targetgroup/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or(arn)
 }
 
 fn plan_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {

@@ -743,6 +743,7 @@ pub(super) fn on_step_done(
                         canary_target_group: String::new(),
                         split: to,
                         stickiness: None,
+                        other: Vec::new(),
                     },
                 };
                 super::data::on_traffic(model, forward, ctx);

@@ -1,10 +1,11 @@
 //! `Metrics` on CloudWatch: the ALB's per-target-group metrics, with no
 //! query to write. One GetMetricData call (paged) per poll asks, for the
-//! canary and the stable target group, RequestCount and
-//! HTTPCode_Target_5XX_Count (Sum) and TargetResponseTime (p95, seconds)
-//! per minute. The error rate is 5XX / requests; a minute with requests and
-//! no 5XX datapoint had no 5XX (the ALB publishes the count only when it is
-//! not zero).
+//! canary and the stable target group, RequestCount,
+//! HTTPCode_Target_5XX_Count and TargetConnectionErrorCount (Sum) and
+//! TargetResponseTime (p95, seconds) per minute. The error rate is (5XX +
+//! connection errors) / requests, see [`failed_pct`]; a minute with requests
+//! and no 5XX datapoint had no 5XX (the ALB publishes those counts only when
+//! they are not zero).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +23,12 @@ use crate::sources::Metrics;
 pub const PERIOD: i32 = 60;
 
 /// What one query asks: (id prefix, metric, statistic).
-const ASKED: [(&str, &str, &str); 3] = [
+const ASKED: [(&str, &str, &str); 4] = [
     ("req", "RequestCount", "Sum"),
     ("err", "HTTPCode_Target_5XX_Count", "Sum"),
+    // A canary that crash-loops refuses connections: the ALB answers 502
+    // itself, which is no target 5XX, so without this it reads 0 % errors.
+    ("conn", "TargetConnectionErrorCount", "Sum"),
     ("p95", "TargetResponseTime", "p95"),
 ];
 
@@ -146,6 +150,31 @@ impl CloudWatchMetrics {
 /// Values of one query by time.
 type Column = std::collections::BTreeMap<Time, f64>;
 
+/// (requests, error %) of one minute from RequestCount, target 5XX and
+/// target connection errors.
+///
+/// AWS documents RequestCount as counting the requests for which the load
+/// balancer chose a target, and TargetConnectionErrorCount as connections to
+/// a target that could not be established, so a request whose connection
+/// failed is in both; but one counts requests and the other connections,
+/// and a minute can hold connection errors and no RequestCount datapoint at
+/// all. So the denominator is the larger of the requests and the failures:
+/// exact when the requests include them, never above 100 %, and a minute
+/// where every connection failed reads 100 %, not "no traffic". A count that
+/// is not a finite number ≥ 0 makes the rate NaN, which the analysis refuses.
+fn failed_pct(requests: f64, target_5xx: f64, connection_errors: f64) -> (u64, Option<f64>) {
+    let valid = |v: f64| v.is_finite() && v >= 0.0;
+    if !valid(target_5xx) || !valid(connection_errors) {
+        return (requests.round() as u64, Some(f64::NAN));
+    }
+    let failed = target_5xx + connection_errors;
+    let total = requests.max(failed);
+    (
+        total.round() as u64,
+        (total > 0.0).then(|| failed * 100.0 / total),
+    )
+}
+
 #[async_trait]
 impl Metrics for CloudWatchMetrics {
     async fn points(&self, from: Time, to: Time) -> Result<Vec<MetricPoint>, SourceError> {
@@ -191,21 +220,35 @@ impl Metrics for CloudWatchMetrics {
         for (track, _) in &self.target_groups {
             let col = |prefix: &str| columns.get(&format!("{prefix}_{}", track.label()));
             let empty = Column::new();
-            let (requests, errors, p95) = (
+            let (requests, errors, connection_errors, p95) = (
                 col("req").unwrap_or(&empty),
                 col("err").unwrap_or(&empty),
+                col("conn").unwrap_or(&empty),
                 col("p95").unwrap_or(&empty),
             );
-            let times: std::collections::BTreeSet<Time> =
-                requests.keys().chain(p95.keys()).copied().collect();
+            let times: std::collections::BTreeSet<Time> = requests
+                .keys()
+                .chain(connection_errors.keys())
+                .chain(p95.keys())
+                .copied()
+                .collect();
             for at in times {
-                let mut point = match requests.get(&at) {
-                    Some(&n) if n.is_finite() && n >= 0.0 => {
-                        let e = errors.get(&at).copied().unwrap_or(0.0);
+                // Connection errors without a RequestCount datapoint: no
+                // request got through that minute.
+                let n = requests
+                    .get(&at)
+                    .copied()
+                    .or_else(|| connection_errors.get(&at).map(|_| 0.0));
+                let mut point = match n {
+                    Some(n) if n.is_finite() && n >= 0.0 => {
+                        let (total, error_pct) = failed_pct(
+                            n,
+                            errors.get(&at).copied().unwrap_or(0.0),
+                            connection_errors.get(&at).copied().unwrap_or(0.0),
+                        );
                         MetricPoint {
-                            // A 5XX count that is not a number stays NaN.
-                            error_pct: (n > 0.0).then(|| e * 100.0 / n),
-                            ..MetricPoint::from_counts(at, *track, n.round() as u64, 0)
+                            error_pct,
+                            ..MetricPoint::from_counts(at, *track, total, 0)
                         }
                     }
                     _ => MetricPoint::empty(at, *track),
@@ -222,6 +265,19 @@ impl Metrics for CloudWatchMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_errors_count_as_failed_requests() {
+        assert_eq!(failed_pct(200.0, 9.0, 0.0), (200, Some(4.5)));
+        // Inside RequestCount: 9 + 11 of 200.
+        assert_eq!(failed_pct(200.0, 9.0, 11.0), (200, Some(10.0)));
+        // Nothing got through: every attempt failed.
+        assert_eq!(failed_pct(0.0, 0.0, 40.0), (40, Some(100.0)));
+        assert_eq!(failed_pct(10.0, 0.0, 40.0), (40, Some(100.0)));
+        assert_eq!(failed_pct(0.0, 0.0, 0.0), (0, None));
+        assert!(failed_pct(10.0, f64::NAN, 0.0).1.is_some_and(f64::is_nan));
+        assert!(failed_pct(10.0, 0.0, -3.0).1.is_some_and(f64::is_nan));
+    }
 
     #[test]
     fn dimensions_come_from_the_arns() {

@@ -2,7 +2,8 @@
 //! (DescribeRules / ModifyRule) or of a listener's default action
 //! (DescribeListeners / ModifyListener). A write changes only the two
 //! weights and keeps every other part of the actions as they were
-//! (stickiness, other target groups, authentication actions, order). With
+//! (stickiness, other target groups and their weights, authentication
+//! actions, order); a read reports those other groups' weights. With
 //! an expected split it re-reads first and refuses if the weights moved. A
 //! rollback does not compare: it reads the actions only to keep their shape,
 //! falls back to the last actions read when that read fails, and refuses
@@ -127,6 +128,22 @@ impl AwsTraffic {
             Some(arn) => weight(arn).ok_or_else(|| missing(arn))?,
             None => 0,
         };
+        let ours = |arn: &str| {
+            arn == self.stable_target_group || self.canary_target_group.as_deref() == Some(arn)
+        };
+        let other = config
+            .target_groups()
+            .iter()
+            .filter_map(|t| {
+                let arn = t.target_group_arn()?;
+                (!ours(arn)).then(|| {
+                    (
+                        arn.to_string(),
+                        t.weight().unwrap_or(1).clamp(0, 999) as u16,
+                    )
+                })
+            })
+            .collect();
         let stickiness = config
             .target_group_stickiness_config()
             .filter(|s| s.enabled() == Some(true))
@@ -136,6 +153,7 @@ impl AwsTraffic {
             canary_target_group: self.canary_target_group.clone().unwrap_or_default(),
             split: TrafficSplit { stable, canary },
             stickiness,
+            other,
         })
     }
 

@@ -52,17 +52,88 @@ pub async fn sdk_config(settings: &AwsSettings, timeout: Duration) -> SdkConfig 
     loader.load().await
 }
 
-/// The account and caller ARN (STS GetCallerIdentity).
+/// The longest [`identity`] takes, retries included: it runs before the
+/// first screen.
+pub const IDENTITY_BUDGET: Duration = Duration::from_secs(5);
+
+/// The account and caller ARN (STS GetCallerIdentity), within
+/// [`IDENTITY_BUDGET`]; see [`identity_within`].
 pub async fn identity(config: &SdkConfig) -> Result<(String, String), SourceError> {
-    let out = aws_sdk_sts::Client::new(config)
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(|e| error("sts:GetCallerIdentity", "the caller", e))?;
-    Ok((
-        out.account().unwrap_or("unknown").to_string(),
-        out.arn().unwrap_or("unknown").to_string(),
-    ))
+    identity_within(config, IDENTITY_BUDGET).await
+}
+
+/// GetCallerIdentity, retried while the answer is throttled, unavailable or
+/// late (250 ms, then doubling), and never longer than `budget` in all: past
+/// it the error is a Timeout. Any other error (no credentials, expired
+/// token) is returned at once. The SDK's own retries are off for this call,
+/// so each attempt is one request and the budget holds.
+pub async fn identity_within(
+    config: &SdkConfig,
+    budget: Duration,
+) -> Result<(String, String), SourceError> {
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(config)
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let attempt = tokio::time::timeout_at(deadline, sts.get_caller_identity().send()).await;
+        let e = match attempt {
+            Ok(Ok(out)) => {
+                return Ok((
+                    out.account().unwrap_or("unknown").to_string(),
+                    out.arn().unwrap_or("unknown").to_string(),
+                ));
+            }
+            Ok(Err(e)) => error("sts:GetCallerIdentity", "the caller", e),
+            Err(_) => return Err(identity_late(budget, None)),
+        };
+        let retryable = matches!(
+            e.kind,
+            ErrorKind::Throttled { .. } | ErrorKind::Unavailable | ErrorKind::Timeout
+        );
+        if !retryable {
+            return Err(e);
+        }
+        if tokio::time::Instant::now() + pause >= deadline {
+            return Err(identity_late(budget, Some(e)));
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+    }
+}
+
+/// GetCallerIdentity gave no answer within the budget; the last refusal,
+/// if there was one, says why.
+fn identity_late(budget: Duration, last: Option<SourceError>) -> SourceError {
+    let why = last.map_or(String::new(), |e| format!(" (last answer: {e})"));
+    let mut err = SourceError::of_kind(
+        ErrorKind::Timeout,
+        format!(
+            "sts:GetCallerIdentity gave no identity within {}s{why}",
+            budget.as_secs_f64()
+        ),
+    );
+    err.hint =
+        Some("STS is slow or throttled; the account can be read from a configured ARN".into());
+    err
+}
+
+/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`),
+/// such as a listener rule's or a target group's: the fallback when STS
+/// does not answer. None unless that field is a 12-digit account id.
+pub fn account_from_arn(arn: &str) -> Option<String> {
+    let mut fields = arn.splitn(6, ':');
+    if fields.next() != Some("arn") {
+        return None;
+    }
+    let account = fields.nth(3)?;
+    // The resource must follow.
+    fields.next()?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| account.to_string())
 }
 
 /// An SDK error as data for a pane: the kind, the request id, the IAM
@@ -208,6 +279,144 @@ pub fn short_task_definition(arn: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_account_is_the_fifth_field_of_an_arn() {
+        assert_eq!(
+            account_from_arn(
+                "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/prod-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+            )
+            .as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(
+            account_from_arn("arn:aws-cn:ecs:cn-north-1:210987654321:service/prod/auth").as_deref(),
+            Some("210987654321")
+        );
+        // No account (S3), a named one (AWS-managed policy), too short, not
+        // an ARN, no resource.
+        for arn in [
+            "arn:aws:s3:::my-bucket",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:ecs:eu-west-1:1:service/prod/auth",
+            "auth-stable",
+            "",
+            "arn:aws:ecs:eu-west-1:123456789012",
+            "nra:aws:ecs:eu-west-1:123456789012:service/x",
+        ] {
+            assert_eq!(account_from_arn(arn), None, "{arn}");
+        }
+    }
+
+    /// STS on a local fake (awsQuery XML, as STS answers).
+    mod sts {
+        use super::*;
+        use wiremock::matchers::{body_string_contains, method};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        const THROTTLED: &str = r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"#;
+        const DENIED: &str = r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message></Error><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c8</RequestId></ErrorResponse>"#;
+        const IDENTITY: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:sts::123456789012:assumed-role/ops/ana</Arn><UserId>AROAEXAMPLE:ana</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>01234567-89ab-cdef-0123-456789abcdef</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#;
+
+        async fn config(url: &str) -> SdkConfig {
+            let http = aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_https();
+            aws_config::defaults(BehaviorVersion::latest())
+                .http_client(http)
+                .region(Region::new("eu-west-1"))
+                .endpoint_url(url)
+                .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                    "testing", "testing", None, None, "test",
+                ))
+                .load()
+                .await
+        }
+
+        fn xml(status: u16, body: &str) -> ResponseTemplate {
+            ResponseTemplate::new(status).set_body_raw(body.to_string(), "text/xml")
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn a_throttled_identity_is_retried() -> Result<(), String> {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .and(body_string_contains("Action=GetCallerIdentity"))
+                .respond_with(xml(400, THROTTLED))
+                .up_to_n_times(2)
+                .expect(2)
+                .mount(&server)
+                .await;
+            Mock::given(method("POST"))
+                .respond_with(xml(200, IDENTITY))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let got = identity(&config(&server.uri()).await).await;
+            assert_eq!(
+                got,
+                Ok((
+                    "123456789012".to_string(),
+                    "arn:aws:sts::123456789012:assumed-role/ops/ana".to_string()
+                ))
+            );
+            server.verify().await;
+            Ok(())
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn an_expired_token_is_not_retried() {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(xml(403, DENIED))
+                .expect(1)
+                .mount(&server)
+                .await;
+            let got = identity(&config(&server.uri()).await).await;
+            assert!(
+                got.as_ref().is_err_and(|e| e.kind == ErrorKind::Auth),
+                "{got:?}"
+            );
+            server.verify().await;
+        }
+
+        #[tokio::test(flavor = "current_thread")]
+        async fn throttled_or_silent_sts_gives_up_within_the_budget() {
+            let server = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(xml(400, THROTTLED))
+                .mount(&server)
+                .await;
+            let started = std::time::Instant::now();
+            let got = identity_within(&config(&server.uri()).await, Duration::from_secs(1)).await;
+            let took = started.elapsed();
+            assert!(
+                got.as_ref().is_err_and(
+                    |e| e.kind == ErrorKind::Timeout && e.to_string().contains("Throttling")
+                ),
+                "{got:?}"
+            );
+            assert!(took < Duration::from_secs(2), "{took:?}");
+            // Attempts at 0, 0.25 and 0.75 s (fewer if a request is slow);
+            // the next would be at 1.75.
+            let asked = server.received_requests().await.map_or(0, |r| r.len());
+            assert!((2..=3).contains(&asked), "{asked} requests");
+
+            let silent = MockServer::start().await;
+            Mock::given(method("POST"))
+                .respond_with(xml(200, IDENTITY).set_delay(Duration::from_secs(10)))
+                .mount(&silent)
+                .await;
+            let started = std::time::Instant::now();
+            let got = identity_within(&config(&silent.uri()).await, Duration::from_secs(1)).await;
+            let took = started.elapsed();
+            assert!(
+                got.as_ref().is_err_and(|e| e.kind == ErrorKind::Timeout),
+                "{got:?}"
+            );
+            assert!(took < Duration::from_secs(3), "{took:?}");
+        }
+    }
 
     #[test]
     fn task_definition_arns_read_as_family_and_revision() {

@@ -569,6 +569,7 @@ impl World {
             canary_target_group: CANARY_TG.into(),
             split: self.split,
             stickiness: None,
+            other: Vec::new(),
         }
     }
 
