@@ -473,12 +473,30 @@ pub async fn live_session(
     };
     let every = intervals(Some(config), false);
     let sdk = crate::sources::aws::sdk_config(&settings, every.call_timeout).await;
-    let (account, caller) = crate::sources::aws::identity(&sdk)
-        .await
-        .map_err(|e| StartError {
-            code: 1,
-            message: e.to_string(),
-        })?;
+    // A throttled or unreachable STS is retried briefly, then the account
+    // comes from the configured ARNs: it never blocks the console (nor so a
+    // rollback). Missing or expired credentials stop here, with what to do.
+    use crate::core::model::ErrorKind;
+    let (account, caller) = match crate::sources::aws::identity(&sdk).await {
+        Ok(found) => found,
+        Err(e)
+            if matches!(
+                e.kind,
+                ErrorKind::Timeout | ErrorKind::Throttled { .. } | ErrorKind::Unavailable
+            ) =>
+        {
+            let account = crate::sources::aws::account_from_arn(service.listener.arn())
+                .or_else(|| crate::sources::aws::account_from_arn(&service.stable_target_group_arn))
+                .unwrap_or_else(|| "unknown".into());
+            (account, format!("unknown (STS: {})", e.message))
+        }
+        Err(e) => {
+            return Err(StartError {
+                code: 1,
+                message: e.to_string(),
+            });
+        }
+    };
     let region = sdk
         .region()
         .map_or("unknown".to_string(), |r| r.to_string());

@@ -188,7 +188,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         notify,
     } = parts;
     // Refused before any read or call when the arguments cannot do.
-    if let Some(code) = gate(&command, service_given) {
+    if let Some(code) = gate(&command, service_given, &model.services) {
         return code;
     }
     let mut model = model;
@@ -297,7 +297,7 @@ const MAX_REASON: usize = 1_000;
 
 /// A change's arguments checked before anything is read: without a
 /// terminal `--yes` and `--service` are needed; a reason must be short.
-fn gate(command: &Command, service_given: bool) -> Option<u8> {
+fn gate(command: &Command, service_given: bool, services: &[String]) -> Option<u8> {
     let args = match command {
         Command::Status { .. } | Command::Watch { .. } => return None,
         Command::Weight { change, .. } => change,
@@ -316,6 +316,16 @@ fn gate(command: &Command, service_given: bool) -> Option<u8> {
     {
         eprintln!(
             "flightdeck: --reason is longer than {MAX_REASON} characters; nothing was changed"
+        );
+        return Some(USAGE);
+    }
+    // `--yes` acts without a question: it must not pick the first of
+    // several services for the operator (seen: `payments` rolled back
+    // when `auth-service` was meant).
+    if args.yes && !service_given && services.len() > 1 {
+        eprintln!(
+            "flightdeck: --yes needs --service NAME when the config has more than one service ({}); nothing was changed",
+            services.join(", ")
         );
         return Some(USAGE);
     }
@@ -697,11 +707,40 @@ fn healthy(model: &Model) -> bool {
 fn rolled_back(model: &Model) -> bool {
     model.canary_weight() == Some(0)
         && model.running.is_none()
-        && model.plan_state.phase == Phase::RolledBack
+        && (model.plan_state.phase == Phase::RolledBack
+            || settled(model) == Some(Phase::RolledBack))
 }
 
 fn promoted(model: &Model) -> bool {
-    model.plan_state.phase == Phase::Promoted && model.running.is_none()
+    model.running.is_none()
+        && (model.plan_state.phase == Phase::Promoted || settled(model) == Some(Phase::Promoted))
+}
+
+/// Where the release has come to rest, from AWS as it is now (also when
+/// `watch` starts after the fact): no canary traffic, no canary tasks, and
+/// the stable service on the baseline (rolled back) or on the release
+/// (promoted), as a fresh fleet read confirms. None while it moves, or
+/// without a baseline to tell.
+fn settled(model: &Model) -> Option<Phase> {
+    if model.canary_weight() != Some(0) || model.running.is_some() {
+        return None;
+    }
+    let baseline = crate::core::change::applicable_baseline(model)?;
+    let fleet = model.fleet.value()?;
+    if fleet
+        .service(crate::core::model::Track::Canary)
+        .is_some_and(|c| c.desired > 0 || c.running > 0)
+    {
+        return None;
+    }
+    let stable = fleet.service(crate::core::model::Track::Stable)?;
+    if stable.task_definition == baseline.stable_task_definition {
+        Some(Phase::RolledBack)
+    } else if stable.task_definition == baseline.release_task_definition {
+        Some(Phase::Promoted)
+    } else {
+        None
+    }
 }
 
 async fn watch(d: &mut Driver, until: Option<Until>, timeout: Option<Duration>, json: bool) -> u8 {
@@ -726,7 +765,7 @@ async fn watch(d: &mut Driver, until: Option<Until>, timeout: Option<Duration>, 
         }
         match until {
             Some(Until::Promoted) if promoted(&d.model) => return OK,
-            Some(Until::Promoted) if d.model.plan_state.phase == Phase::RolledBack => {
+            Some(Until::Promoted) if rolled_back(&d.model) => {
                 eprintln!("flightdeck: the release was rolled back");
                 return CONDITION_FAILED;
             }
@@ -878,8 +917,9 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
         return REFUSED;
     };
     let service = d.model.service.name.clone();
+    let named = service_line(&d.model);
     let preview = {
-        let mut p = vec![dialog.title.clone()];
+        let mut p = vec![format!("{}: {named}", dialog.title)];
         p.extend(dialog.lines.iter().cloned());
         p.extend(dialog.change.step_lines());
         p.iter()
@@ -956,13 +996,18 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
         d.send(Msg::Paste(service.clone()));
     }
     if let Some(reason) = &reason {
-        if needs_name
-            && let Overlay::Confirm(c) = &d.model.overlay
-            && c.field == ConfirmField::Name
-        {
-            d.send(Msg::Key(Key::plain(KeyCode::Tab)));
+        if needs_reason {
+            if needs_name
+                && let Overlay::Confirm(c) = &d.model.overlay
+                && c.field == ConfirmField::Name
+            {
+                d.send(Msg::Key(Key::plain(KeyCode::Tab)));
+            }
+            d.send(Msg::Paste(reason.clone()));
+        } else if let Overlay::Confirm(c) = &mut d.model.overlay {
+            // Not asked for, still worth keeping: the journal records it.
+            c.reason = tui_input::Input::new(reason.clone());
         }
-        d.send(Msg::Paste(reason.clone()));
     }
     d.send(Msg::Key(Key::plain(KeyCode::Enter)));
     if let Overlay::Confirm(c) = &d.model.overlay {
@@ -1014,23 +1059,38 @@ async fn change(d: &mut Driver, command: &str, args: &ChangeArgs, service_given:
     };
     let result = crate::ui::text::inert(&last.result);
     let line = format!(
-        "{} {}: {}",
+        "{named}: {} {}: {}",
         last.change.kind.action_name(),
         last.change.to,
         result
     );
-    if last.result == "ok" {
+    if last.failure.is_none() {
         let _ = say!("{line}");
         OK
     } else {
         eprintln!("flightdeck: {line}");
-        let lower = last.result.to_lowercase();
-        if lower.contains("timed out") || lower.contains("timeout") {
-            TIMEOUT
-        } else if lower.contains("conflict") || lower.contains("moved") {
-            REFUSED
-        } else {
-            ERROR
-        }
+        exit_code_of(last.failure)
     }
+}
+
+/// The exit code of a change that did not end well, from the kind of its
+/// failure (never from the words of its result).
+fn exit_code_of(failure: Option<crate::core::model::ErrorKind>) -> u8 {
+    use crate::core::model::ErrorKind;
+    match failure {
+        None => OK,
+        Some(ErrorKind::Timeout) => TIMEOUT,
+        Some(ErrorKind::Conflict | ErrorKind::Held | ErrorKind::Preempted) => REFUSED,
+        Some(_) => ERROR,
+    }
+}
+
+/// The service as the operator must read it in every preview and result:
+/// its name, environment, and where it lives.
+fn service_line(model: &Model) -> String {
+    let s = &model.service;
+    crate::ui::text::inert(&format!(
+        "{} ({}) · {}/{} in {} {}",
+        s.name, s.environment, s.cluster, s.stable_service, s.account, s.region
+    ))
 }

@@ -208,12 +208,9 @@ fn act_on_failure(
             }
         }
         OnFailure::Pause => {
-            model.plan_state.paused = true;
-            model.push_journal(
-                ctx.now,
-                JournalKind::Automatic,
-                format!("paused by analysis: {reason}"),
-            );
+            // Like `p`: a pause record (the team is told), read back at
+            // the next start.
+            super::change::pause_automation(model, &format!("analysis failed: {reason}"), ctx, fx);
             model.set_status(Level::Error, format!("paused by analysis: {reason}"));
         }
         OnFailure::Alert => {
@@ -245,7 +242,10 @@ pub fn hold_reason(model: &Model) -> Option<String> {
         return Some(hold);
     }
     let entered = model.plan_state.entered_at?;
-    // Every verdict taken at this weight (the bake window) must have passed.
+    // The trailing bake is judged, not every verdict since the weight was
+    // seen: the last bake ÷ interval verdicts at this weight (at least
+    // one) must all have passed. A verdict that did not pass costs a fresh
+    // bake of passes, not the release.
     let window: Vec<Outcome> = model
         .analysis
         .verdicts
@@ -253,15 +253,36 @@ pub fn hold_reason(model: &Model) -> Option<String> {
         .filter(|v| v.at >= entered)
         .map(|v| v.outcome)
         .collect();
+    let need = passes_needed(model);
+    let run = window
+        .iter()
+        .rev()
+        .take_while(|o| **o == Outcome::Pass)
+        .count();
     match window.last() {
         None => Some("waiting for a verdict at this weight".into()),
         Some(Outcome::Inconclusive) => Some("last verdict inconclusive".into()),
         Some(Outcome::Fail) => Some("last verdict failed".into()),
-        Some(Outcome::Pass) if window.iter().all(|o| *o == Outcome::Pass) => None,
-        Some(Outcome::Pass) => {
-            Some("a verdict in this bake window did not pass: advance by hand".into())
-        }
+        Some(Outcome::Pass) if run >= need => None,
+        Some(Outcome::Pass) => Some(format!(
+            "{run} of {need} passing verdicts in a row over the bake"
+        )),
     }
+}
+
+/// How many passing verdicts in a row the current step's bake asks for:
+/// bake ÷ interval, at least one.
+fn passes_needed(model: &Model) -> usize {
+    let interval = model.analysis_settings.interval.as_secs().max(1);
+    let bake = model
+        .plan_state
+        .step
+        .and_then(|i| model.plan.steps.get(i))
+        .and_then(|s| s.bake)
+        .map_or(0, |b| b.as_secs());
+    usize::try_from(bake.div_ceil(interval))
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 /// What stops automation before it starts and stops an automatic change
@@ -320,7 +341,12 @@ fn due(model: &Model) -> Option<Proposal> {
                 == Some(std::time::Duration::ZERO);
             (baked && model.plan.next_step(weight).is_some()).then_some(Proposal::Advance)
         }
-        Phase::AtFull => Some(Proposal::Promote),
+        // The final step's bake is honoured before the promotion too.
+        Phase::AtFull => {
+            let left = model.plan_state.bake_left(&model.plan, model.now);
+            left.is_none_or(|l| l.is_zero())
+                .then_some(Proposal::Promote)
+        }
         _ => None,
     }
 }

@@ -328,7 +328,7 @@ fn on_confirm_key(
                 && confirm.needs_reason
                 && confirm.reason.value().trim().is_empty()
             {
-                if confirm.name.value() == model.service.name {
+                if confirm.name.value().trim() == model.service.name {
                     confirm.field = ConfirmField::Reason;
                     confirm.error = None;
                 } else {
@@ -337,7 +337,8 @@ fn on_confirm_key(
                 model.overlay = Overlay::Confirm(Box::new(confirm));
                 return;
             }
-            if confirm.needs_name && confirm.name.value() != model.service.name {
+            // A pasted name may carry spaces or a newline around it.
+            if confirm.needs_name && confirm.name.value().trim() != model.service.name {
                 confirm.error = Some(format!("type {} to confirm", model.service.name));
                 confirm.field = ConfirmField::Name;
                 model.overlay = Overlay::Confirm(Box::new(confirm));
