@@ -930,7 +930,7 @@ fn a_poll_that_brings_nothing_new_does_not_redraw() {
 }
 
 #[test]
-fn auto_advance_needs_every_verdict_of_the_bake_window_to_pass() {
+fn auto_advance_needs_a_bake_of_passes_in_a_row() {
     use flightdeck::core::analysis::Verdict;
     let mut h = Harness::new("good", tuesday(), false);
     approve_in_world(&mut h);
@@ -947,7 +947,9 @@ fn auto_advance_needs_every_verdict_of_the_bake_window_to_pass() {
         p_value: None,
         reason: "gap".into(),
     });
-    h.run_for(5 * 60);
+    // The bake itself is over: the inconclusive verdict costs a fresh run
+    // of passes over the bake (5m ÷ 30s = 10), not the release.
+    h.run_for(4 * 60);
     assert_eq!(
         h.model.canary_weight(),
         Some(10),
@@ -955,7 +957,16 @@ fn auto_advance_needs_every_verdict_of_the_bake_window_to_pass() {
         h.model.journal.back()
     );
     let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
-    assert!(hold.contains("did not pass"), "{hold}");
+    assert!(
+        hold.contains("of 10 passing verdicts in a row over the bake"),
+        "{hold}"
+    );
+    h.run_for(3 * 60);
+    assert!(
+        h.model.canary_weight().is_some_and(|w| w > 10),
+        "ten passes after the inconclusive one advance: {:?}",
+        h.model.journal
+    );
 }
 
 #[test]

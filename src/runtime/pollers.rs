@@ -342,15 +342,22 @@ mod tests {
     #[test]
     fn a_refresh_ends_a_wait_unless_a_provider_asked_for_it() {
         let s = Duration::from_secs;
-        let throttled = |after| {
-            Msg::Fleet(Err(SourceError::of_kind(
+        let throttled = |after| Msg::Fleet {
+            started: Time::default(),
+            result: Err(SourceError::of_kind(
                 ErrorKind::Throttled { retry_after: after },
                 "Rate exceeded",
-            )))
+            )),
         };
         assert_eq!(asked_wait(&throttled(Some(s(42)))), Some(s(42)));
         assert_eq!(asked_wait(&throttled(None)), None);
-        assert_eq!(asked_wait(&Msg::Fleet(Err(SourceError::new("down")))), None);
+        assert_eq!(
+            asked_wait(&Msg::Fleet {
+                started: Time::default(),
+                result: Err(SourceError::new("down")),
+            }),
+            None
+        );
         assert_eq!(asked_wait(&Msg::Logs(Ok(Vec::new()))), None);
         let now = Instant::now();
         assert!(refresh_ends_wait(now, None));
@@ -371,12 +378,15 @@ mod tests {
             let n = counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move {
                 if n == 0 {
-                    Msg::Fleet(Err(SourceError::of_kind(
-                        ErrorKind::Throttled {
-                            retry_after: Some(Duration::from_millis(400)),
-                        },
-                        "Rate exceeded",
-                    )))
+                    Msg::Fleet {
+                        started: Time::default(),
+                        result: Err(SourceError::of_kind(
+                            ErrorKind::Throttled {
+                                retry_after: Some(Duration::from_millis(400)),
+                            },
+                            "Rate exceeded",
+                        )),
+                    }
                 } else {
                     Msg::Logs(Ok(Vec::new()))
                 }
@@ -384,7 +394,10 @@ mod tests {
         });
         let first = rx.recv().await;
         let throttled_at = std::time::Instant::now();
-        assert!(matches!(first, Some(Msg::Fleet(Err(_)))), "{first:?}");
+        assert!(
+            matches!(first, Some(Msg::Fleet { result: Err(_), .. })),
+            "{first:?}"
+        );
         for _ in 0..5 {
             tokio::time::sleep(Duration::from_millis(50)).await;
             refresh.notify_waiters();
