@@ -574,3 +574,20 @@ pub async fn live_session(
     });
     Ok((model, sources, format!("{caller} ({})", operator())))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn change_ids_differ_between_processes_started_in_the_same_second() {
+        // Seen: two CLI rollbacks started in the same second shared ids,
+        // and the second's notifications were dropped as repeats.
+        let now = chrono::Utc::now();
+        let ids: std::collections::BTreeSet<String> =
+            (0..1000).map(|_| super::session_id(now)).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(
+            ids.iter()
+                .all(|id| id.starts_with(&now.timestamp().to_string()))
+        );
+    }
+}

@@ -104,6 +104,82 @@ fn a_rollback_after_any_prefix_of_any_plan_restores_the_baseline() {
     }
 }
 
+/// What a second actor (another console, the CLI) does to the service
+/// while this console's change runs.
+#[derive(Debug, Clone, Copy)]
+enum Other {
+    /// Sizes the canary for its own plan.
+    ScalesCanary,
+    /// Moves the weights.
+    MovesTraffic,
+    /// Rolls back: takes the lease over and moves all traffic to stable.
+    RollsBack,
+}
+
+fn interleave(h: &mut Harness, other: Other) {
+    use flightdeck::core::model::{ErrorKind, SourceError};
+    use flightdeck::sources::demo::world::CANARY_SERVICE;
+    match other {
+        Other::ScalesCanary => {
+            let _ = h.world.scale(CANARY_SERVICE, 7);
+        }
+        Other::MovesTraffic => {
+            h.world.set_weights(TrafficSplit::percent(30));
+        }
+        Other::RollsBack => {
+            h.lease_lost = Some(SourceError::of_kind(
+                ErrorKind::Preempted,
+                "the change lease was taken over by ana@bastion (cli, pid 7)'s rollback",
+            ));
+            h.world.set_weights(TrafficSplit::ALL_STABLE);
+        }
+    }
+}
+
+#[test]
+fn a_rollback_restores_the_baseline_also_when_a_second_actor_acts_in_between() {
+    let plans = ["advance", "weight 25", "weight 100", "promote"];
+    let others = [Other::ScalesCanary, Other::MovesTraffic, Other::RollsBack];
+    for plan in plans {
+        for other in others {
+            for prefix in 0..=6 {
+                let mut h = Harness::new("good", tuesday(), false);
+                let (ran, in_flight) = run_prefix(&mut h, plan, prefix);
+                interleave(&mut h, other);
+                // This console's change meets the other actor's work at its
+                // next boundary (a conflict, a lost lease), then a rollback.
+                h.carry_out(in_flight);
+                h.run_for(3);
+                h.model.analysis_settings.auto_advance = false;
+                if let Some(r) = &h.model.running {
+                    assert!(
+                        r.change.kind != flightdeck::core::change::ChangeKind::Rollback,
+                        "{plan}/{other:?}/{prefix}: no rollback yet"
+                    );
+                }
+                h.key(Key::char('R'));
+                let fx = h.confirm("invariant, two actors");
+                h.carry_out(fx);
+                h.settle(20 * 60);
+                h.run_for(120);
+                assert!(
+                    h.model.running.is_none(),
+                    "{plan}/{other:?} after {ran} calls: still running"
+                );
+                assert_eq!(
+                    h.world_state(),
+                    (0, BASELINE.to_string(), 0),
+                    "{plan}/{other:?} after {ran} calls: {:?}",
+                    h.model.last_change
+                );
+                if prefix > ran {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_rollback_after_a_completed_promotion_restores_the_baseline() {
     let mut h = promoted();
@@ -516,4 +592,204 @@ fn a_weights_read_that_started_before_our_write_is_stale() {
         result: Ok(h.world.forward()),
     });
     assert_eq!(h.model.canary_weight(), Some(5));
+}
+
+/// One change per service, whoever acts, in the pure core.
+mod one_actor {
+    use super::*;
+    use flightdeck::core::change::ChangeKind;
+    use flightdeck::core::model::{ErrorKind, LeaseHolder, SourceError};
+    use flightdeck::sources::demo::world::{CANARY_SERVICE, STABLE_SERVICE};
+
+    fn approve(h: &mut Harness) {
+        let id = h.world.pipeline().id;
+        assert!(h.world.approve(id, "production", "mlopes").is_ok());
+    }
+
+    #[test]
+    fn a_change_is_refused_while_another_actor_holds_the_lease() {
+        let mut h = Harness::new("good", tuesday(), false);
+        h.model.analysis_settings.auto_advance = false;
+        h.lease_holder = Some(LeaseHolder {
+            operator: "ana".into(),
+            via: "cli".into(),
+            change: "1764585000-42-abc-1".into(),
+            action: "promote".into(),
+            host: "bastion-1".into(),
+            pid: 42,
+            since: "2026-12-01T10:29:07Z".into(),
+        });
+        let calls = h.calls.len();
+        h.key(Key::char(']'));
+        let fx = h.confirm("");
+        h.carry_out(fx);
+        assert_eq!(h.calls.len(), calls, "nothing was called");
+        let last = h.model.last_change.clone().ok_or("no result");
+        let last = last.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(last.failure, Some(ErrorKind::Held));
+        assert!(
+            last.result.contains(
+                "refused: another change holds this service: ana@bastion-1 (cli, pid 42)'s promote since 10:29:07"
+            ),
+            "{}",
+            last.result
+        );
+        assert!(h.model.running.is_none());
+        // A rollback takes it over, and says from whom.
+        h.lease_holder = last_holder();
+        h.key(Key::char('R'));
+        let fx = h.confirm("take over");
+        h.carry_out(fx);
+        h.settle(20 * 60);
+        let lease = h.records_of("lease");
+        assert!(
+            lease.first().is_some_and(|r| r
+                .result
+                .starts_with("took over from ana@bastion-1 (cli, pid 42)'s promote")),
+            "{lease:?}"
+        );
+        assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+    }
+
+    fn last_holder() -> Option<LeaseHolder> {
+        Some(LeaseHolder {
+            operator: "ana".into(),
+            via: "cli".into(),
+            change: "x".into(),
+            action: "promote".into(),
+            host: "bastion-1".into(),
+            pid: 42,
+            since: "2026-12-01T10:29:07Z".into(),
+        })
+    }
+
+    #[test]
+    fn a_change_that_loses_its_lease_during_a_wait_stops_and_says_so() {
+        let mut h = Harness::new("good", tuesday(), false);
+        h.model.analysis_settings.auto_advance = false;
+        h.command("promote");
+        let fx = h.confirm("");
+        h.carry_out_one(fx);
+        assert!(
+            h.model
+                .running
+                .as_ref()
+                .is_some_and(|r| r.change.steps[r.index].is_wait()),
+            "waiting"
+        );
+        h.lease_lost = Some(SourceError::of_kind(
+            ErrorKind::Preempted,
+            "the change lease was taken over by ana@bastion-1 (cli, pid 42)'s rollback since 10:31:00",
+        ));
+        h.run_for(3);
+        assert!(h.model.running.is_none(), "stopped at the boundary");
+        let last = h.model.last_change.clone().map(|l| (l.result, l.failure));
+        let (result, failure) = last.unwrap_or_default();
+        assert!(
+            result.starts_with(
+                "stopped: preempted: the change lease was taken over by ana@bastion-1"
+            ),
+            "{result}"
+        );
+        assert_eq!(failure, Some(ErrorKind::Preempted));
+        assert!(
+            h.model
+                .journal
+                .iter()
+                .any(|e| e.text.starts_with("promote preempted")),
+            "said in the Journal pane"
+        );
+    }
+
+    #[test]
+    fn a_failed_automatic_change_pauses_automation_and_is_not_retried() {
+        // Seen by review: with UpdateService denied, 901 automatic attempts
+        // in 15 minutes.
+        let mut h = Harness::new("good", tuesday(), false);
+        approve(&mut h);
+        h.fail = Some((
+            "scale_canary",
+            SourceError::of_kind(
+                ErrorKind::Auth,
+                "ecs:UpdateService on auth-service-production-canary: AccessDeniedException",
+            ),
+        ));
+        h.run_for(6 * 60);
+        let attempts = |h: &Harness| {
+            h.records_of("set_weight")
+                .iter()
+                .filter(|r| r.result == "started" && r.step.is_none())
+                .count()
+        };
+        assert_eq!(attempts(&h), 1, "{:?}", h.changes());
+        assert!(h.model.plan_state.paused, "automation paused");
+        let pauses = h.records_of("pause");
+        assert_eq!(pauses.len(), 1, "journaled once: {pauses:?}");
+        assert!(
+            pauses[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("an automatic set_weight failed")),
+            "{pauses:?}"
+        );
+        h.run_for(15 * 60);
+        assert_eq!(attempts(&h), 1, "never retried on its own");
+    }
+
+    #[test]
+    fn the_final_step_s_bake_is_honoured_before_an_automatic_promote() {
+        let mut h = Harness::new("good", tuesday(), false);
+        approve(&mut h);
+        if let Some(last) = h.model.plan.steps.last_mut() {
+            last.bake = Some(std::time::Duration::from_secs(180));
+        }
+        h.model.analysis_settings.auto_advance = false;
+        h.change_and_wait('w', "", 1);
+        h.type_text("100");
+        let fx = h.enter();
+        h.carry_out(fx);
+        let fx = h.confirm("");
+        h.carry_out(fx);
+        h.settle(10 * 60);
+        assert_eq!(h.model.canary_weight(), Some(100));
+        h.model.analysis_settings.auto_advance = true;
+        h.run_for(120);
+        let promoted = |h: &Harness| h.changes().iter().any(|c| c.action == "promote");
+        assert!(!promoted(&h), "still baking at 100%");
+        h.run_for(4 * 60);
+        assert!(promoted(&h), "{:?}", h.model.journal.back());
+    }
+
+    #[test]
+    fn a_promotion_earlier_in_the_run_does_not_block_a_later_rollback() {
+        // Seen: `expected_stable` from an earlier promotion, never cleared,
+        // made both R and the analysis rollback refuse with traffic on the
+        // canary of the next release.
+        let mut h = promoted();
+        assert_eq!(h.world_state(), (0, "auth-service:42".to_string(), 0));
+        // The next release: a canary on :43 at 10 %.
+        assert!(
+            h.world
+                .set_task_definition(CANARY_SERVICE, "auth-service:43")
+                .is_ok()
+        );
+        assert!(h.world.scale(CANARY_SERVICE, 1).is_ok());
+        h.world.set_weights(TrafficSplit::percent(10));
+        h.run_for(5);
+        h.key(Key::char('R'));
+        assert!(
+            matches!(h.model.overlay, Overlay::Confirm(_)),
+            "{}",
+            status(&h)
+        );
+        let fx = h.confirm("next release is bad");
+        h.carry_out(fx);
+        h.settle(20 * 60);
+        assert_eq!(h.world_state(), (0, "auth-service:42".to_string(), 0));
+        assert_eq!(
+            h.model.last_change.map(|l| (l.change.kind, l.result)),
+            Some((ChangeKind::Rollback, "ok".to_string()))
+        );
+        let _ = STABLE_SERVICE;
+    }
 }

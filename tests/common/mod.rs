@@ -49,7 +49,9 @@ pub struct Harness {
     /// to begin is refused with this (a rollback takes over instead and
     /// `took_over` names the holder).
     pub lease_holder: Option<LeaseHolder>,
-    /// Answer the next lease check with "taken over" (a rollback elsewhere).
+    /// The lease was taken over (a rollback elsewhere): lease checks answer
+    /// with this, and calls are refused with it as the runner would, until
+    /// a rollback of this console takes the lease back.
     pub lease_lost: Option<SourceError>,
     /// Lease generations handed out.
     generation: u64,
@@ -118,6 +120,10 @@ impl Harness {
                     if result.is_ok() {
                         self.lease_holder = None;
                     }
+                    if call.take_over {
+                        // A rollback takes the lease back from whoever had it.
+                        self.lease_lost = None;
+                    }
                     out.push(effect.clone());
                     out.extend(self.send(Msg::Begun {
                         change: call.change,
@@ -127,7 +133,7 @@ impl Harness {
                 Effect::CheckLease { change } if self.lease_lost.is_some() => {
                     let change = *change;
                     out.push(effect.clone());
-                    if let Some(error) = self.lease_lost.take() {
+                    if let Some(error) = self.lease_lost.clone() {
                         out.extend(self.send(Msg::LeaseLost { change, error }));
                     }
                 }
@@ -184,6 +190,14 @@ impl Harness {
     pub fn carry_out_one(&mut self, effects: Vec<Effect>) {
         for effect in effects {
             let Effect::Step(call) = effect else { continue };
+            if let Some(e) = self.lease_lost.clone() {
+                self.send(Msg::StepDone {
+                    change: call.change,
+                    index: call.index,
+                    result: Err(e),
+                });
+                continue;
+            }
             self.calls.push(call.step.clone());
             let result = self.call(&call.step);
             self.send(Msg::StepDone {
@@ -244,6 +258,15 @@ impl Harness {
             let Effect::Step(call) = effect else {
                 continue;
             };
+            if let Some(e) = self.lease_lost.clone() {
+                let fx = self.send(Msg::StepDone {
+                    change: call.change,
+                    index: call.index,
+                    result: Err(e),
+                });
+                queue.extend(fx);
+                continue;
+            }
             self.calls.push(call.step.clone());
             let result = match self.fail.take() {
                 Some((name, e)) if name == call.step.name() => Err(e),
