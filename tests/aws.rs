@@ -507,3 +507,25 @@ async fn a_third_target_group_is_reported_and_kept_by_a_rollback() -> TestResult
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_scale_planned_on_another_count_is_refused() -> TestResult {
+    // Seen: a slow console's delayed UpdateService shrank a canary another
+    // console had just sized to 5 for 50 % traffic, to 3. A scale step
+    // states the count it was planned on; ECS is read first.
+    let layout = layout("scale-expect").await?;
+    let sources = layout.sources(Listener::Rule(layout.rule.clone()));
+    sources.fleet.scale(&layout.canary, 5, Some(1)).await?;
+    let late = sources.fleet.scale(&layout.canary, 3, Some(1)).await;
+    let err = late.err().ok_or("a scale planned on 1 task wrote over 5")?;
+    assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
+    assert!(
+        err.message.contains("has 5 desired tasks, not the 1"),
+        "{err}"
+    );
+    assert_eq!(layout.read_back().await?.3, 5, "the canary keeps 5 tasks");
+    // Scaling to 0 (a rollback) never asks.
+    sources.fleet.scale(&layout.canary, 0, None).await?;
+    assert_eq!(layout.read_back().await?.3, 0);
+    Ok(())
+}

@@ -263,3 +263,119 @@ fn against_moto_status_rollback_refusals_and_watch() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn two_clis_advancing_at_once_one_is_refused_naming_the_holder() -> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let l = rt.block_on(layout("two-clis"))?;
+    let dir = tempfile::tempdir()?;
+    let config = moto_config(dir.path(), &l)?;
+    let journal = dir.path().join("journal.jsonl");
+    let args = [
+        "--config",
+        path(&config),
+        "--journal",
+        path(&journal),
+        "--service",
+        "auth-cli",
+        "advance",
+        "--yes",
+        "--reason",
+        "two at once",
+    ];
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(args)
+            .env("USER", "cli-test")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    };
+    let mut a = spawn()?;
+    let mut b = spawn()?;
+    // One takes the lease and waits (moto starts no canary targets); the
+    // other is refused at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (refused, mut holder) = loop {
+        if a.try_wait()?.is_some() {
+            break (a, b);
+        }
+        if b.try_wait()?.is_some() {
+            break (b, a);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = a.kill();
+            let _ = b.kill();
+            return Err("neither command ended: both got the lease?".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let out = refused.wait_with_output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 3, "{err}");
+    assert!(
+        err.contains("refused: another change holds this service: cli-test@")
+            && err.contains("(cli, pid ")
+            && err.contains("'s set_weight since"),
+        "{err}"
+    );
+    assert!(
+        err.contains("auth-cli (production)"),
+        "names the service: {err}"
+    );
+    // The holder goes on; SIGTERM stops it at its step boundary.
+    std::process::Command::new("kill")
+        .args(["-TERM", &holder.id().to_string()])
+        .status()?;
+    let status = holder.wait()?;
+    assert_eq!(status.code(), Some(1));
+    // The lease was given back: the next change may go.
+    let out = flightdeck(&[
+        "--config",
+        path(&config),
+        "--journal",
+        path(&journal),
+        "--service",
+        "auth-cli",
+        "rollback",
+        "--yes",
+        "--reason",
+        "clean up",
+    ])?;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rt.block_on(l.read_back())?.0.canary, 0);
+    Ok(())
+}
+
+#[test]
+fn yes_without_service_is_refused_when_the_config_has_several() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    let service = |name: &str| {
+        format!(
+            "[[service]]\nname = \"{name}\"\nenvironment = \"production\"\ncluster = \"c\"\nstable_service = \"{name}\"\nlistener_rule_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/x/1/2/3\"\nstable_target_group_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/{name}/1\"\n"
+        )
+    };
+    std::fs::write(
+        &config,
+        format!("{}\n{}", service("payments"), service("auth-service")),
+    )?;
+    let out = flightdeck(&[
+        "--config",
+        path(&config),
+        "rollback",
+        "--yes",
+        "--reason",
+        "x",
+    ])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 2, "{err}");
+    assert!(
+        err.contains("--yes needs --service NAME when the config has more than one service (payments, auth-service)"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -861,3 +861,107 @@ fn a_closed_terminal_mid_change_ends_quietly_with_the_change_journaled() -> Test
     );
     Ok(())
 }
+
+#[test]
+fn a_cli_rollback_takes_over_a_console_mid_promotion_on_moto() -> TestResult {
+    // Two processes, one service: the console promotes (and waits for
+    // canary targets moto never starts); on-call rolls back from the CLI in
+    // another shell. The rollback takes the lease over; the console stops
+    // at its step boundary and says so.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let layout = rt.block_on(moto::layout("takeover"))?;
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        moto::config_toml(
+            &layout,
+            "auth-takeover",
+            "[poll]\nfleet = \"1s\"\ntraffic = \"1s\"",
+            "",
+        )?,
+    )?;
+    let (mut app, journal) = start_live(dir.path(), &config)?;
+    app.screen.wait_for("live data from moto", |s| {
+        s.contains("10% canary") && s.contains("stable 9/9") && s.contains("baseline stable")
+    })?;
+    app.send("P")?;
+    app.screen
+        .wait_for("the promote dialog", |s| s.contains("Promote canary"))?;
+    app.send("\r")?;
+    app.screen
+        .wait_for("the promotion waiting", |s| s.contains("▶ promote step 2/"))?;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            journal.as_os_str(),
+            OsStr::new("--service"),
+            OsStr::new("auth-takeover"),
+            OsStr::new("rollback"),
+            OsStr::new("--yes"),
+            OsStr::new("--reason"),
+            OsStr::new("errors at 3am"),
+        ])
+        .env("USER", "oncall")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("auth-takeover (production)") && stdout.contains("rollback 0%: ok"),
+        "{stdout}"
+    );
+    app.screen
+        .wait_for("the console to say it was preempted", |s| {
+            s.contains("promote preempted")
+        })?;
+    let (split, _, stable_td, canary) = rt.block_on(layout.read_back())?;
+    assert_eq!(split.canary, 0);
+    assert_eq!(
+        stable_td,
+        format!("{}:1", layout.family),
+        "stable on the baseline"
+    );
+    assert_eq!(canary, 0);
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&journal)?
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let took_over = records
+        .iter()
+        .find(|r| r["action"] == "lease")
+        .and_then(|r| r["result"].as_str())
+        .unwrap_or_default();
+    assert!(
+        took_over.starts_with("took over from e2e@")
+            && took_over.contains("(console, pid ")
+            && took_over.contains("'s promote since"),
+        "{took_over}"
+    );
+    let end = last_end_record(&journal, "promote")?;
+    let result = end["result"].as_str().unwrap_or_default();
+    assert!(
+        result.starts_with("stopped: preempted: the change lease was taken over by oncall@")
+            && result.contains("(cli, pid ")
+            && result.contains("'s rollback since"),
+        "{result}"
+    );
+    // Both were the same service: one identity on every record.
+    let ids: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter_map(|r| r["identity"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}

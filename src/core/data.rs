@@ -129,9 +129,12 @@ pub struct LeaseHolder {
 }
 
 impl LeaseHolder {
-    /// "ana@bastion-1 (cli, pid 4242)'s promote since 10:31:07Z".
+    /// "ana@bastion-1 (cli, pid 4242)'s promote since 10:31:07 UTC".
     pub fn describe(&self) -> String {
-        let since = self.since.get(11..20).unwrap_or(&self.since);
+        let since = self
+            .since
+            .get(11..19)
+            .map_or(self.since.clone(), |t| format!("{t} UTC"));
         let host = if self.host.is_empty() {
             String::new()
         } else {
@@ -139,9 +142,30 @@ impl LeaseHolder {
         };
         format!(
             "{}{host} ({}, pid {})'s {} since {since}",
-            self.operator, self.via, self.pid, self.action
+            short_operator(&self.operator),
+            self.via,
+            self.pid,
+            self.action
         )
     }
+}
+
+/// Who, in a few characters: `arn:aws:sts::1:assumed-role/R/ana (ana)` is
+/// `ana`; the automation keeps its prefix.
+fn short_operator(operator: &str) -> String {
+    if let Some(rest) = operator.strip_prefix("flightdeck (analysis) for ") {
+        return format!("flightdeck (analysis) for {}", short_operator(rest));
+    }
+    if let Some(rest) = operator.strip_prefix("flightdeck (automation) for ") {
+        return format!("flightdeck (automation) for {}", short_operator(rest));
+    }
+    if let Some(open) = operator.rfind(" (")
+        && let Some(user) = operator[open + 2..].strip_suffix(')')
+        && !user.is_empty()
+    {
+        return user.to_string();
+    }
+    operator.rsplit('/').next().unwrap_or(operator).to_string()
 }
 
 /// What a change got with its lease.

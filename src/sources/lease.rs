@@ -26,6 +26,10 @@ struct State {
     identity: String,
     generation: u64,
     holder: Option<LeaseHolder>,
+    /// The holder before the current one (or the last, once given back):
+    /// whom a preempted change names when it looks after the taker ended.
+    #[serde(default)]
+    last: Option<LeaseHolder>,
 }
 
 /// Whether a holder's process still runs. On another host it cannot be
@@ -82,10 +86,11 @@ fn acquire_in(
                 ErrorKind::Held,
                 format!("another change holds this service: {}", holder.describe()),
             )
-            .with_hint("wait for it to finish, or roll back (a rollback takes over)"));
+            .with_hint("wait for it to finish, or roll back: a rollback takes over"));
         }
     }
     state.generation += 1;
+    state.last = state.holder.take();
     state.holder = Some(me.clone());
     grant.generation = state.generation;
     Ok(grant)
@@ -100,7 +105,13 @@ fn check_in(state: &State, me: &LeaseHolder, generation: u64) -> Result<(), Sour
         )),
         None => Err(SourceError::of_kind(
             ErrorKind::Preempted,
-            "the change lease was released by another process",
+            match &state.last {
+                Some(h) if h.change != me.change => format!(
+                    "the change lease was taken over by {}, which has ended",
+                    h.describe()
+                ),
+                _ => "the change lease was given back by another process".to_string(),
+            },
         )),
     }
 }
@@ -109,7 +120,7 @@ fn release_in(state: &mut State, me: &LeaseHolder, generation: u64) -> bool {
     let mine = state.generation == generation
         && state.holder.as_ref().is_some_and(|h| h.change == me.change);
     if mine {
-        state.holder = None;
+        state.last = state.holder.take();
     }
     mine
 }
@@ -308,6 +319,14 @@ mod tests {
         block(a.release(&promote, grant.generation));
         block(b.check(&rollback, taken.generation))?;
         block(b.release(&rollback, taken.generation));
+        // Looking only after the rollback ended, it still learns who.
+        let late = block(a.check(&promote, grant.generation))
+            .err()
+            .ok_or("lost lease unseen")?;
+        assert!(
+            late.message.contains("'s rollback since") && late.message.contains("which has ended"),
+            "{late}"
+        );
         block(a.acquire(&holder("p-3", "promote"), false))?;
         Ok(())
     }
@@ -325,6 +344,7 @@ mod tests {
                 pid: 99_999_999,
                 ..holder("old", "promote")
             }),
+            last: None,
         };
         std::fs::write(lease.path(), serde_json::to_vec(&state)?)?;
         let grant = block(lease.acquire(&holder("new", "set_weight"), false))?;
