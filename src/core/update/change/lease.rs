@@ -1,0 +1,180 @@
+//! One actor changes a service at a time. A change begins by taking the
+//! service's lease (`Effect::Begin`, answered by `Msg::Begun`); another
+//! actor's lease refuses it, naming who holds it and since when. A
+//! rollback takes the lease over from anyone and journals whom from; the
+//! change it took over sees the lost lease at its next step boundary (or
+//! during a wait, `Msg::LeaseLost`), stops there and says so. An automatic
+//! change that is refused or preempted pauses the automation.
+
+use super::*;
+
+/// Who asks for the lease: the operator (or the automation for them), from
+/// the console or the CLI, for this change.
+pub(in crate::core::update) fn lease_holder(
+    model: &Model,
+    running: &Running,
+    ctx: &Ctx,
+) -> LeaseHolder {
+    LeaseHolder {
+        operator: who(&running.change, ctx),
+        via: if model.observer { "cli" } else { "console" }.into(),
+        change: running.journal_id.clone(),
+        action: running.change.kind.action_name().into(),
+        host: String::new(),
+        pid: 0,
+        since: String::new(),
+    }
+}
+
+/// The runner answered `Effect::Begin`: the change holds the service's
+/// lease and its start is journaled — or another actor holds the lease and
+/// nothing was done.
+pub(in crate::core::update) fn on_begun(
+    model: &mut Model,
+    id: u64,
+    result: Result<Box<LeaseGrant>, SourceError>,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    if running.change.id != id || running.lease.is_some() {
+        return;
+    }
+    running.call_in_flight = false;
+    let grant = match result {
+        Ok(grant) => grant,
+        Err(e) => return refused(model, &e, ctx, fx),
+    };
+    running.lease = Some(grant.generation);
+    running.lease_checked = ctx.now;
+    let action = running.change.kind.action_name();
+    let automatic = running.change.automatic;
+    if let Some(previous) = grant.took_over {
+        // A rollback took the service from another change, whose actor
+        // stops at its next step boundary.
+        let text = format!("took over from {}", previous.describe());
+        model.push_journal(ctx.now, JournalKind::Operator, format!("{action}: {text}"));
+        let mut rec = simple_record(model, ctx, "lease", &previous.describe(), action);
+        rec.result = text;
+        rec.automatic = automatic;
+        rec.reason = Some(format!("{} took the change lease over", ctx.operator));
+        fx.push(Effect::Journal(rec));
+    }
+    if let Some(why) = grant.unavailable {
+        let text =
+            format!("the change lease cannot be had ({why}): the rollback goes on without it");
+        model.push_journal(ctx.now, JournalKind::Error, text.clone());
+        let mut rec = simple_record(model, ctx, "lease", "unavailable", action);
+        rec.result = text;
+        rec.automatic = automatic;
+        fx.push(Effect::Journal(rec));
+    }
+    if let Some(gone) = grant.abandoned {
+        model.push_journal(
+            ctx.now,
+            JournalKind::Operator,
+            format!(
+                "the change lease of {} was left by a process that ended: taken",
+                gone.describe()
+            ),
+        );
+    }
+    if model.running.as_ref().is_some_and(|r| r.stop.is_some()) {
+        close(model, ctx, fx);
+        return after_stop(model, ctx, fx);
+    }
+    begin_step(model, ctx, fx);
+}
+
+/// Another actor holds the service's lease: the change never began. Said
+/// and journaled; an automatic change pauses the automation rather than
+/// try again.
+pub(in crate::core::update) fn refused(
+    model: &mut Model,
+    e: &SourceError,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(running) = model.running.take() else {
+        return;
+    };
+    let c = &running.change;
+    let result = format!("refused: {e}");
+    let mut rec = simple_record(model, ctx, c.kind.action_name(), &c.from, &c.to);
+    rec.result = result.clone();
+    rec.reason = c.reason.clone();
+    rec.automatic = c.automatic;
+    rec.operator = who(c, ctx);
+    fx.push(Effect::Journal(rec));
+    let text = format!("{} {} → {} {result}", c.kind.action_name(), c.from, c.to);
+    model.push_journal(ctx.now, JournalKind::Error, text.clone());
+    model.set_status(Level::Error, text);
+    model.last_change = Some(Finished {
+        change: running.change.clone(),
+        result,
+        ran: Vec::new(),
+        failure: Some(e.kind),
+    });
+    if running.change.automatic {
+        let why = format!(
+            "an automatic {} could not begin: {}",
+            running.change.kind.action_name(),
+            e.message
+        );
+        pause_automation(model, &why, ctx, fx);
+    }
+    after_stop(model, ctx, fx);
+}
+
+/// During a wait the runner found the lease taken over: stop here.
+pub(in crate::core::update) fn on_lease_lost(
+    model: &mut Model,
+    id: u64,
+    error: SourceError,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    if running.change.id != id || running.call_in_flight {
+        return;
+    }
+    preempted(model, &error, ctx, fx);
+}
+
+/// The lease was taken over (by a rollback elsewhere): the change stops at
+/// this boundary, says so, and an automatic one pauses the automation.
+pub(in crate::core::update) fn preempted(
+    model: &mut Model,
+    error: &SourceError,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    running.stop = Some(format!("preempted: {}", error.message));
+    running.failure_kind = Some(ErrorKind::Preempted);
+    // Its lease is another's now: nothing to give back.
+    running.lease = None;
+    let automatic = running.change.automatic;
+    let action = running.change.kind.action_name();
+    model.push_journal(
+        ctx.now,
+        JournalKind::Error,
+        format!("{action} preempted: {}", error.message),
+    );
+    close(model, ctx, fx);
+    if automatic {
+        pause_automation(
+            model,
+            &format!("an automatic {action} was preempted by another actor"),
+            ctx,
+            fx,
+        );
+    }
+    after_stop(model, ctx, fx);
+}
