@@ -1,0 +1,378 @@
+//! The scriptable commands: `status`, `watch` and the changes (`advance`,
+//! `weight N`, `promote`, `pause`, `resume`, `approve`, `reject`,
+//! `rollback`) without the full-screen console. They run the same core —
+//! pollers, the model, the change plans, the policy, the runner and the
+//! journal (stamped `"via":"cli"`) — with no terminal UI: a change goes
+//! through the same dialog, filled from `--yes`, `--service` and `--reason`
+//! (or typed at a terminal), and the same recheck at Enter.
+//!
+//! Exit codes: 0 ok; 1 error (API, network); 2 bad usage or config;
+//! 3 refused (read-only, policy, no `--yes`, a change under way, weights
+//! moved); 4 timeout; 5 condition failed (`watch --until promoted` and the
+//! release was rolled back).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use tokio::sync::{Notify, mpsc};
+
+use crate::core::analysis::Outcome;
+use crate::core::effect::Effect;
+use crate::core::model::{ConfirmField, Level, Loadable, Model, Overlay};
+use crate::core::msg::Msg;
+use crate::core::plan::Phase;
+use crate::core::update::{Ctx, update};
+use crate::journal::Journal;
+use crate::runtime::{pollers, runner};
+use crate::sources::Sources;
+
+pub const OK: u8 = 0;
+pub const ERROR: u8 = 1;
+pub const USAGE: u8 = 2;
+pub const REFUSED: u8 = 3;
+pub const TIMEOUT: u8 = 4;
+pub const CONDITION_FAILED: u8 = 5;
+
+/// A line on stdout. A closed pipe (`| head`) is not an error worth a
+/// crash: the line is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        writeln!(out, $($arg)*).and_then(|()| out.flush()).is_ok()
+    }};
+}
+
+/// The version of `status --json` and `watch --json` objects.
+pub const SCHEMA: u32 = 1;
+
+/// How long the first reads may take before a command gives up.
+const FIRST_READ: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// One snapshot: weights, plan, verdicts, services, targets, pipeline,
+    /// baseline, and how fresh each source is
+    Status {
+        /// One JSON object on stdout (schema 1)
+        #[arg(long)]
+        json: bool,
+    },
+    /// One line (or JSON object) per change of state, until a condition
+    /// holds, a failure, or the timeout
+    Watch {
+        #[arg(long, value_enum)]
+        until: Option<Until>,
+        /// e.g. 30s, 10m
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<Duration>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Advance the canary to the next step of the plan
+    Advance(ChangeArgs),
+    /// Set the canary weight to N percent
+    Weight {
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Promote: canary to 100%, then the new stable
+    Promote(ChangeArgs),
+    /// Pause automatic progression
+    Pause(ChangeArgs),
+    /// Resume automatic progression
+    Resume(ChangeArgs),
+    /// Approve the pending deployment (GitHub environment)
+    Approve(ChangeArgs),
+    /// Reject the pending deployment (GitHub environment)
+    Reject(ChangeArgs),
+    /// Roll back: all traffic to stable, the stable service to the baseline
+    Rollback(ChangeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChangeArgs {
+    /// Why (the journal keeps it; required wherever the dialog asks)
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Confirm without asking (required without a terminal)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Until {
+    Promoted,
+    RolledBack,
+    Healthy,
+}
+
+/// What a command runs on: the same parts as the console.
+pub struct Headless {
+    pub model: Model,
+    pub sources: Sources,
+    pub journal: Journal,
+    pub operator: String,
+    pub intervals: pollers::Intervals,
+    /// `--service` was given (a change without a terminal needs it).
+    pub service_given: bool,
+    /// Where to tell the team (None: nobody).
+    pub notify: Option<crate::notify::Settings>,
+}
+
+/// The core with its pollers and runner, driven without a terminal.
+struct Driver {
+    model: Model,
+    sources: Sources,
+    operator: String,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    tx: mpsc::UnboundedSender<Msg>,
+    effects: mpsc::UnboundedSender<Effect>,
+    refresh: Arc<Notify>,
+}
+
+impl Driver {
+    fn send(&mut self, msg: Msg) {
+        let ctx = Ctx {
+            now: self.sources.clock.now(),
+            operator: self.operator.clone(),
+        };
+        for effect in update(&mut self.model, msg, &ctx) {
+            match effect {
+                Effect::Refresh => self.refresh.notify_waiters(),
+                Effect::SelectRun(id) => self.sources.pipeline.select_run(id),
+                Effect::FollowLogs(tasks) => self.sources.logs.follow(&tasks),
+                Effect::Quit => {}
+                other => {
+                    let _ = self.effects.send(other);
+                }
+            }
+        }
+    }
+
+    /// Apply messages until `done` holds or `limit` passes; false on
+    /// timeout (or when every sender is gone).
+    async fn until(&mut self, limit: Duration, mut done: impl FnMut(&Model) -> bool) -> bool {
+        let end = tokio::time::Instant::now() + limit;
+        while !done(&self.model) {
+            match tokio::time::timeout_at(end, self.rx.recv()).await {
+                Ok(Some(msg)) => self.send(msg),
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+fn fresh_since<T>(l: &Loadable<T>, since: crate::core::model::Time) -> bool {
+    matches!(l, Loadable::Ready { at, .. } if *at >= since)
+}
+
+fn loaded<T>(l: &Loadable<T>) -> bool {
+    !matches!(l, Loadable::Loading)
+}
+
+/// Run one command; returns the exit code.
+pub async fn run(command: Command, parts: Headless) -> u8 {
+    let Headless {
+        model,
+        sources,
+        journal,
+        operator,
+        intervals,
+        service_given,
+        notify,
+    } = parts;
+    // Refused before any read or call when the arguments cannot do.
+    if let Some(code) = gate(&command, service_given, &model.services) {
+        return code;
+    }
+    let mut model = model;
+    model.observer = true;
+    let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    let refresh = Arc::new(Notify::new());
+    let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
+    tasks.push(crate::runtime::spawn_tick(
+        tx.clone(),
+        sources.calls.clone(),
+    ));
+    let (journal, notifier) = match notify {
+        Some(settings) => {
+            let (sender, handle) = crate::notify::spawn(settings, tx.clone());
+            (journal.with_notify(sender), Some(handle))
+        }
+        None => (journal, None),
+    };
+    let (effects, runner) = runner::spawn_with_timeout(
+        sources.clone(),
+        journal.with_via("cli"),
+        tx.clone(),
+        intervals.call_timeout,
+    );
+    let mut d = Driver {
+        model,
+        sources,
+        operator,
+        rx,
+        tx,
+        effects,
+        refresh,
+    };
+    let signals = spawn_signals(d.tx.clone());
+    // What the console would show in its Journal pane at start (a
+    // notification target without its variable): said on stderr here.
+    for e in d
+        .model
+        .journal
+        .iter()
+        .filter(|e| e.kind == crate::core::model::JournalKind::Error)
+    {
+        eprintln!("flightdeck: {}", crate::ui::text::inert(&e.text));
+    }
+    // No screen: every dialog "fits" (the core refuses a dialog it cannot
+    // show whole).
+    d.send(Msg::Resize(u16::MAX, u16::MAX));
+    let code = if !d
+        .until(FIRST_READ, |m| {
+            loaded(&m.fleet) && loaded(&m.traffic) && loaded(&m.pipeline)
+        })
+        .await
+    {
+        eprintln!(
+            "flightdeck: no answer from ECS or the load balancer in {}s",
+            FIRST_READ.as_secs()
+        );
+        ERROR
+    } else {
+        match command {
+            Command::Status { json } => status::status(&d.model, json),
+            Command::Watch {
+                until,
+                timeout,
+                json,
+            } => watch::watch(&mut d, until, timeout, json).await,
+            Command::Pause(args) => changes::operator_action(&mut d, "pause", true, &args).await,
+            Command::Resume(args) => changes::operator_action(&mut d, "resume", false, &args).await,
+            Command::Advance(args) => {
+                changes::change(&mut d, "advance", &args, service_given).await
+            }
+            Command::Weight {
+                percent,
+                change: args,
+            } => changes::change(&mut d, &format!("weight {percent}"), &args, service_given).await,
+            Command::Promote(args) => {
+                changes::change(&mut d, "promote", &args, service_given).await
+            }
+            Command::Approve(args) => {
+                changes::change(&mut d, "approve", &args, service_given).await
+            }
+            Command::Reject(args) => changes::change(&mut d, "reject", &args, service_given).await,
+            Command::Rollback(args) => {
+                changes::change(&mut d, "rollback", &args, service_given).await
+            }
+        }
+    };
+    signals.abort();
+    for task in &tasks {
+        task.abort();
+    }
+    // The runner writes what is queued (a change's end record), then ends.
+    drop(d.effects);
+    let drain = intervals.call_timeout + Duration::from_secs(15);
+    if tokio::time::timeout(drain, runner).await.is_err() {
+        eprintln!(
+            "flightdeck: a call was still running after {}s; check the journal",
+            drain.as_secs()
+        );
+        return ERROR;
+    }
+    crate::notify::drain(notifier).await;
+    // Notifications that could not be sent: said, not lost.
+    while let Ok(msg) = d.rx.try_recv() {
+        if let Msg::NotifyFailed(text) = msg {
+            eprintln!("flightdeck: {}", crate::ui::text::inert(&text));
+        }
+    }
+    code
+}
+
+/// The longest `--reason` taken (the journal and the team read it).
+const MAX_REASON: usize = 1_000;
+
+/// A change's arguments checked before anything is read: without a
+/// terminal `--yes` and `--service` are needed; a reason must be short.
+fn gate(command: &Command, service_given: bool, services: &[String]) -> Option<u8> {
+    let args = match command {
+        Command::Status { .. } | Command::Watch { .. } => return None,
+        Command::Weight { change, .. } => change,
+        Command::Advance(a)
+        | Command::Promote(a)
+        | Command::Pause(a)
+        | Command::Resume(a)
+        | Command::Approve(a)
+        | Command::Reject(a)
+        | Command::Rollback(a) => a,
+    };
+    if args
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > MAX_REASON)
+    {
+        eprintln!(
+            "flightdeck: --reason is longer than {MAX_REASON} characters; nothing was changed"
+        );
+        return Some(USAGE);
+    }
+    // `--yes` acts without a question: it must not pick the first of
+    // several services for the operator (seen: `payments` rolled back
+    // when `auth-service` was meant).
+    if args.yes && !service_given && services.len() > 1 {
+        eprintln!(
+            "flightdeck: --yes needs --service NAME when the config has more than one service ({}); nothing was changed",
+            services.join(", ")
+        );
+        return Some(USAGE);
+    }
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !tty && (!args.yes || !service_given) {
+        eprintln!(
+            "flightdeck: refused: without a terminal a change needs --yes and --service NAME (and --reason where the policy asks for one); nothing was changed"
+        );
+        return Some(if args.yes { USAGE } else { REFUSED });
+    }
+    None
+}
+
+/// SIGINT, SIGTERM and SIGHUP stop a change at its next step boundary, as
+/// in the console.
+fn spawn_signals(tx: mpsc::UnboundedSender<Msg>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        loop {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+            if tx.send(Msg::Shutdown(name.into())).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+mod changes;
+mod status;
+mod watch;
+
+pub use status::{status_json, status_text};
