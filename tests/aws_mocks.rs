@@ -1,7 +1,8 @@
 //! What moto cannot answer, through the SDK's own mocks (aws-smithy-mocks):
 //! ECS service events and a rolling deployment (PRIMARY + ACTIVE), which
 //! the core reads as a release with its baseline; and AccessDenied with the
-//! request id, the IAM action and the resource.
+//! request id, the IAM action and the resource. And a slow ELB (wiremock
+//! speaking the query protocol) that a rollback must not wait on.
 
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
@@ -269,6 +270,107 @@ async fn the_deployment_history_names_the_task_definition_before_the_latest_depl
     assert_eq!(
         fleet.task_definition_before("auth-production").await?,
         Some(("auth:41".to_string(), "auth:42".to_string()))
+    );
+    Ok(())
+}
+
+/// An ELB endpoint on wiremock speaking the query protocol: DescribeRules
+/// answers a weighted forward with stickiness, ModifyRule answers with a
+/// request id.
+fn rules_xml(op: &str, stable: u16, canary: u16) -> String {
+    format!(
+        r#"<{op}Response xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
+  <{op}Result>
+    <Rules>
+      <member>
+        <RuleArn>{RULE}</RuleArn>
+        <Priority>10</Priority>
+        <IsDefault>false</IsDefault>
+        <Conditions/>
+        <Actions>
+          <member>
+            <Type>forward</Type>
+            <Order>1</Order>
+            <ForwardConfig>
+              <TargetGroups>
+                <member><TargetGroupArn>{STABLE_TG}</TargetGroupArn><Weight>{stable}</Weight></member>
+                <member><TargetGroupArn>{CANARY_TG}</TargetGroupArn><Weight>{canary}</Weight></member>
+              </TargetGroups>
+              <TargetGroupStickinessConfig><Enabled>true</Enabled><DurationSeconds>300</DurationSeconds></TargetGroupStickinessConfig>
+            </ForwardConfig>
+          </member>
+        </Actions>
+      </member>
+    </Rules>
+  </{op}Result>
+  <ResponseMetadata><RequestId>req-{op}</RequestId></ResponseMetadata>
+</{op}Response>"#
+    )
+}
+
+const RULE: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/auth/1/2/3";
+const STABLE_TG: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/auth-stable/1";
+const CANARY_TG: &str =
+    "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/auth-canary/2";
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_rollback_does_not_wait_on_a_slow_read_of_the_rule() -> TestResult {
+    use flightdeck::core::model::TrafficSplit;
+    use flightdeck::sources::Traffic;
+    use wiremock::matchers::{body_string_contains, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let xml = |body: String| ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "text/xml");
+    // The console read the rule once (its actions are kept)…
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=DescribeRules"))
+        .respond_with(xml(rules_xml("DescribeRules", 90, 10)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    let settings = flightdeck::sources::aws::AwsSettings {
+        region: Some("eu-west-1".into()),
+        profile: None,
+        endpoint_url: Some(server.uri()),
+    };
+    let sdk =
+        flightdeck::sources::aws::sdk_config(&settings, std::time::Duration::from_secs(300)).await;
+    let traffic = flightdeck::sources::aws::elb::AwsTraffic::new(
+        &sdk,
+        flightdeck::config::Listener::Rule(RULE.into()),
+        STABLE_TG.into(),
+        Some(CANARY_TG.into()),
+    );
+    assert_eq!(traffic.weights().await?.split.canary, 10);
+    // …then the API slows down: DescribeRules takes two minutes.
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=DescribeRules"))
+        .respond_with(
+            xml(rules_xml("DescribeRules", 90, 10)).set_delay(std::time::Duration::from_secs(120)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=ModifyRule"))
+        .respond_with(xml(rules_xml("ModifyRule", 100, 0)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // The rollback's write does not wait for the slow read: it falls back
+    // to the actions read before (a bound, not a speed measurement).
+    let write = traffic.set_weights(None, TrafficSplit::ALL_STABLE);
+    tokio::time::timeout(std::time::Duration::from_secs(60), write).await??;
+    let requests = server.received_requests().await.unwrap_or_default();
+    let modify = requests
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .find(|b| b.contains("Action=ModifyRule"))
+        .ok_or("no ModifyRule")?;
+    assert!(
+        modify.contains("DurationSeconds=300"),
+        "stickiness kept: {modify}"
     );
     Ok(())
 }

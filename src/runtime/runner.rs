@@ -237,7 +237,15 @@ async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>,
                 .with_hint("free space or fix the journal path; nothing was changed")
         })?;
     }
-    let result = match tokio::time::timeout(runner.timeout, execute(runner, &call.step)).await {
+    // A rollback's weights: a short read of its own, then a whole budget
+    // for the write.
+    let budget = match &call.step {
+        Step::SetWeights { expect: None, .. } => {
+            runner.timeout + crate::sources::ROLLBACK_READ_BUDGET
+        }
+        _ => runner.timeout,
+    };
+    let result = match tokio::time::timeout(budget, execute(runner, &call.step)).await {
         Ok(result) => result,
         Err(_) => Err(SourceError::of_kind(
             ErrorKind::Timeout,

@@ -69,6 +69,11 @@ pub trait Fleet: Send + Sync {
     }
 }
 
+/// How long a rollback's read of the listener rule (only to keep the
+/// rule's other actions) may take before the last actions read are used;
+/// the write after it keeps a whole call's budget.
+pub const ROLLBACK_READ_BUDGET: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The weighted forward action of the ALB listener rule (or listener).
 #[async_trait]
 pub trait Traffic: Send + Sync {

@@ -291,9 +291,21 @@ impl Traffic for AwsTraffic {
                 actions
             }
             // A rollback: no comparison. Read only to keep the actions'
-            // shape; when the read fails, the last actions read will do;
-            // never a shape guessed from the config.
-            None => match self.read().await {
+            // shape, within a short budget of its own; when the read fails
+            // or is slow, the last actions read will do; never a shape
+            // guessed from the config. The write keeps its full budget.
+            None => match tokio::time::timeout(crate::sources::ROLLBACK_READ_BUDGET, self.read())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SourceError::of_kind(
+                        ErrorKind::Timeout,
+                        format!(
+                            "elasticloadbalancing:DescribeRules on {} took over {}s",
+                            self.listener.arn(),
+                            crate::sources::ROLLBACK_READ_BUDGET.as_secs()
+                        ),
+                    ))
+                }) {
                 Ok(actions) => actions,
                 Err(e) => match self.last.lock().ok().and_then(|l| l.clone()) {
                     Some(actions) if forward_config(&actions).is_some() => actions,
