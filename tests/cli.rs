@@ -379,3 +379,40 @@ fn yes_without_service_is_refused_when_the_config_has_several() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn watch_decides_from_aws_also_after_the_fact() -> TestResult {
+    // Seen: both `watch --until rolled-back` and `--until promoted` timed
+    // out when started after the rollback had ended.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let l = rt.block_on(layout("watch-after"))?;
+    let dir = tempfile::tempdir()?;
+    let config = moto_config(dir.path(), &l)?;
+    let journal = dir.path().join("journal.jsonl");
+    let run = |extra: &[&str]| -> Result<Output, std::io::Error> {
+        let mut args = vec!["--config", path(&config), "--journal", path(&journal)];
+        args.extend_from_slice(extra);
+        flightdeck(&args)
+    };
+    let out = run(&[
+        "--service",
+        "auth-cli",
+        "rollback",
+        "--yes",
+        "--reason",
+        "bad release",
+    ])?;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["watch", "--until", "rolled-back", "--timeout", "30s"])?;
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["watch", "--until", "promoted", "--timeout", "30s"])?;
+    assert_eq!(
+        code(&out),
+        5,
+        "promoted can no longer happen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
