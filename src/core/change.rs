@@ -138,6 +138,11 @@ impl Step {
                     to.canary
                 )
             }
+            Step::UpdateStable { service, from, to } if from == to => {
+                format!(
+                    "{service}: task definition {to} (set again: it was there at the last read)"
+                )
+            }
             Step::UpdateStable { service, from, to } => {
                 format!("{service}: task definition {from} → {to}")
             }
