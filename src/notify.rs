@@ -165,6 +165,15 @@ pub fn notice_for(record: &JournalRecord, environment: &str) -> Option<Notice> {
                 "success",
                 format!("{name} done: {}", record.service),
             ),
+            other if other.starts_with("partial") => {
+                fields.push(("Result".into(), other.to_string()));
+                (
+                    format!("{change}:end"),
+                    Level::Warning,
+                    "warning",
+                    format!("{name} partly done: {}", record.service),
+                )
+            }
             other if other.starts_with("stopped") => {
                 fields.push(("Result".into(), other.to_string()));
                 (

@@ -793,3 +793,130 @@ mod one_actor {
         let _ = STABLE_SERVICE;
     }
 }
+
+mod review_findings {
+    use super::*;
+    use flightdeck::core::model::{ErrorKind, LeaseHolder, Loadable, SourceError};
+
+    #[test]
+    fn a_rollback_confirmed_behind_a_call_survives_sighup() {
+        let mut h = Harness::new("good", tuesday(), false);
+        h.model.analysis_settings.auto_advance = false;
+        h.key(Key::char(']'));
+        let fx = h.confirm("");
+        // The scale call is in flight; the rollback waits for it…
+        h.key(Key::char('R'));
+        let rollback = h.confirm("bad canary");
+        // …and the SSH link drops.
+        h.send(Msg::Shutdown("SIGHUP".into()));
+        h.carry_out(fx);
+        h.carry_out(rollback);
+        h.run_for(5);
+        assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+        assert!(h.model.quit);
+        assert_eq!(
+            h.model.last_change.map(|l| (l.change.kind, l.result)),
+            Some((
+                flightdeck::core::change::ChangeKind::Rollback,
+                "ok".to_string()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_rollback_on_stale_reads_still_moves_traffic_and_the_canary() {
+        // Another actor moved traffic after the last good reads; both
+        // sources are throttled now. Stale data never says "nothing to do".
+        let mut h = Harness::new("good", tuesday(), false);
+        h.model.analysis_settings.auto_advance = false;
+        h.command("weight 0");
+        let fx = h.confirm("");
+        h.carry_out(fx);
+        h.settle(60);
+        let _ = h
+            .world
+            .scale(flightdeck::sources::demo::world::CANARY_SERVICE, 0);
+        h.run_for(2);
+        let throttled =
+            SourceError::of_kind(ErrorKind::Throttled { retry_after: None }, "Rate exceeded");
+        h.model.fleet.fail(throttled.clone(), h.now);
+        h.model.traffic.fail(throttled, h.now);
+        assert!(matches!(h.model.fleet, Loadable::Stale { .. }));
+        h.key(Key::char('R'));
+        let steps = match &h.model.overlay {
+            Overlay::Confirm(c) => c.change.step_lines().join("\n"),
+            _ => status(&h),
+        };
+        assert!(steps.contains("1. traffic: canary 0%"), "{steps}");
+        assert!(steps.contains("to 0 tasks"), "{steps}");
+    }
+
+    #[test]
+    fn a_rollback_that_leaves_the_stable_service_is_partial_not_ok() {
+        let mut h = promoted();
+        h.model.baseline = None;
+        h.model.baseline_asked = true;
+        // The canary gets traffic again by another tool.
+        h.world.set_weights(TrafficSplit::percent(10));
+        h.run_for(2);
+        h.key(Key::char('R'));
+        let fx = h.confirm("no baseline");
+        h.carry_out(fx);
+        h.settle(60);
+        let last = h.model.last_change.clone().map(|l| (l.result, l.failure));
+        let (result, failure) = last.unwrap_or_default();
+        assert!(
+            result.starts_with("partial: auth-service-production is left on auth-service:42"),
+            "{result}"
+        );
+        assert!(failure.is_some(), "a partial rollback is not a success");
+        assert_eq!(h.world_state().0, 0, "traffic moved");
+    }
+
+    #[test]
+    fn the_automation_holds_while_a_team_mate_holds_the_lease() {
+        let mut h = Harness::new("good", tuesday(), false);
+        let id = h.world.pipeline().id;
+        assert!(h.world.approve(id, "production", "mlopes").is_ok());
+        let holder = LeaseHolder {
+            operator: "ana".into(),
+            via: "console".into(),
+            change: "c".into(),
+            action: "set_weight".into(),
+            host: "bastion-1".into(),
+            pid: 42,
+            since: "2026-12-01T10:30:00Z".into(),
+        };
+        for _ in 0..(8 * 60) {
+            // Ana keeps holding it.
+            h.lease_holder = Some(holder.clone());
+            h.run_for(1);
+        }
+        assert!(!h.model.plan_state.paused, "a refusal is not a failure");
+        let refusals = h
+            .records()
+            .into_iter()
+            .filter(|r| r.result.starts_with("refused"))
+            .count();
+        assert_eq!(
+            refusals, 0,
+            "the automation does not journal a refusal a second"
+        );
+        let attempts = h
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Begin(_)))
+            .count();
+        assert!(
+            attempts <= 8 * 60 / 30 + 1,
+            "{attempts} attempts in 8 minutes"
+        );
+        let holds = h.records_of("hold");
+        assert!(
+            holds
+                .iter()
+                .any(|r| r.to.contains("another actor's change: ana@bastion-1")),
+            "{holds:?}"
+        );
+    }
+}

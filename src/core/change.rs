@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::data::{FleetSnapshot, ServiceInfo, Time, Track, TrafficSplit};
+use super::model::Loadable;
 use super::model::Model;
 use super::update::humanize;
 
@@ -241,7 +242,12 @@ pub struct Baseline {
 /// not "loaded") gives none: never a guess.
 pub fn applicable_baseline(model: &Model) -> Option<&Baseline> {
     let b = model.baseline.as_ref()?;
-    let read_at = model.fleet.read_at()?;
+    // Fresh: the last read succeeded (stale data is what a throttled or
+    // denied read left).
+    let Loadable::Ready { at: read_at, .. } = &model.fleet else {
+        return None;
+    };
+    let read_at = *read_at;
     if read_at < b.seen_at {
         return None;
     }
@@ -492,6 +498,7 @@ pub fn review(
 /// idempotent): a few-seconds-old read of the stable service is no reason
 /// to skip it, another process may have moved it since.
 pub fn rollback(model: &Model) -> Result<Planned, String> {
+    let fleet_fresh = matches!(model.fleet, Loadable::Ready { .. });
     let split = model.traffic.value().map(|f| f.split);
     let from = split.map_or("?%".to_string(), |s| format!("{}%", s.canary_pct()));
     let fleet = model.fleet.value();
@@ -507,10 +514,8 @@ pub fn rollback(model: &Model) -> Result<Planned, String> {
         (Some(b), _) => Some(b.stable_task_definition.clone()),
         // No canary service: the task definition that was PRIMARY before,
         // from a read that is loaded now.
-        (None, None) => model
-            .fleet
-            .read_at()
-            .and(stable)
+        (None, None) => stable
+            .filter(|_| fleet_fresh)
             .and_then(|s| s.previous_task_definition())
             .map(str::to_string),
         (None, Some(_)) => None,
@@ -523,10 +528,10 @@ pub fn rollback(model: &Model) -> Result<Planned, String> {
             to: target.clone(),
         }),
         None => {
-            let why = match (&model.baseline, model.fleet.read_at()) {
-                (_, None) => "ECS cannot be read now, so no baseline can be confirmed".to_string(),
-                (None, _) => "the release baseline is unknown".to_string(),
-                (Some(b), _) => format!(
+            let why = match (&model.baseline, fleet_fresh) {
+                (_, false) => "ECS cannot be read now, so no baseline can be confirmed".to_string(),
+                (None, true) => "the release baseline is unknown".to_string(),
+                (Some(b), true) => format!(
                     "the baseline (stable {}, release {}) does not describe what it runs now",
                     b.stable_task_definition, b.release_task_definition
                 ),
@@ -537,16 +542,15 @@ pub fn rollback(model: &Model) -> Result<Planned, String> {
             ));
         }
     }
+    // Always (idempotent): a read that says 0 tasks may be old, and
+    // another actor may be scaling it up right now.
     if let Some(service) = &model.service.canary_service {
-        let desired = canary.map(|c| c.desired);
-        if desired.is_none_or(|d| d > 0) || model.running.is_some() {
-            steps.push(Step::ScaleCanary {
-                service: service.clone(),
-                from: desired.unwrap_or(0),
-                to: 0,
-                expect: None,
-            });
-        }
+        steps.push(Step::ScaleCanary {
+            service: service.clone(),
+            from: canary.map_or(0, |c| c.desired),
+            to: 0,
+            expect: None,
+        });
     }
     if let Some(Step::UpdateStable { to, .. }) = steps.get(1) {
         steps.push(Step::WaitStable {
@@ -555,10 +559,12 @@ pub fn rollback(model: &Model) -> Result<Planned, String> {
         });
     }
     // At rest: no traffic, no canary tasks, the stable service on the
-    // baseline (all as read now), and no change under way.
-    let at_rest = split.is_some_and(|s| s.canary == 0)
-        && canary.is_none_or(|c| c.desired == 0)
-        && model.fleet.read_at().is_some()
+    // baseline (all as fresh reads say: stale data never refuses a
+    // rollback), and no change under way.
+    let at_rest = matches!(model.traffic, Loadable::Ready { .. })
+        && fleet_fresh
+        && split.is_some_and(|s| s.canary == 0)
+        && canary.is_none_or(|c| c.desired == 0 && c.running == 0)
         && match &target {
             Some(t) => stable_now.as_deref() == Some(t.as_str()),
             None => model.baseline.is_none(),

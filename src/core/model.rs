@@ -640,6 +640,9 @@ pub struct Model {
     pub fleet_written_at: Option<Time>,
     /// Changes the journal shows unfinished, until acknowledged.
     pub unfinished: Vec<Unfinished>,
+    /// Until when the automation holds because another actor's lease
+    /// refused its change, and who holds it.
+    pub lease_busy: Option<(Time, String)>,
     /// The hold last journaled, so each hold is recorded once.
     pub hold_noted: Option<String>,
     /// Sources journaled as stale, until they answer again.
@@ -727,6 +730,7 @@ impl Model {
             weights_written_at: None,
             fleet_written_at: None,
             unfinished: init.unfinished,
+            lease_busy: None,
             hold_noted: None,
             stale_noted: Vec::new(),
             observer: false,

@@ -158,10 +158,11 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         // (SIGHUP, a closed terminal): each of its calls has its timeout,
         // so the wait stays bounded while it moves.
         if deadline.is_some()
-            && model
-                .running
-                .as_ref()
-                .is_some_and(|r| r.change.kind == crate::core::change::ChangeKind::Rollback)
+            && (model.pending_rollback.is_some()
+                || model
+                    .running
+                    .as_ref()
+                    .is_some_and(|r| r.change.kind == crate::core::change::ChangeKind::Rollback))
         {
             deadline = Some(Instant::now() + drain);
         }

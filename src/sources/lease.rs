@@ -1,7 +1,6 @@
 //! The change lease's adapters: a lock file per service in the state
-//! directory (one actor across every console and CLI process of this
-//! machine's users that share the directory), and an in-process one for the
-//! simulator and tests. A shared adapter (a DynamoDB item) plugs in behind
+//! directory (one actor across every console and CLI process of the user),
+//! and an in-process one for the simulator and tests. A shared adapter (a DynamoDB item) plugs in behind
 //! the same `Lease` port.
 //!
 //! The file holds the service's identity, a generation and the holder; it
@@ -141,7 +140,8 @@ fn fnv(text: &str) -> u64 {
 
 impl LocalLease {
     /// The lease of the service `identity`, in `dir` (created 0700 when
-    /// missing).
+    /// missing). The file is 0600: one user's consoles and commands share
+    /// it (the default state directory is the user's own).
     pub fn new(dir: &Path, identity: &str) -> LocalLease {
         LocalLease {
             path: dir.join(format!("{:016x}.lease", fnv(identity))),
@@ -154,55 +154,20 @@ impl LocalLease {
         &self.path
     }
 
-    fn io_error(&self, what: &str, e: &std::io::Error) -> SourceError {
-        SourceError::new(format!(
-            "cannot {what} the change lease {}: {e}",
-            self.path.display()
-        ))
-        .with_hint("check the state directory is writable; nothing was changed")
-    }
-
     /// Read the state under an exclusive `flock`, let `f` change it, write
-    /// it back when it did. The lock ends when the file is closed.
-    fn with_locked<T>(&self, f: impl FnOnce(&mut State) -> (T, bool)) -> Result<T, SourceError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| self.io_error("create the folder of", &e))?;
-        }
-        let mut options = OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-        }
-        let mut file: File = options
-            .open(&self.path)
-            .map_err(|e| self.io_error("open", &e))?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock on a descriptor this function owns.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(self.io_error("lock", &std::io::Error::last_os_error()));
-        }
-        let mut text = String::new();
-        file.read_to_string(&mut text)
-            .map_err(|e| self.io_error("read", &e))?;
-        let mut state = serde_json::from_str::<State>(&text).unwrap_or_default();
-        if state.identity.is_empty() {
-            state.identity = self.identity.clone();
-        }
-        let (out, changed) = f(&mut state);
-        if changed {
-            let body = serde_json::to_vec_pretty(&state)
-                .map_err(|e| self.io_error("write", &std::io::Error::other(e)))?;
-            file.set_len(0)
-                .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
-                .and_then(|()| file.write_all(&body))
-                .and_then(|()| file.sync_data())
-                .map_err(|e| self.io_error("write", &e))?;
-        }
-        Ok(out)
+    /// it back when it did. On a thread of the blocking pool, never on the
+    /// loop: a lock held by a stuck process must not freeze the console (or
+    /// a rollback); the lock is tried without blocking until
+    /// `LOCK_PATIENCE` has passed.
+    async fn with_locked<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut State) -> (T, bool) + Send + 'static,
+    ) -> Result<T, SourceError> {
+        let (path, identity) = (self.path.clone(), self.identity.clone());
+        tokio::task::spawn_blocking(move || locked(&path, &identity, f))
+            .await
+            .map_err(|e| SourceError::new(format!("the change lease: {e}")))?
     }
-
     fn stamped(&self, me: &LeaseHolder) -> LeaseHolder {
         LeaseHolder {
             host: self.host.clone(),
@@ -217,20 +182,121 @@ impl LocalLease {
 impl Lease for LocalLease {
     async fn acquire(&self, me: &LeaseHolder, take_over: bool) -> Result<LeaseGrant, SourceError> {
         let me = self.stamped(me);
-        self.with_locked(|state| {
-            let result = acquire_in(state, &me, take_over, &self.host);
+        let host = self.host.clone();
+        self.with_locked(move |state| {
+            let result = acquire_in(state, &me, take_over, &host);
             let changed = result.is_ok();
             (result, changed)
-        })?
+        })
+        .await?
     }
 
     async fn check(&self, me: &LeaseHolder, generation: u64) -> Result<(), SourceError> {
-        self.with_locked(|state| (check_in(state, me, generation), false))?
+        let me = me.clone();
+        self.with_locked(move |state| (check_in(state, &me, generation), false))
+            .await?
     }
 
     async fn release(&self, me: &LeaseHolder, generation: u64) {
-        let _ = self.with_locked(|state| ((), release_in(state, me, generation)));
+        let me = me.clone();
+        let _ = self
+            .with_locked(move |state| ((), release_in(state, &me, generation)))
+            .await;
     }
+}
+
+/// How long a lease operation tries to get the file's lock (others hold it
+/// only to read and rewrite a few hundred bytes).
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn io_error(path: &Path, what: &str, e: &std::io::Error) -> SourceError {
+    SourceError::new(format!(
+        "cannot {what} the change lease {}: {e}",
+        path.display()
+    ))
+    .with_hint("check the state directory is writable; nothing was changed")
+}
+
+/// The blocking part of `LocalLease::with_locked`.
+fn locked<T>(
+    path: &Path,
+    identity: &str,
+    f: impl FnOnce(&mut State) -> (T, bool),
+) -> Result<T, SourceError> {
+    use std::os::fd::AsRawFd;
+    if let Some(dir) = path.parent() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(dir)
+            .map_err(|e| io_error(path, "create the folder of", &e))?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut file: File = options.open(path).map_err(|e| io_error(path, "open", &e))?;
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(io_error(path, "lock", &e));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(SourceError::of_kind(
+                ErrorKind::Timeout,
+                format!(
+                    "the change lease {} stayed locked by another process for {}s",
+                    path.display(),
+                    LOCK_PATIENCE.as_secs()
+                ),
+            )
+            .with_hint("a process holding it may be stuck (see `fuser` on the file)"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| io_error(path, "read", &e))?;
+    let mut state = if text.trim().is_empty() {
+        State::default()
+    } else {
+        // A file that does not parse is never taken as free: a live
+        // holder's lease would be lost without a word.
+        serde_json::from_str::<State>(&text).map_err(|e| {
+            SourceError::new(format!(
+                "the change lease {} cannot be read ({e})",
+                path.display()
+            ))
+            .with_hint("if no change is under way, remove the file; a rollback goes on without it")
+        })?
+    };
+    if state.identity.is_empty() {
+        state.identity = identity.to_string();
+    }
+    let (out, changed) = f(&mut state);
+    if changed {
+        let body = serde_json::to_vec_pretty(&state)
+            .map_err(|e| io_error(path, "write", &std::io::Error::other(e)))?;
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
+            .and_then(|()| file.write_all(&body))
+            .and_then(|()| file.sync_data())
+            .map_err(|e| io_error(path, "write", &e))?;
+    }
+    Ok(out)
 }
 
 /// The lease within one process (the simulator, tests): the same rules.
@@ -350,6 +416,39 @@ mod tests {
         let grant = block(lease.acquire(&holder("new", "set_weight"), false))?;
         assert_eq!(grant.generation, 5);
         assert_eq!(grant.abandoned.map(|h| h.change).as_deref(), Some("old"));
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_locked_by_a_stuck_process_is_not_waited_on_forever()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir()?;
+        let lease = LocalLease::new(dir.path(), "id");
+        block(lease.acquire(&holder("a", "promote"), false))?;
+        // Another process takes the file's lock and never lets go.
+        let stuck = File::open(lease.path())?;
+        // SAFETY: flock on a descriptor this test owns.
+        assert_eq!(unsafe { libc::flock(stuck.as_raw_fd(), libc::LOCK_EX) }, 0);
+        let err = block(lease.acquire(&holder("b", "rollback"), true))
+            .err()
+            .ok_or("acquired through a held lock")?;
+        assert_eq!(err.kind, ErrorKind::Timeout, "{err}");
+        assert!(err.message.contains("stayed locked"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_lease_file_that_does_not_parse_is_not_taken_as_free()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let lease = LocalLease::new(dir.path(), "id");
+        block(lease.acquire(&holder("a", "promote"), false))?;
+        std::fs::write(lease.path(), "{\"identity\": \"id\", \"genera")?;
+        let err = block(lease.acquire(&holder("b", "set_weight"), false))
+            .err()
+            .ok_or("a torn lease file was taken as free")?;
+        assert!(err.message.contains("cannot be read"), "{err}");
         Ok(())
     }
 

@@ -238,6 +238,11 @@ pub fn hold_reason(model: &Model) -> Option<String> {
     if let Some(r) = &model.running {
         return Some(format!("{} under way", r.change.kind.action_name()));
     }
+    if let Some((until, who)) = &model.lease_busy
+        && model.now < *until
+    {
+        return Some(format!("another actor's change: {who}"));
+    }
     if let Some(hold) = outside_policy(model) {
         return Some(hold);
     }
@@ -280,9 +285,10 @@ fn passes_needed(model: &Model) -> usize {
         .and_then(|i| model.plan.steps.get(i))
         .and_then(|s| s.bake)
         .map_or(0, |b| b.as_secs());
+    // The model keeps the last 500 verdicts: never ask for more.
     usize::try_from(bake.div_ceil(interval))
         .unwrap_or(usize::MAX)
-        .max(1)
+        .clamp(1, 400)
 }
 
 /// What stops automation before it starts and stops an automatic change

@@ -90,7 +90,11 @@ pub(in crate::core::update) fn on_begun(
 
 /// Another actor holds the service's lease: the change never began. Said
 /// and journaled; an automatic change pauses the automation rather than
-/// try again.
+/// Another actor holds the service's lease: the change never began. An
+/// operator's change is said and journaled. The automation's is not tried
+/// again for `BUSY_HOLD`: it holds, and says so once (the hold record),
+/// rather than journal a refusal every second or pause itself for a team
+/// mate's change.
 pub(in crate::core::update) fn refused(
     model: &mut Model,
     e: &SourceError,
@@ -102,14 +106,20 @@ pub(in crate::core::update) fn refused(
     };
     let c = &running.change;
     let result = format!("refused: {e}");
-    let mut rec = simple_record(model, ctx, c.kind.action_name(), &c.from, &c.to);
-    rec.result = result.clone();
-    rec.reason = c.reason.clone();
-    rec.automatic = c.automatic;
-    rec.operator = who(c, ctx);
-    fx.push(Effect::Journal(rec));
     let text = format!("{} {} → {} {result}", c.kind.action_name(), c.from, c.to);
-    model.push_journal(ctx.now, JournalKind::Error, text.clone());
+    if c.automatic {
+        let who = e
+            .message
+            .trim_start_matches("another change holds this service: ");
+        model.lease_busy = Some((ctx.now + BUSY_HOLD, who.to_string()));
+    } else {
+        let mut rec = simple_record(model, ctx, c.kind.action_name(), &c.from, &c.to);
+        rec.result = result.clone();
+        rec.reason = c.reason.clone();
+        rec.operator = who(c, ctx);
+        fx.push(Effect::Journal(rec));
+        model.push_journal(ctx.now, JournalKind::Error, text.clone());
+    }
     model.set_status(Level::Error, text);
     model.last_change = Some(Finished {
         change: running.change.clone(),
@@ -117,16 +127,11 @@ pub(in crate::core::update) fn refused(
         ran: Vec::new(),
         failure: Some(e.kind),
     });
-    if running.change.automatic {
-        let why = format!(
-            "an automatic {} could not begin: {}",
-            running.change.kind.action_name(),
-            e.message
-        );
-        pause_automation(model, &why, ctx, fx);
-    }
     after_stop(model, ctx, fx);
 }
+
+/// How long the automation holds after another actor's lease refused it.
+pub(in crate::core::update) const BUSY_HOLD: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 /// During a wait the runner found the lease taken over: stop here.
 pub(in crate::core::update) fn on_lease_lost(

@@ -322,11 +322,11 @@ pub(in crate::core::update) fn finish(model: &mut Model, ctx: &Ctx, fx: &mut Vec
 /// After a change ended: a rollback that was waiting starts, a quit that
 /// was waiting quits.
 pub(in crate::core::update) fn after_stop(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    if let Some((reason, automatic)) = model.pending_rollback.take()
-        && model.stopping.is_none()
-    {
+    if let Some((reason, automatic)) = model.pending_rollback.take() {
         start_rollback(model, reason, automatic, ctx, fx);
-        return;
+        if model.running.is_some() {
+            return;
+        }
     }
     if model.stopping.is_some() && model.running.is_none() {
         model.quit = true;
@@ -370,6 +370,10 @@ pub(in crate::core::update) fn close(model: &mut Model, ctx: &Ctx, fx: &mut Vec<
         format!("stopped: {stop} after {done} of {total} steps; traffic left at {traffic}{tasks}")
     } else if let Some(first) = running.failures.first() {
         format!("failed: {first}")
+    } else if !running.change.notes.is_empty() {
+        // Traffic and the canary are safe; the stable service was left as
+        // it was: not a full rollback, and never reported as one.
+        format!("partial: {}", running.change.notes.join("; "))
     } else {
         "ok".to_string()
     };
@@ -624,17 +628,17 @@ pub(in crate::core::update) fn shut_down(
     if model.stopping.is_none() {
         model.stopping = Some(why.to_string());
     }
-    if let Some((reason, automatic)) = model.pending_rollback.take() {
-        model.push_journal(
-            ctx.now,
-            JournalKind::Error,
-            format!("{why}: the confirmed rollback was not started"),
+    if model.pending_rollback.is_some() {
+        // A confirmed rollback waits for the call under way, then runs to
+        // its end like any confirmed rollback: quitting does not drop it.
+        model.set_status(
+            Level::Warn,
+            format!("{why}: the confirmed rollback starts when the call under way answers, then the console quits…"),
         );
-        let mut rec = simple_record(model, ctx, "rollback", "confirmed", "not started");
-        rec.result = format!("failed: not started: {why} before the call under way answered");
-        rec.reason = reason;
-        rec.automatic = automatic;
-        fx.push(Effect::Journal(rec));
+        if let Some(running) = &mut model.running {
+            running.stop = Some(format!("{why}; preempted by a rollback"));
+        }
+        return;
     }
     match &mut model.running {
         // A confirmed rollback is carried out to its end (an SSH drop at
