@@ -618,6 +618,7 @@ mod one_actor {
             host: "bastion-1".into(),
             pid: 42,
             since: "2026-12-01T10:29:07Z".into(),
+            call_until: None,
         });
         let calls = h.calls.len();
         h.key(Key::char(']'));
@@ -660,6 +661,7 @@ mod one_actor {
             host: "bastion-1".into(),
             pid: 42,
             since: "2026-12-01T10:29:07Z".into(),
+            call_until: None,
         })
     }
 
@@ -886,6 +888,7 @@ mod review_findings {
             host: "bastion-1".into(),
             pid: 42,
             since: "2026-12-01T10:30:00Z".into(),
+            call_until: None,
         };
         for _ in 0..(8 * 60) {
             // Ana keeps holding it.
@@ -919,4 +922,43 @@ mod review_findings {
             "{holds:?}"
         );
     }
+}
+
+#[test]
+fn a_call_of_the_preempted_actor_that_lands_late_is_undone() {
+    use flightdeck::core::model::LeaseHolder;
+    use flightdeck::sources::demo::world::CANARY_SERVICE;
+    // Another console had just passed its lease check and sent a weight
+    // write (up to its call timeout in flight) when on-call rolled back.
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    let until = h.now + chrono::Duration::seconds(35);
+    h.lease_holder = Some(LeaseHolder {
+        operator: "ana".into(),
+        via: "console".into(),
+        change: "other".into(),
+        action: "set_weight".into(),
+        host: "bastion-1".into(),
+        pid: 42,
+        since: "2026-12-01T10:29:00Z".into(),
+        call_until: Some(until.to_rfc3339()),
+    });
+    h.key(Key::char('R'));
+    let fx = h.confirm("now");
+    h.carry_out(fx);
+    h.run_for(10);
+    // Its write lands after the rollback's.
+    h.world.set_weights(TrafficSplit::percent(50));
+    let _ = h.world.scale(CANARY_SERVICE, 5);
+    h.settle(20 * 60);
+    h.run_for(60);
+    assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+    let end = h.model.last_change.map(|l| (l.result, l.ran));
+    let (result, ran) = end.unwrap_or_default();
+    assert_eq!(result, "ok");
+    assert!(
+        ran.iter()
+            .any(|s| s.contains("call in flight to land or time out")),
+        "{ran:?}"
+    );
 }

@@ -75,6 +75,9 @@ pub enum Step {
         task_definition: String,
         timeout: Duration,
     },
+    /// Until a moment passes: the call in flight of a change a rollback took
+    /// over can land no later (then the rollback sets things again).
+    WaitUntil { until: Time, why: String },
     /// Approve or reject the run's pending deployment, with the comment
     /// GitHub requires (the dialog's reason, set when it is confirmed).
     Review {
@@ -90,7 +93,7 @@ impl Step {
     pub fn is_wait(&self) -> bool {
         matches!(
             self,
-            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. }
+            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. }
         )
     }
 
@@ -102,6 +105,7 @@ impl Step {
             Step::SetWeights { .. } => "set_weights",
             Step::UpdateStable { .. } => "update_stable",
             Step::WaitStable { .. } => "wait_stable",
+            Step::WaitUntil { .. } => "wait_in_flight",
             Step::Review { approve: true, .. } => "approve",
             Step::Review { approve: false, .. } => "reject",
         }
@@ -153,6 +157,10 @@ impl Step {
             } => format!(
                 "wait for the stable service to run {task_definition} (up to {})",
                 humanize(*timeout)
+            ),
+            Step::WaitUntil { until, why } => format!(
+                "wait until {} for {why} to land or time out, then set traffic and the canary again",
+                until.format("%H:%M:%S UTC")
             ),
             Step::Review {
                 run_id,

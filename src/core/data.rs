@@ -126,6 +126,11 @@ pub struct LeaseHolder {
     /// RFC 3339, when the lease was taken.
     #[serde(default)]
     pub since: String,
+    /// RFC 3339: until when the holder's last call may still land (stamped
+    /// at its lease check before each call). A rollback that takes over
+    /// before then sets traffic and the canary again after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_until: Option<String>,
 }
 
 impl LeaseHolder {

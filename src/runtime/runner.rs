@@ -99,7 +99,7 @@ pub fn spawn_with_timeout(
                 }
                 Effect::CheckLease { change } => {
                     if let Some(h) = held.as_ref().filter(|h| h.change == change)
-                        && let Err(error) = check_lease(&runner, h).await
+                        && let Err(error) = check_lease(&runner, h, None).await
                     {
                         held = None;
                         let _ = runner.tx.send(Msg::LeaseLost { change, error });
@@ -115,7 +115,16 @@ pub fn spawn_with_timeout(
                 }
                 Effect::Step(call) => {
                     let check = match held.as_ref().filter(|h| h.change == call.change) {
-                        Some(h) => check_lease(&runner, h).await,
+                        Some(h) => {
+                            // Until when this call may still land: its whole
+                            // budget (a rollback's read has its own).
+                            let until = runner.sources.clock.now()
+                                + chrono::Duration::from_std(
+                                    runner.timeout + crate::sources::ROLLBACK_READ_BUDGET,
+                                )
+                                .unwrap_or_default();
+                            check_lease(&runner, h, Some(until)).await
+                        }
                         None => Err(SourceError::of_kind(
                             ErrorKind::Preempted,
                             "this change does not hold the service's change lease",
@@ -210,11 +219,18 @@ async fn begin(runner: &Runner, call: &BeginCall) -> Result<LeaseGrant, SourceEr
 /// Whether the change still holds the lease. For a change, a check that
 /// cannot answer counts as lost (the safe side: stop at the boundary); a
 /// rollback stops only when another actor really took the lease.
-async fn check_lease(runner: &Runner, held: &Held) -> Result<(), SourceError> {
+async fn check_lease(
+    runner: &Runner,
+    held: &Held,
+    call_until: Option<crate::core::model::Time>,
+) -> Result<(), SourceError> {
     if held.generation == 0 {
         return Ok(());
     }
-    let check = runner.sources.lease.check(&held.holder, held.generation);
+    let check = runner
+        .sources
+        .lease
+        .check(&held.holder, held.generation, call_until);
     let result = match tokio::time::timeout(runner.timeout, check).await {
         Ok(result) => result,
         Err(_) => Err(SourceError::new("the change lease did not answer")),
@@ -296,7 +312,9 @@ async fn execute(runner: &Runner, step: &Step) -> Result<Option<RequestId>, Sour
                 .await?
         }
         // Waits are watched by the core, never sent here.
-        Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } => return Ok(None),
+        Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. } => {
+            return Ok(None);
+        }
     };
     Ok(Some(id))
 }

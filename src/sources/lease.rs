@@ -95,9 +95,19 @@ fn acquire_in(
     Ok(grant)
 }
 
-fn check_in(state: &State, me: &LeaseHolder, generation: u64) -> Result<(), SourceError> {
-    match &state.holder {
-        Some(h) if state.generation == generation && h.change == me.change => Ok(()),
+fn check_in(
+    state: &mut State,
+    me: &LeaseHolder,
+    generation: u64,
+    call_until: Option<crate::core::model::Time>,
+) -> Result<(), SourceError> {
+    match &mut state.holder {
+        Some(h) if state.generation == generation && h.change == me.change => {
+            if let Some(until) = call_until {
+                h.call_until = Some(until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            }
+            Ok(())
+        }
         Some(h) => Err(SourceError::of_kind(
             ErrorKind::Preempted,
             format!("the change lease was taken over by {}", h.describe()),
@@ -191,10 +201,19 @@ impl Lease for LocalLease {
         .await?
     }
 
-    async fn check(&self, me: &LeaseHolder, generation: u64) -> Result<(), SourceError> {
+    async fn check(
+        &self,
+        me: &LeaseHolder,
+        generation: u64,
+        call_until: Option<crate::core::model::Time>,
+    ) -> Result<(), SourceError> {
         let me = me.clone();
-        self.with_locked(move |state| (check_in(state, &me, generation), false))
-            .await?
+        self.with_locked(move |state| {
+            let result = check_in(state, &me, generation, call_until);
+            let changed = result.is_ok() && call_until.is_some();
+            (result, changed)
+        })
+        .await?
     }
 
     async fn release(&self, me: &LeaseHolder, generation: u64) {
@@ -326,8 +345,13 @@ impl Lease for MemoryLease {
         self.locked(|state| acquire_in(state, &me, take_over, ""))?
     }
 
-    async fn check(&self, me: &LeaseHolder, generation: u64) -> Result<(), SourceError> {
-        self.locked(|state| check_in(state, me, generation))?
+    async fn check(
+        &self,
+        me: &LeaseHolder,
+        generation: u64,
+        call_until: Option<crate::core::model::Time>,
+    ) -> Result<(), SourceError> {
+        self.locked(|state| check_in(state, me, generation, call_until))?
     }
 
     async fn release(&self, me: &LeaseHolder, generation: u64) {
@@ -348,6 +372,7 @@ mod tests {
             host: String::new(),
             pid: 0,
             since: String::new(),
+            call_until: None,
         }
     }
 
@@ -376,17 +401,17 @@ mod tests {
         let rollback = holder("r-1", "rollback");
         let taken = block(b.acquire(&rollback, true))?;
         assert_eq!(taken.took_over.map(|h| h.change).as_deref(), Some("p-1"));
-        let lost = block(a.check(&promote, grant.generation))
+        let lost = block(a.check(&promote, grant.generation, None))
             .err()
             .ok_or("the promotion kept a lease taken over")?;
         assert_eq!(lost.kind, ErrorKind::Preempted);
         assert!(lost.message.contains("rollback"), "{lost}");
         // The loser's release does not free the rollback's lease.
         block(a.release(&promote, grant.generation));
-        block(b.check(&rollback, taken.generation))?;
+        block(b.check(&rollback, taken.generation, None))?;
         block(b.release(&rollback, taken.generation));
         // Looking only after the rollback ended, it still learns who.
-        let late = block(a.check(&promote, grant.generation))
+        let late = block(a.check(&promote, grant.generation, None))
             .err()
             .ok_or("lost lease unseen")?;
         assert!(

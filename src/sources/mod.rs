@@ -163,8 +163,15 @@ pub trait Lease: Send + Sync {
     /// it — unless `take_over` (a rollback).
     async fn acquire(&self, me: &LeaseHolder, take_over: bool) -> Result<LeaseGrant, SourceError>;
     /// Whether `me` still holds it at `generation`: else
-    /// `ErrorKind::Preempted`, naming who took it.
-    async fn check(&self, me: &LeaseHolder, generation: u64) -> Result<(), SourceError>;
+    /// `ErrorKind::Preempted`, naming who took it. Before a call,
+    /// `call_until` says until when that call may still land (it is kept
+    /// with the holder, for a rollback that takes over meanwhile).
+    async fn check(
+        &self,
+        me: &LeaseHolder,
+        generation: u64,
+        call_until: Option<Time>,
+    ) -> Result<(), SourceError>;
     /// Give it back, if still held at `generation` (a lease taken over is
     /// not the loser's to give back).
     async fn release(&self, me: &LeaseHolder, generation: u64);

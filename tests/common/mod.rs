@@ -320,7 +320,9 @@ impl Harness {
                 approve: false,
                 ..
             } => w.reject(*run_id, environment)?,
-            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } => return Ok(None),
+            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. } => {
+                return Ok(None);
+            }
         };
         Ok(Some(id))
     }

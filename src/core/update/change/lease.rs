@@ -23,6 +23,7 @@ pub(in crate::core::update) fn lease_holder(
         host: String::new(),
         pid: 0,
         since: String::new(),
+        call_until: None,
     }
 }
 
@@ -53,7 +54,9 @@ pub(in crate::core::update) fn on_begun(
     let automatic = running.change.automatic;
     if let Some(previous) = grant.took_over {
         // A rollback took the service from another change, whose actor
-        // stops at its next step boundary.
+        // stops at its next step boundary. A call it made may still land:
+        // traffic and the canary are set again once it cannot.
+        guard_in_flight(model, &previous, ctx);
         let text = format!("took over from {}", previous.describe());
         model.push_journal(ctx.now, JournalKind::Operator, format!("{action}: {text}"));
         let mut rec = simple_record(model, ctx, "lease", &previous.describe(), action);
@@ -86,6 +89,49 @@ pub(in crate::core::update) fn on_begun(
         return after_stop(model, ctx, fx);
     }
     begin_step(model, ctx, fx);
+}
+
+/// The taken-over actor's last call may land until `call_until`: the
+/// rollback waits for that moment after its own steps, then moves all
+/// traffic to stable and the canary to 0 again (both idempotent).
+fn guard_in_flight(model: &mut Model, previous: &LeaseHolder, ctx: &Ctx) {
+    let Some(until) = previous
+        .call_until
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .filter(|t| *t > ctx.now)
+    else {
+        return;
+    };
+    let canary = model.service.canary_service.clone();
+    let Some(running) = &mut model.running else {
+        return;
+    };
+    running.change.steps.push(Step::WaitUntil {
+        until,
+        why: format!("{}'s call in flight", previous.describe()),
+    });
+    running.change.steps.push(Step::SetWeights {
+        expect: None,
+        to: crate::core::model::TrafficSplit::ALL_STABLE,
+    });
+    if let Some(service) = canary {
+        running.change.steps.push(Step::ScaleCanary {
+            service,
+            from: 0,
+            to: 0,
+            expect: None,
+        });
+    }
+    model.push_journal(
+        ctx.now,
+        JournalKind::Operator,
+        format!(
+            "rollback: the change taken over may still have a call landing until {}: traffic and the canary are set again after it",
+            until.format("%H:%M:%S UTC")
+        ),
+    );
 }
 
 /// Another actor holds the service's lease: the change never began. Said

@@ -539,6 +539,16 @@ pub(in crate::core::update) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut
             };
             (*timeout, met, progress)
         }
+        Step::WaitUntil { until, .. } => {
+            let left = (*until - ctx.now).num_seconds().max(0);
+            (
+                // Met when the moment passes; never a timeout before it.
+                (*until - started).to_std().unwrap_or_default()
+                    + std::time::Duration::from_secs(60),
+                ctx.now >= *until,
+                Some(format!("{left}s left")),
+            )
+        }
         _ => return,
     };
     if let (Some(r), Some(p)) = (&mut model.running, progress.clone()) {
