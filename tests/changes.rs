@@ -619,6 +619,7 @@ mod one_actor {
             pid: 42,
             since: "2026-12-01T10:29:07Z".into(),
             call_until: None,
+            started: None,
         });
         let calls = h.calls.len();
         h.key(Key::char(']'));
@@ -662,6 +663,7 @@ mod one_actor {
             pid: 42,
             since: "2026-12-01T10:29:07Z".into(),
             call_until: None,
+            started: None,
         })
     }
 
@@ -889,6 +891,7 @@ mod review_findings {
             pid: 42,
             since: "2026-12-01T10:30:00Z".into(),
             call_until: None,
+            started: None,
         };
         for _ in 0..(8 * 60) {
             // Ana keeps holding it.
@@ -942,6 +945,7 @@ fn a_call_of_the_preempted_actor_that_lands_late_is_undone() {
         pid: 42,
         since: "2026-12-01T10:29:00Z".into(),
         call_until: Some(until.to_rfc3339()),
+        started: None,
     });
     h.key(Key::char('R'));
     let fx = h.confirm("now");

@@ -123,6 +123,10 @@ pub struct LeaseHolder {
     pub host: String,
     #[serde(default)]
     pub pid: u32,
+    /// When that process started (clock ticks after boot, from
+    /// /proc/PID/stat): a pid reused by another process is not the holder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<u64>,
     /// RFC 3339, when the lease was taken.
     #[serde(default)]
     pub since: String,

@@ -44,7 +44,23 @@ fn alive(holder: &LeaseHolder, host: &str) -> bool {
     // another user).
     // SAFETY: kill with signal 0 sends nothing and touches no memory.
     let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    // The pid may have been given to another process since.
+    exists
+        && match (holder.started, process_started(holder.pid)) {
+            (Some(then), Some(now)) => then == now,
+            _ => true,
+        }
+}
+
+/// When process `pid` started, in clock ticks after boot (field 22 of
+/// /proc/PID/stat); None where that cannot be read.
+fn process_started(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count
+    // from the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// This machine's name, for the holder.
@@ -182,6 +198,7 @@ impl LocalLease {
         LeaseHolder {
             host: self.host.clone(),
             pid: std::process::id(),
+            started: process_started(std::process::id()),
             since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             ..me.clone()
         }
@@ -373,6 +390,7 @@ mod tests {
             pid: 0,
             since: String::new(),
             call_until: None,
+            started: None,
         }
     }
 
@@ -474,6 +492,44 @@ mod tests {
             .err()
             .ok_or("a torn lease file was taken as free")?;
         assert!(err.message.contains("cannot be read"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_holder_whose_pid_was_reused_is_gone() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let lease = LocalLease::new(dir.path(), "id");
+        // This test's own pid, alive, but started at another time: the
+        // holder that had this pid has ended.
+        let me = std::process::id();
+        let started = process_started(me).ok_or("no /proc")?;
+        let state = State {
+            identity: "id".into(),
+            generation: 1,
+            holder: Some(LeaseHolder {
+                host: hostname(),
+                pid: me,
+                started: Some(started + 1),
+                ..holder("old", "promote")
+            }),
+            last: None,
+        };
+        std::fs::write(lease.path(), serde_json::to_vec(&state)?)?;
+        let grant = block(lease.acquire(&holder("new", "set_weight"), false))?;
+        assert_eq!(grant.abandoned.map(|h| h.change).as_deref(), Some("old"));
+        // The same pid with the same start is alive: refused.
+        let state = State {
+            holder: Some(LeaseHolder {
+                host: hostname(),
+                pid: me,
+                started: Some(started),
+                ..holder("live", "promote")
+            }),
+            ..state
+        };
+        std::fs::write(lease.path(), serde_json::to_vec(&state)?)?;
+        let refused = block(lease.acquire(&holder("other", "set_weight"), false));
+        assert!(refused.is_err(), "a live holder lost its lease");
         Ok(())
     }
 

@@ -24,6 +24,7 @@ pub(in crate::core::update) fn lease_holder(
         pid: 0,
         since: String::new(),
         call_until: None,
+        started: None,
     }
 }
 
