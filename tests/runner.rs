@@ -202,6 +202,13 @@ impl Rig {
         self.send(Msg::Traffic { started, result });
         let run = self.sources.pipeline.latest_run().await;
         self.send(Msg::Pipeline(run.map(Box::new)));
+        let to = self.sources.clock.now();
+        let points = self
+            .sources
+            .metrics
+            .points(to - chrono::Duration::minutes(10), to)
+            .await;
+        self.send(Msg::Metrics(points));
     }
 
     /// Poll, tick and pass the runner's answers to the core for `ms`.
@@ -531,5 +538,66 @@ async fn a_rollback_works_while_the_weights_cannot_be_read() -> TestResult {
         .weights_unreachable
         .store(false, Ordering::SeqCst);
     assert_eq!(rig.world().await, (0, "auth-service:41".to_string(), 0));
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_failed_automatic_change_is_made_once_and_pauses_automation() -> TestResult {
+    // Seen by review: with UpdateService denied, 901 automatic attempts in
+    // 15 minutes, each with 4 journal fsyncs and 2 notifications. Here the
+    // real runner, the demo fleet behind an AccessDenied on every scale.
+    let mut rig = Rig::new(Duration::from_secs(5))?;
+    {
+        let mut fail = rig.faults.fail.lock().map_err(|_| "lock")?;
+        for n in 1..=1000 {
+            fail.push((
+                "scale_canary",
+                n,
+                SourceError::of_kind(
+                    ErrorKind::Auth,
+                    "ecs:UpdateService on auth-service-production-canary: AccessDeniedException",
+                )
+                .with_request_id(format!("denied-{n}")),
+            ));
+        }
+    }
+    // The second reviewer approves; automation is on.
+    let run = rig.sources.pipeline.latest_run().await?;
+    if let Some(p) = &run.pending {
+        rig.sources
+            .pipeline
+            .review(run.id, &p.environment, &p.environment_ids, true, "ok")
+            .await?;
+    }
+    rig.model.analysis_settings.auto_advance = true;
+    // 12 s at 120x: 24 simulated minutes, far past the 5 min bake.
+    rig.run_for(12_000).await;
+    assert!(rig.model.plan_state.paused, "{:?}", rig.model.journal);
+    let scales = rig
+        .faults
+        .counts
+        .lock()
+        .map_err(|_| "lock")?
+        .iter()
+        .find(|(k, _)| *k == "scale_canary")
+        .map_or(0, |(_, n)| *n);
+    assert_eq!(scales, 1, "one attempt");
+    let records = rig.records().await?;
+    let started = records
+        .iter()
+        .filter(|r| {
+            r["action"] == "set_weight" && r["result"] == "started" && r.get("step").is_none()
+        })
+        .count();
+    assert_eq!(started, 1);
+    let pauses: Vec<&serde_json::Value> =
+        records.iter().filter(|r| r["action"] == "pause").collect();
+    assert_eq!(pauses.len(), 1, "{pauses:?}");
+    assert!(
+        pauses[0]["reason"].as_str().is_some_and(
+            |r| r.contains("an automatic set_weight failed") && r.contains("AccessDenied")
+        ),
+        "{pauses:?}"
+    );
     Ok(())
 }
