@@ -70,6 +70,27 @@ fn run_prefix(h: &mut Harness, open: &str, calls: usize) -> (usize, Vec<Effect>)
     (h.calls.len() - start, queue)
 }
 
+/// Confirm a rollback now, then let the calls `in_flight` answer and
+/// everything settle: traffic 100 % stable, the stable service on the
+/// baseline, the canary at 0 tasks.
+fn rolls_back_to_the_baseline(h: &mut Harness, in_flight: Vec<Effect>, what: &str) {
+    h.model.analysis_settings.auto_advance = false;
+    h.key(Key::char('R'));
+    let fx = h.confirm("invariant");
+    h.carry_out(in_flight);
+    h.carry_out(fx);
+    h.settle(20 * 60);
+    // Calls the change had in flight finish; let everything settle.
+    h.run_for(120);
+    assert!(h.model.running.is_none(), "{what}: still running");
+    assert_eq!(
+        h.world_state(),
+        (0, BASELINE.to_string(), 0),
+        "{what}: {:?}",
+        h.model.last_change
+    );
+}
+
 #[test]
 fn a_rollback_after_any_prefix_of_any_plan_restores_the_baseline() {
     let plans = ["advance", "weight 25", "weight 100", "promote"];
@@ -79,24 +100,7 @@ fn a_rollback_after_any_prefix_of_any_plan_restores_the_baseline() {
             let (ran, in_flight) = run_prefix(&mut h, plan, prefix);
             // The rollback, confirmed now, whatever is in flight; then the
             // call in flight answers.
-            h.model.analysis_settings.auto_advance = false;
-            h.key(Key::char('R'));
-            let fx = h.confirm("invariant");
-            h.carry_out(in_flight);
-            h.carry_out(fx);
-            h.settle(20 * 60);
-            // Calls the change had in flight finish; let everything settle.
-            h.run_for(120);
-            assert!(
-                h.model.running.is_none(),
-                "{plan} after {ran} calls: still running"
-            );
-            assert_eq!(
-                h.world_state(),
-                (0, BASELINE.to_string(), 0),
-                "{plan} after {ran} calls: {:?}",
-                h.model.last_change
-            );
+            rolls_back_to_the_baseline(&mut h, in_flight, &format!("{plan} after {ran} calls"));
             if prefix > ran {
                 break;
             }
@@ -150,27 +154,16 @@ fn a_rollback_restores_the_baseline_also_when_a_second_actor_acts_in_between() {
                 // next boundary (a conflict, a lost lease), then a rollback.
                 h.carry_out(in_flight);
                 h.run_for(3);
-                h.model.analysis_settings.auto_advance = false;
                 if let Some(r) = &h.model.running {
                     assert!(
                         r.change.kind != flightdeck::core::change::ChangeKind::Rollback,
                         "{plan}/{other:?}/{prefix}: no rollback yet"
                     );
                 }
-                h.key(Key::char('R'));
-                let fx = h.confirm("invariant, two actors");
-                h.carry_out(fx);
-                h.settle(20 * 60);
-                h.run_for(120);
-                assert!(
-                    h.model.running.is_none(),
-                    "{plan}/{other:?} after {ran} calls: still running"
-                );
-                assert_eq!(
-                    h.world_state(),
-                    (0, BASELINE.to_string(), 0),
-                    "{plan}/{other:?} after {ran} calls: {:?}",
-                    h.model.last_change
+                rolls_back_to_the_baseline(
+                    &mut h,
+                    Vec::new(),
+                    &format!("{plan}/{other:?} after {ran} calls"),
                 );
                 if prefix > ran {
                     break;

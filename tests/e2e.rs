@@ -433,6 +433,29 @@ fn sighup_mid_promotion_stops_at_a_step_boundary_and_kill_leaves_it_unfinished()
     Ok(())
 }
 
+/// The binary on a live config for `layout` (service `name`, fleet and
+/// traffic read every second), with a journal beside it; returns the
+/// config's path too.
+fn start_on_moto(
+    dir: &std::path::Path,
+    layout: &moto::Layout,
+    name: &str,
+    service_extra: &str,
+) -> Result<(Running, std::path::PathBuf, std::path::PathBuf), Box<dyn std::error::Error>> {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        moto::config_toml(
+            layout,
+            name,
+            "[poll]\nfleet = \"1s\"\ntraffic = \"1s\"",
+            service_extra,
+        )?,
+    )?;
+    let (app, journal) = start_live(dir, &config)?;
+    Ok((app, journal, config))
+}
+
 /// The binary on a live config, with a journal beside it.
 fn start_live(
     dir: &std::path::Path,
@@ -458,17 +481,7 @@ fn live_rollback_against_moto_in_a_real_terminal() -> TestResult {
         .build()?;
     let layout = rt.block_on(moto::layout("e2e"))?;
     let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        moto::config_toml(
-            &layout,
-            "auth-e2e",
-            "[poll]\nfleet = \"1s\"\ntraffic = \"1s\"",
-            "protected = true",
-        )?,
-    )?;
-    let (mut app, journal) = start_live(dir.path(), &config)?;
+    let (mut app, journal, _) = start_on_moto(dir.path(), &layout, "auth-e2e", "protected = true")?;
     app.screen.wait_for("live data from moto", |s| {
         s.contains("auth-e2e")
             && s.contains("10% canary")
@@ -873,17 +886,7 @@ fn a_cli_rollback_takes_over_a_console_mid_promotion_on_moto() -> TestResult {
         .build()?;
     let layout = rt.block_on(moto::layout("takeover"))?;
     let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        moto::config_toml(
-            &layout,
-            "auth-takeover",
-            "[poll]\nfleet = \"1s\"\ntraffic = \"1s\"",
-            "",
-        )?,
-    )?;
-    let (mut app, journal) = start_live(dir.path(), &config)?;
+    let (mut app, journal, config) = start_on_moto(dir.path(), &layout, "auth-takeover", "")?;
     app.screen.wait_for("live data from moto", |s| {
         s.contains("10% canary") && s.contains("stable 9/9") && s.contains("baseline stable")
     })?;
