@@ -1007,3 +1007,41 @@ fn metric_points_are_upserted_by_track_and_time() {
     h.send(flightdeck::core::msg::Msg::Metrics(Ok(vec![revised, late])));
     assert!(!h.model.dirty);
 }
+
+#[test]
+fn a_negative_canary_error_series_never_moves_traffic() {
+    // Seen: a canary error series of -1.0 passed, and auto_advance moved
+    // the canary 10 % → 50 %.
+    use flightdeck::core::model::{MetricPoint, Track};
+    let mut h = Harness::new("good", tuesday(), false);
+    approve_in_world(&mut h);
+    for _ in 0..(20 * 60) {
+        h.now += chrono::Duration::seconds(1);
+        h.poll();
+        // The provider's answer, as it came: every canary point -1 %.
+        let points: Vec<MetricPoint> = h
+            .model
+            .metrics
+            .canary
+            .iter()
+            .map(|p| MetricPoint {
+                error_pct: Some(-1.0),
+                ..*p
+            })
+            .collect();
+        h.send(flightdeck::core::msg::Msg::Metrics(Ok(points)));
+        let fx = h.send(flightdeck::core::msg::Msg::Tick);
+        h.carry_out(fx);
+        let _ = Track::Canary;
+    }
+    assert_eq!(h.model.canary_weight(), Some(10), "{:?}", h.model.journal);
+    let last = h
+        .model
+        .analysis
+        .verdicts
+        .last()
+        .map(|v| (v.outcome, v.reason.clone()));
+    let (outcome, reason) = last.unwrap_or((Outcome::Pass, String::new()));
+    assert_eq!(outcome, Outcome::Inconclusive);
+    assert!(reason.contains("-1.00% is not a rate"), "{reason}");
+}

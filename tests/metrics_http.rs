@@ -377,3 +377,124 @@ async fn an_unreachable_provider_is_unavailable() {
         "{err:?}"
     );
 }
+
+/// The analysis of what an adapter returned, at t(0) over the last 15 min.
+fn verdict_of(points: &[MetricPoint]) -> flightdeck::core::analysis::Verdict {
+    use flightdeck::core::analysis::{AnalysisSettings, evaluate};
+    let (canary, stable): (Vec<MetricPoint>, Vec<MetricPoint>) =
+        points.iter().partition(|p| p.track == Track::Canary);
+    let settings = AnalysisSettings {
+        interval: Duration::from_secs(30),
+        reporting_lag: Duration::from_secs(120),
+        ..AnalysisSettings::default()
+    };
+    evaluate(&canary, &stable, &settings, t(-900), t(0))
+}
+
+/// Hostile Datadog answers (a negative error rate, a negative p95, a spike
+/// count beside real errors): the verdict is never a pass.
+#[tokio::test]
+async fn datadog_implausible_values_are_never_a_pass() {
+    use flightdeck::core::analysis::Outcome;
+    use flightdeck::sources::metrics::Field;
+    type Series = fn(Field, bool, i64) -> Option<f64>;
+    let cases: [(&str, Series, &str); 3] = [
+        (
+            "negative error rate",
+            |f, canary, _| match f {
+                Field::ErrorRate => Some(if canary { -1.0 } else { 0.1 }),
+                Field::P95 => Some(140.0),
+                Field::Requests => Some(400.0),
+            },
+            "is not a rate",
+        ),
+        (
+            "negative p95",
+            |f, canary, _| match f {
+                Field::ErrorRate => Some(0.1),
+                Field::P95 => Some(if canary { -500.0 } else { 140.0 }),
+                Field::Requests => Some(400.0),
+            },
+            "is not a latency",
+        ),
+        (
+            "one spike of requests at 0 % beside 30 % errors",
+            |f, canary, at| match f {
+                Field::ErrorRate if canary => Some(if at == -20 { 0.0 } else { 30.0 }),
+                Field::ErrorRate => Some(0.1),
+                Field::P95 => Some(140.0),
+                Field::Requests if canary && at == -20 => Some(1e15),
+                Field::Requests => Some(400.0),
+            },
+            "the window's median",
+        ),
+    ];
+    for (what, series, reason) in cases {
+        let server = MockServer::start().await;
+        for (track, field, query) in datadog_queries().all() {
+            let canary = track == Track::Canary;
+            let points: Vec<(i64, Option<f64>)> = [-80, -60, -40, -20]
+                .iter()
+                .map(|at| (*at, series(field, canary, *at)))
+                .collect();
+            answer_datadog(&server, &query, datadog_answer(&query, &points)).await;
+        }
+        let got = match datadog(&server).await.points(t(-900), t(0)).await {
+            Ok(p) => p,
+            Err(e) => panic!("{what}: {e}"),
+        };
+        let v = verdict_of(&got);
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{what}: {}", v.reason);
+        assert!(v.reason.contains(reason), "{what}: {}", v.reason);
+    }
+}
+
+/// Prometheus answers +Inf and out-of-range rates: not a pass either.
+#[tokio::test]
+async fn prometheus_implausible_values_are_never_a_pass() {
+    use flightdeck::core::analysis::Outcome;
+    use flightdeck::sources::metrics::Field;
+    let queries = Queries {
+        requests: Some(r#"sum(increase(http_requests_total{version="{version}"}[15s]))"#.into()),
+        ..prometheus_queries()
+    };
+    for (what, bad_field, bad, reason) in [
+        (
+            "error rate over 100 %",
+            Field::ErrorRate,
+            "250",
+            "is not a rate",
+        ),
+        ("infinite p95", Field::P95, "+Inf", "is not a latency"),
+    ] {
+        let server = MockServer::start().await;
+        for (track, field, query) in queries.all() {
+            let value = match (track, field) {
+                (Track::Canary, f) if f == bad_field => bad,
+                (_, Field::ErrorRate) => "0.2",
+                (_, Field::P95) => "140",
+                (_, Field::Requests) => "400",
+            };
+            let values: Vec<(i64, &str)> =
+                [-75, -60, -45, -30].iter().map(|s| (*s, value)).collect();
+            Mock::given(method("GET"))
+                .and(path("/api/v1/query_range"))
+                .and(query_param("query", query.as_str()))
+                .respond_with(ResponseTemplate::new(200).set_body_json(matrix(&values)))
+                .mount(&server)
+                .await;
+        }
+        let adapter = match Prometheus::new(&server.uri(), queries.clone(), Duration::from_secs(5))
+        {
+            Ok(p) => p,
+            Err(e) => panic!("client: {e}"),
+        };
+        let got = match adapter.points(t(-900), t(0)).await {
+            Ok(p) => p,
+            Err(e) => panic!("{what}: {e}"),
+        };
+        let v = verdict_of(&got);
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{what}: {}", v.reason);
+        assert!(v.reason.contains(reason), "{what}: {}", v.reason);
+    }
+}

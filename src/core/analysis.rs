@@ -91,9 +91,62 @@ pub struct Verdict {
     pub reason: String,
 }
 
+/// A request count this many times the window's median count is no
+/// measurement: one point must not outweigh the window.
+pub const MAX_COUNT_RATIO: f64 = 100.0;
+
+/// How far in the future a point's time may be (clocks differ a little).
+pub const FUTURE_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Why a point is not a measurement, if it is not: an error rate outside
+/// 0–100 %, a latency below 0, a value that is not a finite number, or a
+/// time in the future. A number from a provider is a claim until checked.
+pub fn implausible(p: &MetricPoint, now: Time) -> Option<String> {
+    if let Some(e) = p.error_pct
+        && !(e.is_finite() && (0.0..=100.0).contains(&e))
+    {
+        return Some(format!("error rate {e:.2}% is not a rate"));
+    }
+    if let Some(l) = p.p95_ms
+        && !(l.is_finite() && l >= 0.0)
+    {
+        return Some(format!("p95 {l:.0}ms is not a latency"));
+    }
+    if p.at > now + FUTURE_SLACK {
+        return Some(format!(
+            "a point is dated {}, in the future",
+            p.at.format("%H:%M:%S UTC")
+        ));
+    }
+    None
+}
+
+/// A point whose request count is over `MAX_COUNT_RATIO` times the median
+/// count of the window's points: one spike (1e15 requests at 0 % errors)
+/// must not outweigh every other point.
+fn count_outlier(points: &[MetricPoint]) -> Option<String> {
+    let counts: Vec<f64> = points
+        .iter()
+        .filter_map(|p| p.requests)
+        .map(|r| r as f64)
+        .collect();
+    if counts.len() < 3 {
+        return None;
+    }
+    let median = median(counts.clone())?.max(1.0);
+    let top = counts.iter().copied().fold(0.0, f64::max);
+    (top > median * MAX_COUNT_RATIO).then(|| {
+        format!(
+            "one point counts {top:.0} requests, over {MAX_COUNT_RATIO:.0}× the window's median {median:.0}"
+        )
+    })
+}
+
 /// Judge the canary on the points after `since` (the later of the step's
 /// start and now − lookback). Points older than `stale_after` mean the data
-/// stopped coming: inconclusive.
+/// stopped coming: inconclusive. A canary point that is not plausible makes
+/// the verdict inconclusive, with the reason; a stable point that is not is
+/// left out of the baseline.
 pub fn evaluate(
     canary: &[MetricPoint],
     stable: &[MetricPoint],
@@ -108,16 +161,25 @@ pub fn evaluate(
             .copied()
             .collect()
     };
+    // Future points are outside the window; they still say the data is
+    // wrong.
+    let suspect = canary
+        .iter()
+        .filter(|p| p.at > since)
+        .find_map(|p| implausible(p, now));
     let canary = window(canary);
     let stale_after = chrono::Duration::from_std(settings.interval * 2 + settings.reporting_lag)
         .unwrap_or_default();
     // Stable data that stopped coming is no baseline: thresholds only.
     let stable_newest = stable.iter().map(|p| p.at).max();
     let stable_stale = stable_newest.is_some_and(|at| now - at > stale_after);
-    let stable = if stable_stale {
+    let stable: Vec<MetricPoint> = if stable_stale {
         Vec::new()
     } else {
         window(stable)
+            .into_iter()
+            .filter(|p| implausible(p, now).is_none())
+            .collect()
     };
     let requests = request_count(&canary);
     let mut verdict = Verdict {
@@ -130,6 +192,10 @@ pub fn evaluate(
         p_value: None,
         reason: String::new(),
     };
+    if let Some(why) = suspect.or_else(|| count_outlier(&canary)) {
+        verdict.reason = format!("canary data is not plausible: {why}");
+        return verdict;
+    }
     if canary.is_empty() {
         verdict.reason = "no canary data".into();
         return verdict;
@@ -454,6 +520,83 @@ mod tests {
         let stale = evaluate(&old, &[], &settings, t(-1), t(200));
         assert_eq!(stale.outcome, Outcome::Inconclusive);
         assert!(stale.reason.contains("stale"));
+    }
+
+    /// Seen from hostile providers: each of these passed before.
+    #[test]
+    fn implausible_canary_data_is_never_a_pass() {
+        let settings = AnalysisSettings::default();
+        let s = points(Track::Stable, 0, 6, 900, 1, 141.0);
+        let with = |f: &dyn Fn(usize, &mut MetricPoint)| {
+            let mut c = points(Track::Canary, 0, 6, 100, 0, 140.0);
+            for (i, p) in c.iter_mut().enumerate() {
+                f(i, p);
+            }
+            evaluate(&c, &s, &settings, t(-1), t(60))
+        };
+        let cases: [(&str, &dyn Fn(usize, &mut MetricPoint), &str); 6] = [
+            (
+                "a negative error rate",
+                &|_, p| p.error_pct = Some(-1.0),
+                "-1.00% is not a rate",
+            ),
+            (
+                "over 100 %",
+                &|_, p| p.error_pct = Some(250.0),
+                "250.00% is not a rate",
+            ),
+            (
+                "a negative p95",
+                &|_, p| p.p95_ms = Some(-500.0),
+                "-500ms is not a latency",
+            ),
+            (
+                "20 % and -25 % alternating",
+                &|i, p| p.error_pct = Some(if i % 2 == 0 { 20.0 } else { -25.0 }),
+                "is not a rate",
+            ),
+            (
+                "infinite latency",
+                &|_, p| p.p95_ms = Some(f64::INFINITY),
+                "is not a latency",
+            ),
+            (
+                "one spike of 1e15 requests at 0 % beside 30 % errors",
+                &|i, p| {
+                    if i == 5 {
+                        p.requests = Some(1_000_000_000_000_000);
+                        p.error_pct = Some(0.0);
+                    } else {
+                        p.error_pct = Some(30.0);
+                    }
+                },
+                "over 100× the window's median",
+            ),
+        ];
+        for (what, change, reason) in cases {
+            let v = with(change);
+            assert_eq!(v.outcome, Outcome::Inconclusive, "{what}: {}", v.reason);
+            assert!(v.reason.contains(reason), "{what}: {}", v.reason);
+        }
+        // A point from the future says the data is wrong too.
+        let mut c = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        c.push(MetricPoint {
+            p95_ms: Some(140.0),
+            ..MetricPoint::from_counts(t(3600), Track::Canary, 100, 0)
+        });
+        let v = evaluate(&c, &s, &settings, t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
+        assert!(v.reason.contains("in the future"), "{}", v.reason);
+    }
+
+    #[test]
+    fn an_implausible_stable_point_is_left_out_of_the_baseline() {
+        let c = points(Track::Canary, 0, 6, 100, 0, 140.0);
+        let mut s = points(Track::Stable, 0, 6, 900, 1, 141.0);
+        s[2].p95_ms = Some(-9_999.0);
+        let v = evaluate(&c, &s, &AnalysisSettings::default(), t(-1), t(60));
+        assert_eq!(v.outcome, Outcome::Pass, "{}", v.reason);
+        assert!(v.stable_p95_ms.is_some_and(|p| p > 0.0));
     }
 
     #[test]

@@ -188,13 +188,31 @@ pub fn status_error(
     err
 }
 
-/// How long the provider asked us to wait: `Retry-After` (seconds), or
-/// Datadog's `X-RateLimit-Reset` (seconds until the window resets).
+/// How long the provider asked us to wait: `Retry-After` (seconds, or an
+/// HTTP date), or Datadog's `X-RateLimit-Reset` (seconds until the window
+/// resets). At least a second and at most `MAX_ASKED_WAIT`: a provider
+/// asking for a day is read again in an hour (the pane says so).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    ["retry-after", "x-ratelimit-reset"]
-        .iter()
-        .find_map(|h| headers.get(*h)?.to_str().ok()?.trim().parse::<u64>().ok())
-        .map(|s| Duration::from_secs(s.clamp(1, 3600)))
+    retry_after_at(headers, chrono::Utc::now())
+}
+
+/// The longest wait a provider's answer can impose.
+pub const MAX_ASKED_WAIT: Duration = Duration::from_secs(3600);
+
+/// `retry_after` at `now` (an HTTP date is a moment, not a length).
+pub fn retry_after_at(headers: &reqwest::header::HeaderMap, now: Time) -> Option<Duration> {
+    ["retry-after", "x-ratelimit-reset"].iter().find_map(|h| {
+        let text = headers.get(*h)?.to_str().ok()?.trim();
+        let secs = match text.parse::<u64>() {
+            Ok(secs) => secs,
+            Err(_) if *h == "retry-after" => {
+                let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+                u64::try_from((at.with_timezone(&chrono::Utc) - now).num_seconds()).unwrap_or(0)
+            }
+            Err(_) => return None,
+        };
+        Some(Duration::from_secs(secs).clamp(Duration::from_secs(1), MAX_ASKED_WAIT))
+    })
 }
 
 /// The error text a provider put in its body: Datadog's `errors[]`,
@@ -256,6 +274,31 @@ pub fn shape_error(provider: &str, what: &str) -> SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date_and_is_capped() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:30:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("retry-after", HeaderValue::from_static(v));
+            retry_after_at(&h, now)
+        };
+        assert_eq!(with("42"), Some(Duration::from_secs(42)));
+        assert_eq!(
+            with("Tue, 01 Dec 2026 10:31:30 GMT"),
+            Some(Duration::from_secs(90))
+        );
+        // A date in the past: read again in a second; a day: in an hour.
+        assert_eq!(
+            with("Tue, 01 Dec 2026 10:00:00 GMT"),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(with("86400"), Some(MAX_ASKED_WAIT));
+        assert_eq!(with("soon"), None);
+    }
     use reqwest::header::{HeaderMap, HeaderValue};
 
     #[test]
