@@ -534,7 +534,8 @@ mod tests {
             }
             evaluate(&c, &s, &settings, t(-1), t(60))
         };
-        let cases: [(&str, &dyn Fn(usize, &mut MetricPoint), &str); 6] = [
+        type Change<'a> = &'a dyn Fn(usize, &mut MetricPoint);
+        let cases: [(&str, Change, &str); 6] = [
             (
                 "a negative error rate",
                 &|_, p| p.error_pct = Some(-1.0),
