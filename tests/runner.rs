@@ -37,9 +37,23 @@ struct Faults {
     calls: AtomicUsize,
     /// Reads of the weights fail (the load balancer is unreachable).
     weights_unreachable: std::sync::atomic::AtomicBool,
+    /// Calls that are applied and whose answer never comes back.
+    answer_lost: Mutex<Vec<&'static str>>,
 }
 
 impl Faults {
+    /// After a call was applied: lose its answer, if asked to.
+    async fn after(&self, name: &'static str) {
+        let lost = self
+            .answer_lost
+            .lock()
+            .map(|l| l.contains(&name))
+            .unwrap_or(false);
+        if lost {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+
     /// Count a call; the injected outcome, if any.
     async fn check(&self, name: &'static str) -> Result<(), SourceError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -119,7 +133,9 @@ impl Traffic for Faulty {
         to: TrafficSplit,
     ) -> Result<RequestId, SourceError> {
         self.faults.check("set_weights").await?;
-        self.inner.traffic.set_weights(expect, to).await
+        let id = self.inner.traffic.set_weights(expect, to).await?;
+        self.faults.after("set_weights").await;
+        Ok(id)
     }
 }
 
@@ -451,7 +467,15 @@ async fn a_call_that_never_answers_times_out_and_a_wait_can_time_out() -> TestRe
     rig.settle(5_000).await;
     assert!(rig.model.running.is_none());
     let last = rig.model.last_change.clone().ok_or("no last change")?;
-    assert!(last.result.contains("did not answer"), "{}", last.result);
+    assert!(
+        last.result
+            .contains("outcome unknown: scale_canary got no answer")
+            && last
+                .result
+                .contains("auth-service-production-canary now: 1 desired"),
+        "{}",
+        last.result
+    );
 
     // A wait that times out: the canary is scaled but the timeout is
     // shorter than a task takes to start (40 simulated seconds).
@@ -598,6 +622,40 @@ async fn a_failed_automatic_change_is_made_once_and_pauses_automation() -> TestR
             |r| r.contains("an automatic set_weight failed") && r.contains("AccessDenied")
         ),
         "{pauses:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_write_applied_whose_answer_is_lost_is_confirmed_by_reading_it_back() -> TestResult {
+    // Seen: a write answered after the call timeout was journaled as
+    // failed while the provider had applied it. Now it is read back: the
+    // rule shows what the step asked for, so the step is done (and says
+    // how it knows).
+    let mut rig = Rig::new(Duration::from_millis(500))?;
+    rig.faults
+        .answer_lost
+        .lock()
+        .map_err(|_| "lock")?
+        .push("set_weights");
+    rig.run_for(100).await;
+    rig.confirm('R', "drill");
+    rig.settle(10_000).await;
+    let last = rig.model.last_change.clone().ok_or("no last change")?;
+    assert_eq!(last.result, "ok", "{:?}", last.ran);
+    assert_eq!(rig.world().await, (0, "auth-service:41".into(), 0));
+    let records = rig.records().await?;
+    let step = records
+        .iter()
+        .find(|r| {
+            r["step"].as_str().is_some_and(|s| s.starts_with("1/")) && r["result"] != "started"
+        })
+        .ok_or("no result record of step 1")?;
+    let result = step["result"].as_str().unwrap_or_default();
+    assert!(
+        result.starts_with("ok: set_weights got no answer in ")
+            && result.ends_with("but the rule now forwards stable 100 / canary 0"),
+        "{result}"
     );
     Ok(())
 }

@@ -261,21 +261,51 @@ async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>,
         }
         _ => runner.timeout,
     };
-    let result = match tokio::time::timeout(budget, execute(runner, &call.step)).await {
+    let mut result = match tokio::time::timeout(budget, execute(runner, &call.step)).await {
         Ok(result) => result,
         Err(_) => Err(SourceError::of_kind(
             ErrorKind::Timeout,
             format!(
-                "{} did not answer in {}s: it may or may not have happened",
+                "{} got no answer in {}s",
                 call.step.name(),
-                runner.timeout.as_secs()
+                budget.as_secs()
             ),
-        )
-        .with_hint("check the Canary and Tasks panes before acting again")),
+        )),
     };
+    // A write with no answer may have been applied: say so, and read what
+    // the provider shows now, instead of recording a failure that may be
+    // false.
+    let mut confirmed = None;
+    if let Err(e) = &mut result
+        && e.kind == ErrorKind::Timeout
+    {
+        let (now, applied) = observe(runner, &call.step).await;
+        if applied {
+            // The provider shows exactly what the step asked for: done.
+            confirmed = Some(format!("ok: {}, but {now}", e.message));
+        } else {
+            e.message = format!(
+                "outcome unknown: {} (it may have been applied); {now}",
+                e.message
+            );
+            e.hint = Some("read again before acting: that is what the provider shows now".into());
+        }
+    }
+    if confirmed.is_some() {
+        result = Ok(None);
+    }
     let mut after = call.after.clone();
     match &result {
-        Ok(id) => after.request_ids.extend(id.clone()),
+        Ok(id) => {
+            after.request_ids.extend(id.clone());
+            if let Some(text) = confirmed {
+                after.result = text;
+            }
+        }
+        Err(e) if e.kind == ErrorKind::Timeout => {
+            after.result = format!("unknown: {e}");
+            after.request_ids.extend(e.request_id.clone());
+        }
         Err(e) => {
             after.result = format!("failed: {} ({})", e, e.kind.label());
             after.request_ids.extend(e.request_id.clone());
@@ -283,6 +313,79 @@ async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>,
     }
     runner.journal_or_report(&after);
     result
+}
+
+/// After a write that got no answer: what the provider shows now of what
+/// the step changes, in words, and whether that is exactly what the step
+/// asked for (bounded by the call timeout). A review is never taken as
+/// applied: someone else may have reviewed.
+async fn observe(runner: &Runner, step: &Step) -> (String, bool) {
+    let sources = &runner.sources;
+    let read = async {
+        match step {
+            Step::SetWeights { to, .. } => match sources.traffic.weights().await {
+                Ok(f) => (
+                    format!(
+                        "the rule now forwards stable {} / canary {}",
+                        f.split.stable, f.split.canary
+                    ),
+                    f.split == *to,
+                ),
+                Err(e) => (format!("the rule cannot be read now: {e}"), false),
+            },
+            Step::ScaleCanary { service, to, .. } => match service_now(runner, service).await {
+                Ok((desired, td)) => (
+                    format!("{service} now: {desired} desired, task definition {td}"),
+                    desired == *to,
+                ),
+                Err(e) => (e, false),
+            },
+            Step::UpdateStable { service, to, .. } => match service_now(runner, service).await {
+                Ok((desired, td)) => (
+                    format!("{service} now: {desired} desired, task definition {td}"),
+                    td == *to,
+                ),
+                Err(e) => (e, false),
+            },
+            Step::Review { environment, .. } => match sources.pipeline.latest_run().await {
+                Ok(run)
+                    if run
+                        .pending
+                        .as_ref()
+                        .is_some_and(|p| p.environment == *environment) =>
+                {
+                    (
+                        format!("the deployment to {environment} is still waiting for review"),
+                        false,
+                    )
+                }
+                Ok(_) => (
+                    format!(
+                        "no deployment to {environment} is waiting for review any more: the review was most likely applied"
+                    ),
+                    false,
+                ),
+                Err(e) => (format!("the pipeline cannot be read now: {e}"), false),
+            },
+            _ => (String::new(), false),
+        }
+    };
+    tokio::time::timeout(runner.timeout, read)
+        .await
+        .unwrap_or_else(|_| ("the state could not be read again in time".into(), false))
+}
+
+/// A service's desired count and task definition, as ECS shows them now.
+async fn service_now(runner: &Runner, service: &str) -> Result<(u32, String), String> {
+    match runner.sources.fleet.snapshot().await {
+        Ok(fleet) => fleet
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .map(|s| (s.desired, s.task_definition.clone()))
+            .ok_or_else(|| format!("{service} is not in the fleet read now")),
+        Err(e) => Err(format!("ECS cannot be read now: {e}")),
+    }
 }
 
 /// The one API call of a step.

@@ -260,14 +260,21 @@ pub(in crate::core::update) fn step_failed(
         return;
     };
     let index = running.index;
-    let line = format!("{}. {}: failed: {why}", index + 1, step.describe());
+    // A call with no answer has an unknown outcome (the runner says what
+    // the provider shows now), not a failure.
+    let word = if why.starts_with("outcome unknown") {
+        ""
+    } else {
+        "failed: "
+    };
+    let line = format!("{}. {}: {word}{why}", index + 1, step.describe());
     running.ran.push(line.clone());
     running.failures.push(line);
     let kind = running.change.kind;
     model.push_journal(
         ctx.now,
         JournalKind::Error,
-        format!("step {} {} failed: {why}", index + 1, step.name()),
+        format!("step {} {}: {word}{why}", index + 1, step.name()),
     );
     let goes_on = kind == ChangeKind::Rollback && !matches!(step, Step::SetWeights { .. });
     if goes_on {
