@@ -471,3 +471,132 @@ async fn an_older_run_is_shown_after_select_run() {
     );
     server.verify().await;
 }
+
+/// An approval whose answer comes after the call timeout: the runner
+/// journals its outcome as unknown and says what GitHub shows now — never
+/// "failed" for a review GitHub may have applied.
+#[tokio::test(flavor = "current_thread")]
+async fn an_approval_answered_late_has_an_unknown_outcome_and_is_read_back() {
+    use flightdeck::core::change::Step;
+    use flightdeck::core::effect::{BeginCall, Effect, JournalRecord, StepCall};
+    use flightdeck::core::model::LeaseHolder;
+    use flightdeck::core::msg::Msg;
+    use std::sync::Arc;
+    let server = MockServer::start().await;
+    serve_run(&server, true).await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/repos/{REPO}/actions/runs/9158403117/pending_deployments"
+        )))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([{"id": 42}]))
+                .set_delay(Duration::from_secs(30)),
+        )
+        .mount(&server)
+        .await;
+    let clock: Arc<dyn flightdeck::sources::Clock> = Arc::new(flightdeck::sources::SystemClock);
+    let demo =
+        flightdeck::sources::demo::sources(&flightdeck::sources::demo::scenario::GOOD, clock, 1);
+    let sources = flightdeck::sources::Sources {
+        pipeline: Arc::new(github(&server)),
+        ..demo
+    };
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("{e}"),
+    };
+    let journal = match flightdeck::journal::Journal::open(&dir.path().join("j.jsonl")) {
+        Ok(j) => j,
+        Err(e) => panic!("{e}"),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, _runner) = flightdeck::runtime::runner::spawn_with_timeout(
+        sources,
+        journal,
+        tx,
+        Duration::from_secs(1),
+    );
+    let record = |result: &str| JournalRecord {
+        time: "2026-12-01T10:30:00Z".into(),
+        operator: "ana".into(),
+        service: "auth-service".into(),
+        identity: None,
+        action: "approve".into(),
+        from: "production waiting 1/2".into(),
+        to: "approved".into(),
+        reason: Some("green".into()),
+        result: result.into(),
+        request_ids: Vec::new(),
+        automatic: false,
+        change: Some("c-1".into()),
+        step: None,
+        steps: Vec::new(),
+        weights: None,
+        via: None,
+    };
+    let holder = LeaseHolder {
+        operator: "ana".into(),
+        via: "console".into(),
+        change: "c-1".into(),
+        action: "approve".into(),
+        host: String::new(),
+        pid: 0,
+        since: String::new(),
+        call_until: None,
+        started: None,
+    };
+    let sent = effects.send(Effect::Begin(BeginCall {
+        change: 1,
+        holder,
+        take_over: false,
+        start: record("started"),
+    }));
+    assert!(sent.is_ok());
+    let sent = effects.send(Effect::Step(StepCall {
+        change: 1,
+        index: 0,
+        step: Step::Review {
+            run_id: 9158403117,
+            environment: "production".into(),
+            environment_ids: vec![161171787],
+            approve: true,
+            comment: "green".into(),
+        },
+        before: vec![record("started")],
+        after: record("ok"),
+    }));
+    assert!(sent.is_ok());
+    let done = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(msg) = rx.recv().await {
+            if let Msg::StepDone { result, .. } = msg {
+                return Some(result);
+            }
+        }
+        None
+    })
+    .await;
+    let Ok(Some(Err(e))) = done else {
+        panic!("{done:?}");
+    };
+    assert_eq!(e.kind, ErrorKind::Timeout, "{e}");
+    assert!(
+        e.message.starts_with("outcome unknown: ")
+            && e.message.contains("(it may have been applied)")
+            && e.message
+                .contains("the deployment to production is still waiting for review"),
+        "{e}"
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .is_some_and(|h| !h.contains("reads retry")),
+        "a hint for a write: {e}"
+    );
+    let text = std::fs::read_to_string(dir.path().join("j.jsonl")).unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"result\":\"unknown: outcome unknown")),
+        "{text}"
+    );
+}
