@@ -334,7 +334,10 @@ pub fn notify_settings(
         .unwrap_or_else(|| "FLIGHTDECK_SLACK_WEBHOOK".into());
     let slack_webhook = if section.slack {
         match std::env::var(&env).ok().filter(|v| !v.trim().is_empty()) {
-            Some(url) => Some(url.trim().to_string()),
+            Some(url) => {
+                crate::secrets::register_url(url.trim());
+                Some(url.trim().to_string())
+            }
             None => {
                 notes.push(format!(
                     "notify: slack = true but {env} is not set: Slack notifications are off"
@@ -351,6 +354,7 @@ pub fn notify_settings(
             .filter(|v| !v.trim().is_empty())
         {
             Some(key) => {
+                crate::secrets::register(&key);
                 let api_url = config
                     .and_then(|c| c.file.metrics.as_ref())
                     .filter(|m| m.provider == crate::config::MetricsProvider::Datadog)

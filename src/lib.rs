@@ -10,5 +10,6 @@ pub mod core;
 pub mod journal;
 pub mod notify;
 pub mod runtime;
+pub mod secrets;
 pub mod sources;
 pub mod ui;

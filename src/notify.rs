@@ -349,6 +349,14 @@ pub fn spawn(
     settings: Settings,
     report: mpsc::UnboundedSender<Msg>,
 ) -> (Sender, tokio::task::JoinHandle<()>) {
+    // Registered where they are read too; here for settings built
+    // otherwise (tests, embedders).
+    if let Some(url) = &settings.slack_webhook {
+        crate::secrets::register_url(url);
+    }
+    if let Some((_, key)) = &settings.datadog {
+        crate::secrets::register(key);
+    }
     let (tx, mut rx) = mpsc::channel::<Notice>(QUEUE);
     let dropped = Arc::new(AtomicU64::new(0));
     let counter = dropped.clone();

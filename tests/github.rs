@@ -600,3 +600,70 @@ async fn an_approval_answered_late_has_an_unknown_outcome_and_is_read_back() {
         "{text}"
     );
 }
+
+/// GitHub (or a proxy before it) quoting the Authorization header the
+/// request carried, in its `message` and `errors`.
+struct EchoToken(u16);
+
+impl wiremock::Respond for EchoToken {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let auth = req
+            .headers
+            .get("Authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        ResponseTemplate::new(self.0).set_body_json(json!({
+            "message": format!("Bad credentials: {auth}"),
+            "errors": [{"message": format!("token {} refused", auth.trim_start_matches("Bearer "))}],
+            "documentation_url": "https://docs.github.com/rest"
+        }))
+    }
+}
+
+#[tokio::test]
+async fn refusals_that_echo_the_token_never_show_it() {
+    // Only this test uses this token: the adapter must register it itself.
+    const ECHO_TOKEN: &str = "ghp_echoEcho0123456789abcdefABCDEF012345";
+    for status in [401, 403, 500, 422] {
+        let server = MockServer::start().await;
+        Mock::given(header(
+            "Authorization",
+            format!("Bearer {ECHO_TOKEN}").as_str(),
+        ))
+        .respond_with(EchoToken(status))
+        .mount(&server)
+        .await;
+        let settings = Settings {
+            api_url: Some(server.uri()),
+            repo: REPO.into(),
+            workflow: "auth-service-pipeline.yml".into(),
+            branch: "main".into(),
+            targets: Vec::new(),
+        };
+        let gh = match GitHub::new(settings, Token::new(ECHO_TOKEN), Duration::from_secs(5)) {
+            Ok(g) => g,
+            Err(e) => panic!("client: {e}"),
+        };
+        let err = if status == 422 {
+            gh.review(9158403117, "production", &[161171787], true, "lgtm")
+                .await
+                .err()
+        } else {
+            gh.latest_run().await.err()
+        };
+        let Some(err) = err else {
+            panic!("a {status} gave no error")
+        };
+        assert!(
+            err.message.contains("Bad credentials: Bearer [redacted]")
+                && err.message.contains("token [redacted] refused"),
+            "{err:?}"
+        );
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains(ECHO_TOKEN) && !text.contains(&ECHO_TOKEN[..16]),
+            "{text}"
+        );
+    }
+}

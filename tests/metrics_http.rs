@@ -498,3 +498,167 @@ async fn prometheus_implausible_values_are_never_a_pass() {
         assert!(v.reason.contains(reason), "{what}: {}", v.reason);
     }
 }
+
+// ----- secrets a provider echoes ----------------------------------------------
+
+/// Keys used only by the echo tests: other tests of this binary register
+/// API_KEY and APP_KEY, so these prove the adapter registers its own.
+const ECHO_API_KEY: &str = "dd-api-echo-00112233445566778899";
+const ECHO_APP_KEY: &str = "dd-app-echo-aabbccddeeff00112233";
+
+/// A provider that quotes what the request carried: Datadog's key headers
+/// and the Authorization header, first (a pane title shows the start), in a
+/// JSON `errors` list (`json`) or as bare text.
+struct EchoCredentials {
+    status: u16,
+    json: bool,
+}
+
+impl wiremock::Respond for EchoCredentials {
+    fn respond(&self, req: &wiremock::Request) -> ResponseTemplate {
+        let header = |name: &str| {
+            req.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let said = format!(
+            "DD-API-KEY={} DD-APPLICATION-KEY={} Authorization: {}",
+            header("DD-API-KEY"),
+            header("DD-APPLICATION-KEY"),
+            header("Authorization"),
+        );
+        let template = ResponseTemplate::new(self.status);
+        if self.json {
+            template.set_body_json(json!({ "errors": [said] }))
+        } else {
+            template.set_body_string(said)
+        }
+    }
+}
+
+/// The text of a whole drawn screen.
+fn screen(model: &flightdeck::core::model::Model) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let themes = flightdeck::config::theme::Themes::load(false);
+    let mut terminal = match Terminal::new(TestBackend::new(160, 48)) {
+        Ok(t) => t,
+        Err(e) => panic!("{e}"),
+    };
+    if let Err(e) =
+        terminal.draw(|frame| flightdeck::ui::draw(frame, model, themes.get(&model.theme)))
+    {
+        panic!("{e}");
+    }
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            out.push_str(buffer[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[tokio::test]
+async fn datadog_refusals_that_echo_the_keys_never_show_them() {
+    for (status, json) in [(403, true), (500, false)] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(header("DD-API-KEY", ECHO_API_KEY))
+            .and(header("DD-APPLICATION-KEY", ECHO_APP_KEY))
+            .respond_with(EchoCredentials { status, json })
+            .mount(&server)
+            .await;
+        let keys = Keys {
+            api: ECHO_API_KEY.into(),
+            app: ECHO_APP_KEY.into(),
+        };
+        let dd = match Datadog::new(
+            server.uri(),
+            keys,
+            datadog_queries(),
+            Duration::from_secs(5),
+        ) {
+            Ok(d) => d,
+            Err(e) => panic!("client: {e}"),
+        };
+        let err = match dd.points(t(-900), t(0)).await {
+            Err(e) => e,
+            Ok(p) => panic!("a {status} gave points: {p:?}"),
+        };
+        // The provider did echo them: the scrubber, not a short body, hid them.
+        assert!(err.message.contains("DD-API-KEY=[redacted]"), "{err:?}");
+        assert!(
+            err.message.contains("DD-APPLICATION-KEY=[redacted]"),
+            "{err:?}"
+        );
+        let secret_free = |text: &str| {
+            !text.contains(ECHO_API_KEY)
+                && !text.contains(ECHO_APP_KEY)
+                // Not even the start of one, as a cut title would show it.
+                && !text.contains(&ECHO_API_KEY[..14])
+                && !text.contains(&ECHO_APP_KEY[..14])
+        };
+        let text = format!("{err} {err:?}");
+        assert!(secret_free(&text), "{text}");
+
+        // Where the report saw them: `status --json` and the Canary pane.
+        let mut model = flightdeck::app::demo_model(
+            "good",
+            1,
+            true,
+            flightdeck::core::action::Keymap::default(),
+            "default",
+            t(0),
+        );
+        model.metrics.error = Some(err);
+        let status_json = flightdeck::cli::status_json(&model).to_string();
+        assert!(status_json.contains("[redacted]"), "{status_json}");
+        assert!(secret_free(&status_json), "{status_json}");
+        let drawn = screen(&model);
+        assert!(drawn.contains("DD-API-KEY=[redacted]"), "{drawn}");
+        assert!(secret_free(&drawn), "{drawn}");
+    }
+}
+
+#[tokio::test]
+async fn prometheus_refusals_that_echo_the_basic_auth_never_show_it() {
+    // The password Prometheus' proxy checks rides in the URL's userinfo,
+    // which the client sends as Basic auth.
+    const PASSWORD: &str = "prom-echo-pw-9f8e7d6c5b4a";
+    const BASIC: &str = "cHJvbWV0aGV1czpwcm9tLWVjaG8tcHctOWY4ZTdkNmM1YjRh";
+    for (status, json) in [(403, true), (500, false)] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(header("Authorization", format!("Basic {BASIC}").as_str()))
+            .respond_with(EchoCredentials { status, json })
+            .mount(&server)
+            .await;
+        let uri = server
+            .uri()
+            .replacen("http://", &format!("http://prometheus:{PASSWORD}@"), 1);
+        let p = match Prometheus::new(&uri, prometheus_queries(), Duration::from_secs(5)) {
+            Ok(p) => p,
+            Err(e) => panic!("client: {e}"),
+        };
+        let err = match p.points(t(-900), t(0)).await {
+            Err(e) => e,
+            Ok(points) => panic!("a {status} gave points: {points:?}"),
+        };
+        // It answered the mock that checks the credentials, and echoed them.
+        assert!(err.message.contains(&format!("HTTP {status}")), "{err:?}");
+        assert!(
+            err.message.contains("Authorization: Basic [redacted]"),
+            "{err:?}"
+        );
+        let text = format!("{err} {err:?}");
+        assert!(
+            !text.contains(BASIC) && !text.contains(PASSWORD) && !text.contains(&BASIC[..12]),
+            "{text}"
+        );
+    }
+}

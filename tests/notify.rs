@@ -58,27 +58,10 @@ fn all_files(dir: &Path) -> String {
     text
 }
 
-#[test]
-fn a_rollback_from_the_cli_sends_one_started_and_one_done_and_no_secret_is_written() -> TestResult {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let server = rt.block_on(MockServer::start());
-    rt.block_on(
-        Mock::given(method("POST"))
-            .and(path(HOOK_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
-            .mount(&server),
-    );
-    rt.block_on(
-        Mock::given(method("POST"))
-            .and(path("/api/v1/events"))
-            .and(header("DD-API-KEY", DD_KEY))
-            .respond_with(ResponseTemplate::new(202).set_body_string("{\"status\":\"ok\"}"))
-            .mount(&server),
-    );
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config.toml");
+/// A config for the CLI: Datadog metrics and both notification targets at
+/// `uri`.
+fn cli_config(dir: &Path, uri: &str) -> Result<std::path::PathBuf, std::io::Error> {
+    let config = dir.join("config.toml");
     std::fs::write(
         &config,
         format!(
@@ -102,9 +85,33 @@ error_rate_query = "e{{version:{{version}}}}"
 p95_query = "p{{version:{{version}}}}"
 requests_query = "r{{version:{{version}}}}"
 "#,
-            server.uri()
+            uri
         ),
     )?;
+    Ok(config)
+}
+
+#[test]
+fn a_rollback_from_the_cli_sends_one_started_and_one_done_and_no_secret_is_written() -> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(method("POST"))
+            .and(path(HOOK_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&server),
+    );
+    rt.block_on(
+        Mock::given(method("POST"))
+            .and(path("/api/v1/events"))
+            .and(header("DD-API-KEY", DD_KEY))
+            .respond_with(ResponseTemplate::new(202).set_body_string("{\"status\":\"ok\"}"))
+            .mount(&server),
+    );
+    let dir = tempfile::tempdir()?;
+    let config = cli_config(dir.path(), &server.uri())?;
     let journal = dir.path().join("journal.jsonl");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
         .args(["--config", config.to_str().unwrap_or_default()])
@@ -340,5 +347,153 @@ async fn an_automatic_rollback_names_the_failing_verdicts() -> TestResult {
         })
         .count();
     assert_eq!(verdicts, 1, "{slack:?}");
+    Ok(())
+}
+
+/// A receiver that refuses and quotes what the request carried: the URL it
+/// was posted to, its path, and Datadog's key header.
+struct EchoSecrets(u16);
+
+impl wiremock::Respond for EchoSecrets {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let key = req
+            .headers
+            .get("DD-API-KEY")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        ResponseTemplate::new(self.0).set_body_string(format!(
+            "invalid_token: POST {} (path {}) key {key}",
+            req.url,
+            req.url.path()
+        ))
+    }
+}
+
+/// Only these tests use these: the notifier must register them itself.
+const ECHO_HOOK_PATH: &str = "/services/T0000/B0000/echoW3bh00kS3cret";
+const ECHO_DD_KEY: &str = "dd-api-key-echo-9876543210";
+
+#[tokio::test(flavor = "current_thread")]
+async fn refusals_that_echo_the_webhook_and_key_never_reach_a_report() -> TestResult {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(ECHO_HOOK_PATH))
+        .respond_with(EchoSecrets(403))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/events"))
+        .and(header("DD-API-KEY", ECHO_DD_KEY))
+        .respond_with(EchoSecrets(500))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir()?;
+    let mut s = settings(
+        Some(format!("{}{ECHO_HOOK_PATH}", server.uri())),
+        Some(server.uri()),
+        dir.path(),
+    );
+    s.datadog = Some((server.uri(), ECHO_DD_KEY.to_string()));
+    let (sender, handle, mut reports) = spawn_with(s).await;
+    let mut h = common::Harness::new("good", common::tuesday(), false);
+    h.change('R', "INC-1");
+    let start = h
+        .records()
+        .into_iter()
+        .find(|r| r.action == "rollback" && r.step.is_none())
+        .ok_or("no rollback record")?;
+    let mut journal = Journal::open(&dir.path().join("journal.jsonl"))?.with_notify(sender);
+    journal.append(&start)?;
+    drop(journal);
+    tokio::time::timeout(Duration::from_secs(20), handle).await??;
+    let mut texts = Vec::new();
+    while let Ok(Msg::NotifyFailed(text)) = reports.try_recv() {
+        texts.push(text);
+    }
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    for text in &texts {
+        assert!(
+            !text.contains("echoW3bh00kS3cret")
+                && !text.contains("B0000")
+                && !text.contains(ECHO_DD_KEY),
+            "{text}"
+        );
+    }
+    // The receivers did echo: what they said is there, scrubbed.
+    assert!(
+        texts.iter().any(|t| t.contains("Slack: HTTP 403")
+            // wiremock writes the URL with its own host name.
+            && t.contains("invalid_token: POST http://localhost[redacted] (path [redacted])")),
+        "{texts:?}"
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("Datadog: HTTP 500") && t.contains("key [redacted]")),
+        "{texts:?}"
+    );
+    Ok(())
+}
+
+/// The whole way, through the binary: the webhook and key read from the
+/// environment, both receivers refusing and quoting them; stderr, stdout
+/// and every file the run left are free of them.
+#[test]
+fn a_cli_rollback_whose_receivers_echo_the_secrets_never_prints_them() -> TestResult {
+    const HOOK: &str = "/services/T0000/B0000/cliEchoW3bh00kS3cret";
+    const KEY: &str = "dd-api-key-cli-echo-13579bdf";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let server = rt.block_on(MockServer::start());
+    rt.block_on(
+        Mock::given(method("POST"))
+            .respond_with(EchoSecrets(403))
+            .mount(&server),
+    );
+    let dir = tempfile::tempdir()?;
+    let config = cli_config(dir.path(), &server.uri())?;
+    let journal = dir.path().join("journal.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args(["--config", config.to_str().unwrap_or_default()])
+        .args(["--journal", journal.to_str().unwrap_or_default()])
+        .args([
+            "--demo",
+            "--notify",
+            "--service",
+            "auth-service",
+            "rollback",
+            "--yes",
+            "--reason",
+            "INC-43",
+        ])
+        .env(
+            "FLIGHTDECK_SLACK_WEBHOOK",
+            format!("{}{HOOK}", server.uri()),
+        )
+        .env("DD_API_KEY", KEY)
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Both receivers refused and echoed: the failures are said, scrubbed.
+    assert!(
+        stderr.contains("Slack: HTTP 403") && stderr.contains("(path [redacted])"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Datadog: HTTP 403") && stderr.contains("key [redacted]"),
+        "{stderr}"
+    );
+    let everything = format!(
+        "{stderr}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        all_files(dir.path())
+    );
+    assert!(
+        !everything.contains("cliEchoW3bh00kS3cret") && !everything.contains(KEY),
+        "{everything}"
+    );
     Ok(())
 }

@@ -56,6 +56,9 @@ impl ErrorKind {
 }
 
 /// An error from a source, as data for a pane: what failed and what to do.
+/// The constructors and `Display` pass the text through
+/// [`crate::secrets::scrub`]: a provider that echoes a key in its refusal
+/// never gets it into a pane, the journal or JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceError {
     pub kind: ErrorKind,
@@ -70,7 +73,7 @@ impl SourceError {
     pub fn new(message: impl Into<String>) -> Self {
         SourceError {
             kind: ErrorKind::Other,
-            message: message.into(),
+            message: crate::secrets::scrubbed(message),
             hint: None,
             request_id: None,
         }
@@ -84,23 +87,26 @@ impl SourceError {
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.hint = Some(crate::secrets::scrubbed(hint));
         self
     }
 
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
+        self.request_id = Some(crate::secrets::scrubbed(id));
         self
     }
 }
 
 impl std::error::Error for SourceError {}
 
+/// Scrubbed again: the fields are public, and text set on them after
+/// construction (a message extended by a caller) reaches every consumer
+/// that prints the error — status JSON, the journal, stderr — through here.
 impl std::fmt::Display for SourceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)?;
+        f.write_str(&crate::secrets::scrub(&self.message))?;
         if let Some(hint) = &self.hint {
-            write!(f, " ({hint})")?;
+            write!(f, " ({})", crate::secrets::scrub(hint))?;
         }
         Ok(())
     }
@@ -542,4 +548,26 @@ pub struct LogLine {
     pub task: String,
     /// The text as received; the view makes it inert before drawing.
     pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_never_shows_a_registered_secret_however_it_was_built() {
+        let key = "source-error-secret-0123456789";
+        crate::secrets::register(key);
+        let built = SourceError::of_kind(ErrorKind::Auth, format!("HTTP 403: key {key}"))
+            .with_hint(format!("check {key}"))
+            .with_request_id(key);
+        assert_eq!(built.message, "HTTP 403: key [redacted]");
+        assert_eq!(built.hint.as_deref(), Some("check [redacted]"));
+        assert_eq!(built.request_id.as_deref(), Some("[redacted]"));
+        // Fields set after construction: Display still scrubs.
+        let mut later = SourceError::new("refused");
+        later.message.push_str(&format!(": {key}"));
+        later.hint = Some(key.to_string());
+        assert_eq!(later.to_string(), "refused: [redacted] ([redacted])");
+    }
 }

@@ -49,8 +49,12 @@ impl std::fmt::Debug for Token {
 }
 
 impl Token {
+    /// The token, registered as a secret: GitHub's answers that echo it
+    /// are scrubbed wherever they are shown.
     pub fn new(token: impl Into<String>) -> Token {
-        Token(token.into())
+        let token = token.into();
+        crate::secrets::register(&token);
+        Token(token)
     }
 
     /// GITHUB_TOKEN, else GH_TOKEN, else what `gh auth token` prints; or
@@ -60,11 +64,11 @@ impl Token {
             if let Ok(t) = std::env::var(name)
                 && !t.trim().is_empty()
             {
-                return Ok(Token(t.trim().to_string()));
+                return Ok(Token::new(t.trim()));
             }
         }
         let from_gh = gh_auth_token(Duration::from_secs(3));
-        from_gh.map(Token).ok_or_else(|| {
+        from_gh.map(Token::new).ok_or_else(|| {
             "[github] needs a token: export GITHUB_TOKEN=… (or GH_TOKEN), or log in with `gh auth login`; it needs actions:read, and deployments review rights to approve".into()
         })
     }

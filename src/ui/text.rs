@@ -3,8 +3,10 @@
 
 /// Make text safe to draw: control characters (ESC, BEL, CR, C1 codes, ...)
 /// become visible caret notation (`^[`), so a log line can never move the
-/// cursor, set the window title or clear the screen.
+/// cursor, set the window title or clear the screen. The secrets this
+/// process holds are removed first (`crate::secrets::scrub`).
 pub fn inert(text: &str) -> String {
+    let text = crate::secrets::scrub(text);
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -104,6 +106,15 @@ mod tests {
             });
             assert_eq!(bad, None, "input {input:?} gave {out:?}");
         }
+    }
+
+    #[test]
+    fn a_registered_secret_is_never_drawn() {
+        crate::secrets::register("inert-secret-0123456789");
+        assert_eq!(
+            inert("log: token=inert-secret-0123456789\x1b[2J"),
+            "log: token=[redacted]^[[2J"
+        );
     }
 
     #[test]

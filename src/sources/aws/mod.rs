@@ -28,8 +28,10 @@ pub struct AwsSettings {
 
 /// The shared SDK config: the standard credential chain (env, profile,
 /// SSO, web identity, instance profile), with the config's region,
-/// profile and endpoint over it (`AWS_ENDPOINT_URL` works too).
+/// profile and endpoint over it (`AWS_ENDPOINT_URL` works too). Keys given
+/// in the environment are registered as secrets.
 pub async fn sdk_config(settings: &AwsSettings, timeout: Duration) -> SdkConfig {
+    crate::secrets::register_aws_env();
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -251,8 +253,13 @@ fn classify(
 }
 
 /// An AWS message as it may be shown and journaled: signature errors can
-/// echo the canonical request, session token included. Cut it there.
+/// echo the canonical request, session token included. Cut it there, and
+/// scrub any secret the process holds from the rest.
 fn redact(text: &str) -> String {
+    crate::secrets::scrubbed(cut_request_details(text))
+}
+
+fn cut_request_details(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let cut = [
         "canonical string",
@@ -437,6 +444,19 @@ mod tests {
         );
         assert!(shown.starts_with("The request signature we calculated does not match."));
         assert_eq!(redact("plain"), "plain");
+    }
+
+    #[test]
+    fn messages_never_show_a_secret_the_process_holds() {
+        let token = "FwoGZXIvYXdzEBaaRedactTestSessionToken";
+        crate::secrets::register(token);
+        let shown = redact(&format!(
+            "The security token included in the request is invalid: {token}"
+        ));
+        assert_eq!(
+            shown,
+            "The security token included in the request is invalid: [redacted]"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Datadog: `GET /api/v1/query` (one query per track and metric) with the
-//! API and application keys in headers. The answer's `series[].pointlist`
+//! API and application keys in headers (registered as secrets, so an
+//! answer echoing them is scrubbed). The answer's `series[].pointlist`
 //! holds `[milliseconds, value | null]` pairs.
 
 use std::sync::Arc;
@@ -30,11 +31,27 @@ impl std::fmt::Debug for Keys {
 }
 
 impl Keys {
+    /// The two keys, registered as secrets: a refusal that echoes them is
+    /// scrubbed wherever it is shown.
+    pub fn new(api: impl Into<String>, app: impl Into<String>) -> Keys {
+        let keys = Keys {
+            api: api.into(),
+            app: app.into(),
+        };
+        keys.register();
+        keys
+    }
+
+    fn register(&self) {
+        crate::secrets::register(&self.api);
+        crate::secrets::register(&self.app);
+    }
+
     /// From the environment, or what is missing and how to set it.
     pub fn from_env() -> Result<Keys, String> {
         let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         match (get("DD_API_KEY"), get("DD_APP_KEY")) {
-            (Some(api), Some(app)) => Ok(Keys { api, app }),
+            (Some(api), Some(app)) => Ok(Keys::new(api, app)),
             (api, _) => Err(format!(
                 "[metrics] provider = \"datadog\" needs {} in the environment: export DD_API_KEY=… and DD_APP_KEY=… (an application key with the timeseries_query scope)",
                 if api.is_none() {
@@ -86,6 +103,8 @@ impl Datadog {
         queries: Queries,
         timeout: Duration,
     ) -> Result<Datadog, SourceError> {
+        // Keys built field by field were not registered yet.
+        keys.register();
         Ok(Datadog {
             http: client(timeout)?,
             base,

@@ -2,7 +2,8 @@
 //! the per-service queries with `{version}`, the merge of one series per
 //! metric into points by (track, time), and HTTP errors as data for the
 //! Canary pane — 429 and rate-limit headers become `Throttled` with the wait
-//! the provider asked for, keys never appear in a message.
+//! the provider asked for, keys never appear in a message (`clean` and
+//! `SourceError` scrub what a provider echoes).
 
 pub mod datadog;
 pub mod prometheus;
@@ -251,9 +252,11 @@ pub fn without_userinfo(url: &str) -> String {
     }
 }
 
-/// A provider's own error text, made one short inert line.
+/// A provider's own error text, made one short inert line, with the
+/// secrets this process holds removed (before it is cut, so a cut never
+/// leaves the start of a secret).
 pub fn clean(text: &str) -> String {
-    let one_line: String = text
+    let one_line: String = crate::secrets::scrub(text)
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
@@ -349,6 +352,18 @@ mod tests {
             "https://[withheld]@prom.example/x@y"
         );
         assert_eq!(without_userinfo("http://prom:9090"), "http://prom:9090");
+    }
+
+    #[test]
+    fn a_secret_where_the_text_is_cut_leaves_no_start_of_it() {
+        let key = "clean-cut-key-0123456789abcdef";
+        crate::secrets::register(key);
+        // The key starts at character 181: a cut at 200 before scrubbing
+        // would show its first 19 characters.
+        let body = format!("{} {key} tail", "x".repeat(180));
+        let said = clean(&body);
+        assert!(!said.contains("clean-cut-"), "{said}");
+        assert!(said.ends_with("[redacted] tail"), "{said}");
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
+    /// `base` may carry `user:password@` (sent as Basic auth): that
+    /// password is registered as a secret.
     pub fn new(base: &str, queries: Queries, timeout: Duration) -> Result<Prometheus, SourceError> {
+        crate::secrets::register_url_userinfo(base);
         Ok(Prometheus {
             http: client(timeout)?,
             base: base.trim_end_matches('/').to_string(),
