@@ -516,12 +516,13 @@ fn live_rollback_against_moto_in_a_real_terminal() -> TestResult {
     Ok(())
 }
 
-/// Prometheus as the canary's analysis would see a bad canary: 5 % errors
-/// on the canary, 0.1 % on stable, 500 requests a step each, fine latency;
-/// the values end at the asked `end`, one every `step`.
-struct BadCanary;
+/// Prometheus as the canary's analysis would see it: the canary's error
+/// rate as given (`"5"`: a bad canary; `"-1"`: a hostile provider), 0.1 %
+/// on stable, 500 requests a step each, fine latency; the values end at
+/// the asked `end`, one every `step`.
+struct Canary(&'static str);
 
-impl wiremock::Respond for BadCanary {
+impl wiremock::Respond for Canary {
     fn respond(&self, req: &wiremock::Request) -> wiremock::ResponseTemplate {
         let param = |name: &str| {
             req.url
@@ -533,7 +534,7 @@ impl wiremock::Respond for BadCanary {
         let query = param("query");
         let canary = query.contains("\"canary\"");
         let value = if query.starts_with("err") {
-            if canary { "5" } else { "0.1" }
+            if canary { self.0 } else { "0.1" }
         } else if query.starts_with("p95") {
             "110"
         } else {
@@ -565,7 +566,7 @@ fn a_bad_canary_on_prometheus_rolls_back_on_moto_by_itself() -> TestResult {
     let prometheus = rt.block_on(async {
         let server = wiremock::MockServer::start().await;
         wiremock::Mock::given(wiremock::matchers::path("/api/v1/query_range"))
-            .respond_with(BadCanary)
+            .respond_with(Canary("5"))
             .mount(&server)
             .await;
         server
@@ -964,6 +965,109 @@ fn a_cli_rollback_takes_over_a_console_mid_promotion_on_moto() -> TestResult {
         .filter_map(|r| r["identity"].as_str())
         .collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}
+
+#[test]
+fn a_negative_canary_error_series_never_moves_traffic_on_moto() -> TestResult {
+    // Seen: a canary error series of -1.0 passed, and auto_advance scaled
+    // the canary 1 → 5 for 50 %. Here everything else lets automation move:
+    // a 2 s bake, the pipeline read with nothing waiting for review, the
+    // window open; only the implausible data holds it. (With a plausible
+    // series instead the canary is scaled to 5 within seconds.)
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let layout = rt.block_on(moto::layout("e2e-negative"))?;
+    let server = rt.block_on(async {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::path("/api/v1/query_range"))
+            .respond_with(Canary("-1"))
+            .mount(&server)
+            .await;
+        let runs = serde_json::json!({"total_count": 1, "workflow_runs": [{
+            "id": 42, "run_number": 7, "name": "pipeline", "head_branch": "main",
+            "head_sha": "a3f9c2e0000000000000000000000000000000000", "event": "push",
+            "status": "completed", "conclusion": "success", "run_attempt": 1,
+            "created_at": "2026-12-01T10:00:00Z", "run_started_at": "2026-12-01T10:00:00Z",
+            "actor": {"login": "ana"}, "head_commit": {"message": "feat: x"}
+        }]});
+        wiremock::Mock::given(wiremock::matchers::path(
+            "/repos/suma-finance/auth-service/actions/workflows/pipeline.yml/runs",
+        ))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(runs))
+        .mount(&server)
+        .await;
+        wiremock::Mock::given(wiremock::matchers::path(
+            "/repos/suma-finance/auth-service/actions/runs/42/jobs",
+        ))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"total_count": 0, "jobs": []})),
+        )
+        .mount(&server)
+        .await;
+        wiremock::Mock::given(wiremock::matchers::path(
+            "/repos/suma-finance/auth-service/actions/runs/42/pending_deployments",
+        ))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
+        server
+    });
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    let top = format!(
+        "[github]\nrepo = \"suma-finance/auth-service\"\nworkflow = \"pipeline.yml\"\nbranch = \"main\"\napi_url = \"{url}\"\n\n[metrics]\nprovider = \"prometheus\"\napi_url = \"{url}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"\npipeline = \"1s\"",
+        url = server.uri()
+    );
+    let service = r#"steps = [ { weight = 10, bake = "2s" }, { weight = 50, bake = "2s" }, { weight = 100 } ]
+
+[service.analysis]
+interval = "1s"
+auto_advance = true
+error_rate_query = 'err{version="{version}"}'
+p95_query = 'p95{version="{version}"}'
+requests_query = 'req{version="{version}"}'"#;
+    std::fs::write(
+        &config,
+        moto::config_toml(&layout, "auth-e2e", &top, service)?,
+    )?;
+    let journal = dir.path().join("journal.jsonl");
+    let args = [
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let mut app = Running::start(
+        &args,
+        &[
+            ("USER", "e2e"),
+            ("GITHUB_TOKEN", "ghp_e2eNegative0000000000000000000000"),
+        ],
+        ROWS,
+        COLS,
+    )?;
+    app.screen
+        .wait_for("the verdict that the data is no measurement", |s| {
+            s.contains("inconclusive: canary data is not plausible")
+        })?;
+    // Well past the bake: nothing moved.
+    let until = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < until {
+        app.screen.pump(Duration::from_millis(200));
+    }
+    let screen = app.screen.parser.screen().contents();
+    assert!(
+        !screen.contains("approval state unknown"),
+        "the pipeline must be read, else the hold is for another reason: {screen}"
+    );
+    let (split, _, _, canary) = rt.block_on(layout.read_back())?;
+    assert_eq!(split.canary, 10, "{screen}");
+    assert_eq!(canary, 1, "the canary was not scaled for 50 %: {screen}");
     app.send("q")?;
     assert!(app.wait_exit("after q")?.success());
     Ok(())

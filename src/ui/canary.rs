@@ -367,7 +367,7 @@ fn verdict_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
         )),
         None => spans.push(Span::styled(
             format!(
-                "none yet (every {})",
+                " none yet (every {})",
                 humanize(model.analysis_settings.interval)
             ),
             theme.style(Role::Muted),
