@@ -35,6 +35,10 @@ pub struct Cli {
     /// Scenarios: good (default), bad-canary, no-data
     #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "good", global = true)]
     pub demo: Option<String>,
+    /// With --demo: start the simulated clock on a Sunday, outside the
+    /// change window, to see automation hold (it starts inside otherwise)
+    #[arg(long, global = true)]
+    pub demo_outside_window: bool,
     /// How many times faster than real time the demo runs
     #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_SPEED, value_parser = clap::value_parser!(u32).range(1..=600), global = true)]
     pub demo_speed: u32,
@@ -154,6 +158,27 @@ pub fn session_id(now: Time) -> String {
     )
 }
 
+/// Where the demo's simulated clock starts: now when the seed's change
+/// window is open, else the latest Tuesday 10:30 UTC, so that every
+/// scenario does what the README says when left alone; with `outside`, the
+/// latest Sunday 12:00 UTC (automation holds on the window).
+pub fn demo_start(now: Time, outside: bool) -> Time {
+    use chrono::{Datelike, Timelike};
+    let window = demo_service().change_window;
+    let open = window.as_ref().is_none_or(|w| w.is_open(now));
+    let (day, hour, minute) = match (outside, open) {
+        (false, true) => return now,
+        (false, false) => (chrono::Weekday::Tue, 10, 30),
+        (true, _) => (chrono::Weekday::Sun, 12, 0),
+    };
+    let back = (7 + now.weekday().num_days_from_monday() - day.num_days_from_monday()) % 7;
+    let date = now - chrono::Duration::days(i64::from(back));
+    date.with_hour(hour)
+        .and_then(|t| t.with_minute(minute))
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(now)
+}
+
 /// Everything a demo session needs.
 pub fn demo_session(cli: &Cli, config: Option<&Config>) -> Result<(Model, Sources), StartError> {
     let name = cli.demo.as_deref().unwrap_or("good");
@@ -170,7 +195,8 @@ pub fn demo_session(cli: &Cli, config: Option<&Config>) -> Result<(Model, Source
             "--service {service}: the demo plays auth-service only"
         )));
     }
-    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(chrono::Utc::now(), cli.demo_speed));
+    let start = demo_start(chrono::Utc::now(), cli.demo_outside_window);
+    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(start, cli.demo_speed));
     let sources = demo::sources(scenario, clock.clone(), 42);
     let keymap = config.map(|c| c.keymap.clone()).unwrap_or_default();
     let theme = config.and_then(Config::theme).unwrap_or("default");
@@ -581,6 +607,32 @@ pub async fn live_session(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_demo_starts_inside_the_change_window_unless_asked_not_to() {
+        use chrono::TimeZone;
+        let window = super::demo_service().change_window;
+        let Some(window) = window else {
+            panic!("the demo has a window")
+        };
+        // Saturday night, Monday morning, Thursday evening: moved to a
+        // Tuesday 10:30; inside: left as it is.
+        for (d, h) in [(5, 23), (30, 8), (3, 17)] {
+            let now = chrono::Utc
+                .with_ymd_and_hms(2026, if d == 30 { 11 } else { 12 }, d, h, 0, 0)
+                .single()
+                .unwrap_or_default();
+            let start = super::demo_start(now, false);
+            assert!(window.is_open(start), "{now} → {start}");
+            assert!(start <= now);
+        }
+        let inside = chrono::Utc
+            .with_ymd_and_hms(2026, 12, 2, 11, 0, 0)
+            .single()
+            .unwrap_or_default();
+        assert_eq!(super::demo_start(inside, false), inside);
+        assert!(!window.is_open(super::demo_start(inside, true)));
+    }
+
     #[test]
     fn change_ids_differ_between_processes_started_in_the_same_second() {
         // Seen: two CLI rollbacks started in the same second shared ids,
