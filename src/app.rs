@@ -43,7 +43,7 @@ pub struct Cli {
     #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_SPEED, value_parser = clap::value_parser!(u32).range(1..=600), global = true)]
     pub demo_speed: u32,
     /// Draw with ASCII only (also when the locale is not UTF-8, e.g. LANG=C)
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub ascii: bool,
     /// Journal file [default: ~/.local/state/flightdeck/journal.jsonl, or
     /// demo-journal.jsonl beside it with --demo]
@@ -252,8 +252,11 @@ impl Unreadable {
     /// A source this config does not connect.
     pub fn not_connected(what: &str) -> Unreadable {
         Unreadable(
-            crate::core::model::SourceError::new(format!("{what}: not connected"))
-                .with_hint("configure it (see config.example.toml); --demo shows the pane"),
+            crate::core::model::SourceError::of_kind(
+                crate::core::model::ErrorKind::NotConfigured,
+                format!("{what}: not configured"),
+            )
+            .with_hint("configure it (see config.example.toml); --demo shows the pane"),
         )
     }
 }

@@ -170,6 +170,8 @@ fn against_moto_status_rollback_refusals_and_watch() -> TestResult {
         ),
         (Some(90), Some(10))
     );
+    // No [github] in this config: not configured, which is not a failure.
+    assert_eq!(v["sources"]["pipeline"]["state"], "not_configured", "{v}");
     let canary = v["services"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["track"] == "canary"))

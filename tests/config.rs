@@ -97,6 +97,16 @@ fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std:
             "config.example.toml does not document `{key}`"
         );
     }
+    // Every action of the keymap, under [keys].
+    let keys = text.split("[keys]").nth(1).unwrap_or_default();
+    for action in flightdeck::core::action::Action::ALL {
+        assert!(
+            keys.lines()
+                .any(|l| l.starts_with(&format!("{} =", action.name()))),
+            "config.example.toml's [keys] does not list `{}`",
+            action.name()
+        );
+    }
     Ok(())
 }
 

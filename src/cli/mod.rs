@@ -62,11 +62,14 @@ pub enum Command {
     /// One line (or JSON object) per change of state, until a condition
     /// holds, a failure, or the timeout
     Watch {
+        /// End (exit 0) when this holds, decided from AWS as it is now;
+        /// `promoted` ends with 5 if the release was rolled back instead
         #[arg(long, value_enum)]
         until: Option<Until>,
-        /// e.g. 30s, 10m
+        /// Give up after this long (exit 4), e.g. 30s, 10m
         #[arg(long, value_parser = humantime::parse_duration)]
         timeout: Option<Duration>,
+        /// One JSON object per line (schema 1) instead of text
         #[arg(long)]
         json: bool,
     },
@@ -74,6 +77,7 @@ pub enum Command {
     Advance(ChangeArgs),
     /// Set the canary weight to N percent
     Weight {
+        /// The canary's share of traffic, 0 to 100
         #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
         percent: u8,
         #[command(flatten)]
@@ -105,8 +109,11 @@ pub struct ChangeArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Until {
+    /// No canary traffic or tasks, the stable service on the release
     Promoted,
+    /// No canary traffic or tasks, the stable service on the baseline
     RolledBack,
+    /// Every service at its count, no unhealthy target, no failing verdict
     Healthy,
 }
 

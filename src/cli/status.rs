@@ -6,6 +6,7 @@ use std::io::Write;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::core::model::ErrorKind;
 use crate::core::update::hold_reason;
 
 pub(super) fn age_s<T>(l: &Loadable<T>, now: crate::core::model::Time) -> Value {
@@ -22,6 +23,9 @@ pub(super) fn source_state<T>(l: &Loadable<T>, now: crate::core::model::Time) ->
         Loadable::Loading => ("loading", None),
         Loadable::Ready { .. } => ("ready", None),
         Loadable::Stale { error, .. } => ("stale", Some(error)),
+        Loadable::Failed { error, .. } if error.kind == ErrorKind::NotConfigured => {
+            ("not_configured", Some(error))
+        }
         Loadable::Failed { error, .. } => ("failed", Some(error)),
     };
     json!({

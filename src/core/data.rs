@@ -30,6 +30,9 @@ pub enum ErrorKind {
     Timeout,
     /// The service could not be reached or answered 5xx.
     Unavailable,
+    /// The source is not configured (no `[github]`, no `[metrics]`, no
+    /// `log_group`): not a failure.
+    NotConfigured,
     /// Another actor holds the service's change lease: nothing was done.
     Held,
     /// A rollback (of this or another process) took the change lease over:
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::NotConfigured => "not configured",
             ErrorKind::Held => "held",
             ErrorKind::Preempted => "preempted",
             ErrorKind::Other => "error",

@@ -17,7 +17,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
 
 use crate::config::theme::{Role, Theme};
 use crate::core::action::Action;
-use crate::core::model::{Level, Loadable, Model, Overlay, Pane, Prompt};
+use crate::core::model::{ErrorKind, Level, Loadable, Model, Overlay, Pane, Prompt};
 use crate::core::update::humanize;
 
 /// Draw the whole screen.
@@ -107,6 +107,11 @@ fn age_span<'a, T>(data: &Loadable<T>, model: &Model, theme: &Theme) -> Span<'a>
                 theme.style(Role::Stale),
             )
         }
+        // Not configured is a choice, not a failure.
+        Loadable::Failed { error, .. } if error.kind == ErrorKind::NotConfigured => Span::styled(
+            format!(" not configured: {} ", error.message),
+            theme.style(Role::Muted),
+        ),
         Loadable::Failed { error, .. } => {
             Span::styled(format!(" FAILED: {error} "), theme.style(Role::Failing))
         }

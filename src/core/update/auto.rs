@@ -5,7 +5,7 @@
 use super::{Ctx, Effect};
 use crate::core::analysis::{self, OnFailure, Outcome};
 use crate::core::change::ChangeKind;
-use crate::core::model::{JournalKind, Level, Loadable, MetricPoint, Model, Proposal};
+use crate::core::model::{ErrorKind, JournalKind, Level, Loadable, MetricPoint, Model, Proposal};
 use crate::core::plan::Phase;
 
 /// A source that has had no fresh data for longer than this is journaled
@@ -47,6 +47,8 @@ fn note_stale(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 fn stale_since<T>(l: &Loadable<T>) -> Option<(crate::core::model::Time, String)> {
     match l {
         Loadable::Stale { at, error, .. } => Some((*at, error.to_string())),
+        // A source that is not configured is not stale: nothing to tell.
+        Loadable::Failed { error, .. } if error.kind == ErrorKind::NotConfigured => None,
         Loadable::Failed { since, error } => Some((*since, error.to_string())),
         _ => None,
     }
