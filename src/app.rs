@@ -49,6 +49,10 @@ pub struct Cli {
     /// demo-journal.jsonl beside it with --demo]
     #[arg(long, value_name = "PATH", global = true)]
     pub journal: Option<PathBuf>,
+    /// Append long diagnostics (an SDK error's whole chain of causes) to
+    /// this file; messages elsewhere stay one line
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log: Option<PathBuf>,
     /// With --demo: send notifications to the [notify] targets too (the
     /// demo and --read-only send none otherwise)
     #[arg(long, global = true)]

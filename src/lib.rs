@@ -7,6 +7,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod debug_log;
 pub mod journal;
 pub mod notify;
 pub mod runtime;

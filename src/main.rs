@@ -15,6 +15,11 @@ fn main() -> ExitCode {
         eprintln!("flightdeck: {e}");
     }
     let cli = Cli::parse();
+    if let Some(path) = &cli.log
+        && let Err(why) = flightdeck::debug_log::open(path)
+    {
+        return fail(2, &why);
+    }
     let config = match app::load_config(&cli) {
         Ok(config) => config,
         Err(e) => return fail(e.code, &e.message),

@@ -418,3 +418,59 @@ fn watch_decides_from_aws_also_after_the_fact() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"http://127.0.0.1:9\"\n\n[[service]]\nname = \"a\"\nenvironment = \"production\"\ncluster = \"c\"\nstable_service = \"s\"\nlistener_rule_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/x/1/2/3\"\nstable_target_group_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/s/1\"\n",
+    )?;
+    let log = dir.path().join("debug.log");
+    let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            "--config",
+            path(&config),
+            "--journal",
+            path(&dir.path().join("j.jsonl")),
+            "--log",
+            path(&log),
+            "status",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), 1, "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {err}");
+    assert!(lines[0].contains("no usable AWS credentials"), "{err}");
+    assert!(
+        lines[0].contains("aws sso login"),
+        "the action to take: {err}"
+    );
+    // The message (before the hint) is short; the SDK's chain is in the log.
+    let message = lines[0]
+        .split(" (run `aws sso login`")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        message.chars().count() <= 200,
+        "{} chars: {message}",
+        message.chars().count()
+    );
+    let logged = std::fs::read_to_string(&log)?;
+    assert!(
+        logged.contains("sts:GetCallerIdentity") && logged.len() > message.len(),
+        "{logged}"
+    );
+    Ok(())
+}

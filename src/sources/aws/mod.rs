@@ -154,10 +154,14 @@ where
     use aws_smithy_runtime_api::client::result::SdkError;
     let request_id = e.request_id().map(str::to_string);
     let code = e.code().unwrap_or_default().to_string();
-    let detail = redact(&format!(
+    let whole = redact(&format!(
         "{}",
         aws_smithy_types::error::display::DisplayErrorContext(&e)
     ));
+    // The SDK's whole chain of causes goes to the --log file; messages stay
+    // one line.
+    crate::debug_log::write(&format!("{action} on {resource}"), &whole);
+    let detail = crate::debug_log::one_line(&whole, 120);
     // Without a code (a proxy's HTML page, the wrong endpoint), the whole
     // error is the message.
     let message = match e.message() {
@@ -176,16 +180,19 @@ where
             (
                 ErrorKind::Auth,
                 format!("{action}: no usable AWS credentials: {detail}"),
-                Some(
-                    "run `aws sso login` (with --profile NAME for a named profile), or set AWS_PROFILE / [aws] profile"
-                        .to_string(),
-                ),
+                Some(format!(
+                    "run `aws sso login` (with --profile NAME for a named profile), or set AWS_PROFILE / [aws] profile; {}",
+                    crate::debug_log::where_the_rest_is()
+                )),
             )
         }
         SdkError::DispatchFailure(_) => (
             ErrorKind::Unavailable,
             format!("{action}: cannot reach AWS: {detail}"),
-            Some("check the network, the region and [aws] endpoint_url".to_string()),
+            Some(format!(
+                "check the network, the region and [aws] endpoint_url; {}",
+                crate::debug_log::where_the_rest_is()
+            )),
         ),
         _ => classify(action, resource, &code, &message),
     };

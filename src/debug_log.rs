@@ -1,0 +1,80 @@
+//! The debug log (`--log FILE`): where the long texts go that a pane, the
+//! journal and stderr never show — an SDK error's whole chain of causes,
+//! for instance. Messages stay one line with the action to take; this file
+//! keeps the rest. Appended, mode 0600, secrets scrubbed; nothing is
+//! written when no `--log` was given.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+static LOG: OnceLock<Mutex<File>> = OnceLock::new();
+
+/// Open (or create) the log for appending; the error names the path.
+pub fn open(path: &Path) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| format!("cannot open the log {}: {e}", path.display()))?;
+    let _ = LOG.set(Mutex::new(file));
+    Ok(())
+}
+
+/// Whether a log is being written.
+pub fn active() -> bool {
+    LOG.get().is_some()
+}
+
+/// Append `what: text` with the time (secrets scrubbed).
+pub fn write(what: &str, text: &str) {
+    let Some(log) = LOG.get() else { return };
+    let Ok(mut file) = log.lock() else { return };
+    let line = format!(
+        "{} {what}: {}\n",
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        crate::secrets::scrub(text)
+    );
+    let _ = file.write_all(line.as_bytes());
+}
+
+/// `text` as one line of at most `max` characters (whitespace folded, a
+/// longer text cut with `…`).
+pub fn one_line(text: &str, max: usize) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() <= max {
+        return folded;
+    }
+    let mut cut: String = folded.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// Where the rest of a cut text is, for a hint.
+pub fn where_the_rest_is() -> &'static str {
+    if active() {
+        "the whole error is in the --log file"
+    } else {
+        "run with --log FILE for the whole error"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_folds_and_cuts() {
+        assert_eq!(one_line("a\n  b\tc", 10), "a b c");
+        let long = "x".repeat(500);
+        let cut = one_line(&long, 160);
+        assert_eq!(cut.chars().count(), 160);
+        assert!(cut.ends_with('…'));
+    }
+}
