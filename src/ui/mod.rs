@@ -143,16 +143,25 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Some(w) if wide => format!("window: closed, opens {}", w.next_open(model.now)),
         Some(_) => "window: closed".to_string(),
     };
-    // Segments in order of importance: what does not fit is left out,
-    // never cut in the middle.
+    // Segments with a full and a short form. What does not fit is first
+    // abbreviated, least important first; then the brand goes; then whole
+    // segments, least important first — never cut in the middle. The mode
+    // (DEMO, READ-ONLY), the window's state and the account stay at 80
+    // columns.
     let protected = if svc.protected { " [protected]" } else { "" };
-    let mut segments: Vec<(u8, Span)> = vec![
+    let env_short: String = svc.environment.chars().take(4).collect();
+    let short_window = match &svc.change_window {
+        None => "always open",
+        Some(w) if w.is_open(model.now) => "OPEN",
+        Some(_) => "CLOSED",
+    };
+    let bold = base.add_modifier(ratatui::style::Modifier::BOLD);
+    // (drop order: 0 never, higher first; full; short)
+    let mut segments: Vec<(u8, Span, Span)> = vec![
         (
-            0,
-            Span::styled(
-                " flightdeck ",
-                base.add_modifier(ratatui::style::Modifier::BOLD),
-            ),
+            4,
+            Span::styled(" flightdeck ", bold),
+            Span::styled(" flightdeck ", bold),
         ),
         (
             0,
@@ -160,30 +169,72 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
                 format!("│ {} · {}{protected} ", svc.name, svc.environment),
                 base,
             ),
+            Span::styled(
+                format!(
+                    "│ {} · {env_short}{} ",
+                    svc.name,
+                    if svc.protected { " [P]" } else { "" }
+                ),
+                base,
+            ),
         ),
     ];
     if model.read_only {
-        segments.push((0, Span::styled(" READ-ONLY ", theme.style(Role::Danger))));
+        let ro = Span::styled(" READ-ONLY ", theme.style(Role::Danger));
+        segments.push((
+            0,
+            ro.clone(),
+            Span::styled(" RO ", theme.style(Role::Danger)),
+        ));
     }
-    segments.push((1, Span::styled(format!("│ {window} "), base)));
+    segments.push((
+        1,
+        Span::styled(format!("│ {window} "), base),
+        Span::styled(format!("│ {short_window} "), base),
+    ));
     if let Some(demo) = &model.demo {
         segments.push((
             2,
             Span::styled(format!("│ DEMO {} ×{} ", demo.scenario, demo.speed), base),
+            Span::styled("│ DEMO ", base),
         ));
     }
     segments.push((
         3,
         Span::styled(format!("│ {} · {} ", svc.account, svc.region), base),
+        Span::styled(format!("│ {} ", svc.account), base),
     ));
     let room = usize::from(area.width).saturating_sub(clock.chars().count());
-    for drop in [3, 2, 1] {
-        let used: usize = segments.iter().map(|(_, s)| s.width()).sum();
-        if used <= room {
+    let width = |segs: &[(u8, Span, Span)], short: &dyn Fn(u8) -> bool| -> usize {
+        segs.iter()
+            .map(|(p, full, abbr)| {
+                if short(*p) {
+                    abbr.width()
+                } else {
+                    full.width()
+                }
+            })
+            .sum()
+    };
+    // How far to abbreviate: none, then from the least important up.
+    let mut cutoff = u8::MAX;
+    for level in [u8::MAX, 3, 2, 1, 0] {
+        cutoff = level;
+        if width(&segments, &|p| p >= level) <= room {
             break;
         }
-        segments.retain(|(p, _)| *p < drop);
     }
+    let short = |p: u8| p >= cutoff;
+    for drop in [4, 3, 2, 1] {
+        if width(&segments, &short) <= room {
+            break;
+        }
+        segments.retain(|(p, ..)| *p != drop);
+    }
+    let segments: Vec<(u8, Span)> = segments
+        .into_iter()
+        .map(|(p, full, abbr)| (p, if short(p) { abbr } else { full }))
+        .collect();
     let spans: Vec<Span> = segments.into_iter().map(|(_, s)| s).collect();
     let [left, right] = Layout::horizontal([
         Constraint::Min(0),
