@@ -297,3 +297,21 @@ fn pipeline_with_a_pending_approval() -> Result<(), Box<dyn std::error::Error>> 
     insta::assert_snapshot!("pipeline_pending_160x48", screen);
     Ok(())
 }
+
+#[test]
+fn at_80x24_the_hold_reason_and_the_header_s_mode_window_and_account_show_whole()
+-> Result<(), Box<dyn std::error::Error>> {
+    // Sunday: automation holds on the closed window.
+    let mut h = Harness::new("good", common::sunday(), false);
+    h.run_for(6 * 60);
+    let screen = text(&render(&h, 80, 24)?);
+    assert!(
+        screen.contains("hold: change window closed (opens Tue 10:00)"),
+        "{screen}"
+    );
+    let header = screen.lines().next().unwrap_or_default();
+    for part in ["DEMO", "CLOSED", "123456789012", "[P]"] {
+        assert!(header.contains(part), "{part} in {header}");
+    }
+    Ok(())
+}

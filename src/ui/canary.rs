@@ -77,7 +77,7 @@ impl Widget for CanaryPane<'_> {
         let mut lines = vec![
             traffic_bar(model, theme, inner.width as usize),
             plan_line(model, theme),
-            state_line(model, theme),
+            state_line(model, theme, inner.width as usize),
             change_line(model, theme),
         ];
         let charts = inner.height >= 16 && inner.width >= 50 && !model.ascii;
@@ -184,7 +184,10 @@ fn plan_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
-fn state_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
+/// Phase, step, bake and why automation holds. The hold reason is what an
+/// operator looks for: when the line is too narrow, the step and the bake
+/// give way to it.
+fn state_line<'a>(model: &Model, theme: &Theme, width: usize) -> Line<'a> {
     let state = &model.plan_state;
     let phase_role = match state.phase {
         Phase::RolledBack => Role::Failing,
@@ -216,10 +219,18 @@ fn state_line<'a>(model: &Model, theme: &Theme) -> Line<'a> {
         // While baking, a hold only matters once the bake is done.
         && state.bake_left(&model.plan, model.now).is_none_or(|left| left.is_zero())
     {
-        spans.push(Span::styled(
-            format!(" · hold: {hold}"),
-            theme.style(Role::Degraded),
-        ));
+        let full = Span::styled(format!(" · hold: {hold}"), theme.style(Role::Degraded));
+        let used: usize = spans.iter().map(Span::width).sum();
+        if used + full.width() <= width {
+            spans.push(full);
+        } else {
+            // The whole row goes to the reason (the phase is "progressing"
+            // whenever there is a hold to show).
+            spans = vec![Span::styled(
+                format!("hold: {hold}"),
+                theme.style(Role::Degraded),
+            )];
+        }
     }
     Line::from(spans)
 }
