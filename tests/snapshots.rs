@@ -315,3 +315,43 @@ fn at_80x24_the_hold_reason_and_the_header_s_mode_window_and_account_show_whole(
     }
     Ok(())
 }
+
+#[test]
+fn keys_that_change_production_look_dangerous_in_every_theme()
+-> Result<(), Box<dyn std::error::Error>> {
+    let themes = Themes::load(false);
+    for name in ["default", "light", "high-contrast", "monochrome"] {
+        let mut h = started();
+        h.model.theme = name.into();
+        h.key(Key::char('?'));
+        let buffer = render(&h, 80, 24)?;
+        let danger = themes.get(name).style(Role::Danger);
+        // The key column of the help: R (roll back) and ] (advance) are
+        // dangerous, ? (help) is not.
+        let cell_of = |label: &str| -> Option<(u16, u16)> {
+            let screen = text(&buffer);
+            screen.lines().enumerate().find_map(|(y, line)| {
+                let x = line.find(label)?;
+                let col = line[..x].chars().count();
+                Some((u16::try_from(col).ok()?, u16::try_from(y).ok()?))
+            })
+        };
+        for (label, dangerous) in [
+            ("R  ROLL BACK", true),
+            ("]  advance to", true),
+            ("?  help (this", false),
+        ] {
+            let (x, y) = cell_of(label).ok_or(format!("{name}: no `{label}` in the help"))?;
+            let style = buffer[(x, y)].style();
+            // What the danger style sets (monochrome sets no colour).
+            let same = danger.fg.is_none_or(|c| style.fg == Some(c))
+                && danger.bg.is_none_or(|c| style.bg == Some(c))
+                && style.add_modifier.contains(danger.add_modifier);
+            assert_eq!(
+                same, dangerous,
+                "{name}: `{label}` drawn {style:?}, danger is {danger:?}"
+            );
+        }
+    }
+    Ok(())
+}

@@ -227,6 +227,32 @@ impl Action {
         }
     }
 
+    /// The help line when the overlay is narrow (at most 26 columns).
+    pub fn short_description(self) -> &'static str {
+        match self {
+            Action::Help => "help (this screen)",
+            Action::Quit => "quit",
+            Action::FocusNext => "next pane",
+            Action::FocusPrev => "previous pane",
+            Action::Up => "move up",
+            Action::Down => "move down",
+            Action::Top => "to the top",
+            Action::Bottom => "to the bottom",
+            Action::Advance => "advance to the next step",
+            Action::SetWeight => "set the canary weight",
+            Action::Promote => "promote the canary",
+            Action::Pause => "pause / resume automation",
+            Action::Approve => "approve the deployment",
+            Action::Reject => "reject the deployment",
+            Action::Rollback => "ROLL BACK to stable",
+            Action::Filter => "filter logs / tasks",
+            Action::Command => "command line (:)",
+            Action::Follow => "logs: follow / stop",
+            Action::LogsTrack => "logs: stable / canary",
+            Action::Zoom => "zoom the pane",
+        }
+    }
+
     /// Whether the action changes production (and so needs confirmation).
     pub fn is_change(self) -> bool {
         matches!(
@@ -307,7 +333,8 @@ impl Keymap {
     }
 
     /// Rows of the help overlay: keys, description.
-    pub fn help_rows(&self) -> Vec<(String, &'static str)> {
+    /// Each action with its keys, for the help overlay.
+    pub fn help_rows(&self) -> Vec<(Action, String)> {
         Action::ALL
             .into_iter()
             .map(|action| {
@@ -317,7 +344,7 @@ impl Keymap {
                     .map(Key::to_string)
                     .collect::<Vec<_>>()
                     .join(" ");
-                (keys, action.description())
+                (action, keys)
             })
             .collect()
     }
@@ -353,7 +380,12 @@ mod tests {
         assert_eq!(rows.len(), Action::ALL.len());
         assert!(
             rows.iter()
-                .any(|(k, d)| k == "R" && d.starts_with("roll back"))
+                .any(|(a, k)| k == "R" && a.description().starts_with("roll back"))
+        );
+        assert!(
+            Action::ALL
+                .iter()
+                .all(|a| a.short_description().chars().count() <= 26)
         );
     }
 }

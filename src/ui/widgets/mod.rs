@@ -24,63 +24,98 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
 }
 
 pub fn help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    let mut lines: Vec<Line> = model
-        .keymap
-        .help_rows()
-        .into_iter()
-        .map(|(keys, desc)| {
-            Line::from(vec![
-                Span::styled(format!("{keys:>10}  "), theme.style(Role::Focus)),
-                Span::styled(desc, theme.style(Role::Text)),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(vec![
-        Span::styled("  commands  ", theme.style(Role::Focus)),
-        Span::styled(format!(":{}", COMMANDS.join(" :")), theme.style(Role::Text)),
-    ]));
-    lines.push(Line::from(Span::styled(
-        format!("    themes  {}", model.themes.join(", ")),
-        theme.style(Role::Muted),
-    )));
-    lines.push(Line::from(Span::styled(
-        if model.ascii {
-            "   drawing  ASCII only (--ascii, or a locale that is not UTF-8)"
+    // Wide enough for the long descriptions in one column of 78, or two of
+    // 60; else the short ones, two columns of 39. Keys that change
+    // production are drawn as dangerous.
+    let rows = model.keymap.help_rows();
+    let tall = rows.len() as u16 + 9 <= area.height;
+    let (columns, short) = match (area.width, tall) {
+        (w, true) if w >= 78 => (1, false),
+        (w, _) if w >= 120 => (2, false),
+        (w, false) if w >= 80 => (2, true),
+        _ => (1, true),
+    };
+    let entry = |(action, keys): &(crate::core::action::Action, String)| {
+        let key_role = if action.is_change() {
+            Role::Danger
         } else {
-            "   drawing  UTF-8 (--ascii, or LANG=C, draws with ASCII only)"
-        },
-        theme.style(Role::Muted),
-    )));
+            Role::Focus
+        };
+        let desc = if short {
+            action.short_description()
+        } else {
+            action.description()
+        };
+        Line::from(vec![
+            Span::styled(format!("{keys:>10}  "), theme.style(key_role)),
+            Span::styled(desc, theme.style(Role::Text)),
+        ])
+    };
+    let keys: Vec<Line> = rows.iter().map(entry).collect();
+    let mut notes: Vec<Line> = vec![
+        Line::from(vec![
+            Span::styled("commands  ", theme.style(Role::Focus)),
+            Span::styled(format!(":{}", COMMANDS.join(" :")), theme.style(Role::Text)),
+        ]),
+        Line::from(Span::styled(
+            format!("themes  {}", model.themes.join(", ")),
+            theme.style(Role::Muted),
+        )),
+        Line::from(Span::styled(
+            if model.ascii {
+                "drawing  ASCII only (--ascii, or a locale that is not UTF-8)"
+            } else {
+                "drawing  UTF-8 (--ascii, or LANG=C, draws with ASCII only)"
+            },
+            theme.style(Role::Muted),
+        )),
+    ];
     if let Some((total, minute)) = model.api_rate() {
-        lines.push(Line::from(Span::styled(
-            format!(" API calls  {total} in all, {minute} in the last minute"),
+        notes.push(Line::from(Span::styled(
+            format!("API calls  {total} in all, {minute} in the last minute"),
             theme.style(Role::Muted),
         )));
     }
-    lines.push(Line::from(Span::styled(
+    notes.push(Line::from(Span::styled(
         "any key closes this screen",
         theme.style(Role::Muted),
     )));
-    // Short terminals get the keys in two columns.
-    let two_columns = lines.len() as u16 + 2 > area.height && area.width >= 80;
-    if two_columns {
-        let half = lines.len().div_ceil(2);
-        let right = lines.split_off(half);
-        let rect = centered(area, area.width.min(120), half as u16 + 2);
-        frame.render_widget(Clear, rect);
-        let block = help_block(theme);
-        let inner = block.inner(rect);
-        frame.render_widget(block, rect);
-        let [l, r] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(inner);
-        frame.render_widget(Paragraph::new(lines), l);
-        frame.render_widget(Paragraph::new(right), r);
-        return;
-    }
-    let rect = centered(area, 78, lines.len() as u16 + 2);
+    let width = if columns == 2 {
+        area.width.min(120)
+    } else {
+        area.width.min(78)
+    };
+    let inner_width = usize::from(width.saturating_sub(2)).max(1);
+    // The notes wrap under the keys, across the whole width.
+    let note_rows: usize = notes
+        .iter()
+        .map(|l| l.width().div_ceil(inner_width).max(1))
+        .sum();
+    let key_rows = keys.len().div_ceil(columns);
+    let height = u16::try_from(key_rows + 1 + note_rows + 2).unwrap_or(u16::MAX);
+    let rect = centered(area, width, height);
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(help_block(theme)), rect);
+    let block = help_block(theme);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(u16::try_from(key_rows).unwrap_or(u16::MAX)),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    if columns == 2 {
+        let mut left = keys;
+        let right = left.split_off(key_rows);
+        let [l, r] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+        frame.render_widget(Paragraph::new(left), l);
+        frame.render_widget(Paragraph::new(right), r);
+    } else {
+        frame.render_widget(Paragraph::new(keys), top);
+    }
+    let mut below = vec![Line::from("")];
+    below.extend(notes);
+    frame.render_widget(Paragraph::new(below).wrap(Wrap { trim: false }), bottom);
 }
 
 fn help_block(theme: &Theme) -> Block<'static> {
