@@ -959,3 +959,54 @@ fn a_call_of_the_preempted_actor_that_lands_late_is_undone() {
         "{ran:?}"
     );
 }
+
+/// A takeover from a promotion whose call (even UpdateStable) may still
+/// land; `quit` says whether a SIGTERM arrives meanwhile.
+fn late_call_after_takeover(quit: bool) -> Harness {
+    use flightdeck::core::model::LeaseHolder;
+    use flightdeck::sources::demo::world::{CANARY_SERVICE, STABLE_SERVICE};
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.lease_holder = Some(LeaseHolder {
+        operator: "ana".into(),
+        via: "console".into(),
+        change: "other".into(),
+        action: "promote".into(),
+        host: "bastion-1".into(),
+        pid: 42,
+        since: "2026-12-01T10:29:00Z".into(),
+        call_until: Some((h.now + chrono::Duration::seconds(35)).to_rfc3339()),
+        started: None,
+    });
+    h.key(Key::char('R'));
+    let fx = h.confirm("now");
+    h.carry_out(fx);
+    h.run_for(2);
+    if quit {
+        let fx = h.send(Msg::Shutdown("SIGTERM".into()));
+        h.carry_out(fx);
+    }
+    h.run_for(8);
+    // The promotion's late calls land after the rollback's.
+    let _ = h
+        .world
+        .set_task_definition(STABLE_SERVICE, "auth-service:42");
+    h.world.set_weights(TrafficSplit::percent(50));
+    let _ = h.world.scale(CANARY_SERVICE, 5);
+    h.settle(20 * 60);
+    h.run_for(60);
+    h
+}
+
+#[test]
+fn a_late_stable_update_of_the_preempted_promotion_is_undone() {
+    let h = late_call_after_takeover(false);
+    assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+}
+
+#[test]
+fn quitting_does_not_skip_the_wait_for_a_preempted_call() {
+    let h = late_call_after_takeover(true);
+    assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
+    assert!(h.model.quit);
+}

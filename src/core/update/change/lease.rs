@@ -109,20 +109,40 @@ fn guard_in_flight(model: &mut Model, previous: &LeaseHolder, ctx: &Ctx) {
     let Some(running) = &mut model.running else {
         return;
     };
-    running.change.steps.push(Step::WaitUntil {
+    // The stable service too, when the rollback puts it back (a late
+    // UpdateStable of a promotion would leave it on the release).
+    let stable = running.change.steps.iter().find_map(|s| match s {
+        Step::UpdateStable { service, to, .. } => Some((service.clone(), to.clone())),
+        _ => None,
+    });
+    let steps = &mut running.change.steps;
+    steps.push(Step::WaitUntil {
         until,
         why: format!("{}'s call in flight", previous.describe()),
     });
-    running.change.steps.push(Step::SetWeights {
+    steps.push(Step::SetWeights {
         expect: None,
         to: crate::core::model::TrafficSplit::ALL_STABLE,
     });
+    if let Some((service, to)) = &stable {
+        steps.push(Step::UpdateStable {
+            service: service.clone(),
+            from: to.clone(),
+            to: to.clone(),
+        });
+    }
     if let Some(service) = canary {
-        running.change.steps.push(Step::ScaleCanary {
+        steps.push(Step::ScaleCanary {
             service,
             from: 0,
             to: 0,
             expect: None,
+        });
+    }
+    if let Some((_, to)) = stable {
+        steps.push(Step::WaitStable {
+            task_definition: to,
+            timeout: crate::core::change::STABLE_TIMEOUT,
         });
     }
     model.push_journal(

@@ -152,7 +152,14 @@ pub(in crate::core::update) fn begin_step(model: &mut Model, ctx: &Ctx, fx: &mut
     let Some(running) = &model.running else {
         return;
     };
-    if step.is_wait() && model.stopping.is_some() && running.change.kind == ChangeKind::Rollback {
+    // Quitting: a rollback's waits are not watched — except the wait for a
+    // taken-over actor's call in flight (bounded by that call's timeout),
+    // which the re-set after it needs.
+    if step.is_wait()
+        && !matches!(step, Step::WaitUntil { .. })
+        && model.stopping.is_some()
+        && running.change.kind == ChangeKind::Rollback
+    {
         return skip_wait(model, ctx, fx);
     }
     if step.is_wait() {
@@ -668,7 +675,7 @@ pub(in crate::core::update) fn shut_down(
                     .change
                     .steps
                     .get(running.index)
-                    .is_some_and(Step::is_wait);
+                    .is_some_and(|s| s.is_wait() && !matches!(s, Step::WaitUntil { .. }));
             model.set_status(
                 Level::Warn,
                 format!("{why}: quitting once the rollback under way has made its calls ({at})…"),
