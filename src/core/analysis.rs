@@ -91,9 +91,15 @@ pub struct Verdict {
     pub reason: String,
 }
 
-/// A request count this many times the window's median count is no
+/// A request count this many times the window's quietest busy point is no
 /// measurement: one point must not outweigh the window.
 pub const MAX_COUNT_RATIO: f64 = 100.0;
+
+/// The largest p95 taken as a measurement (an hour, in ms).
+pub const MAX_P95_MS: f64 = 3_600_000.0;
+
+/// The largest request count of one point taken as a measurement.
+pub const MAX_POINT_REQUESTS: u64 = 1_000_000_000_000;
 
 /// How far in the future a point's time may be (clocks differ a little).
 pub const FUTURE_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
@@ -108,9 +114,16 @@ pub fn implausible(p: &MetricPoint, now: Time) -> Option<String> {
         return Some(format!("error rate {e:.2}% is not a rate"));
     }
     if let Some(l) = p.p95_ms
-        && !(l.is_finite() && l >= 0.0)
+        && !(l.is_finite() && (0.0..=MAX_P95_MS).contains(&l))
     {
         return Some(format!("p95 {l:.0}ms is not a latency"));
+    }
+    if let Some(r) = p.requests
+        && r > MAX_POINT_REQUESTS
+    {
+        return Some(format!(
+            "a count of {r} requests in one period is not a count"
+        ));
     }
     if p.at > now + FUTURE_SLACK {
         return Some(format!(
@@ -121,25 +134,40 @@ pub fn implausible(p: &MetricPoint, now: Time) -> Option<String> {
     None
 }
 
-/// A point whose request count is over `MAX_COUNT_RATIO` times the median
-/// count of the window's points: one spike (1e15 requests at 0 % errors)
-/// must not outweigh every other point.
+/// A point whose request count is over `MAX_COUNT_RATIO` times the
+/// smallest count of the window's busy points (at least 10): spikes (1e15
+/// requests at 0 % errors), even several of them, must not outweigh the
+/// other points.
 fn count_outlier(points: &[MetricPoint]) -> Option<String> {
     let counts: Vec<f64> = points
         .iter()
         .filter_map(|p| p.requests)
+        .filter(|r| *r > 0)
         .map(|r| r as f64)
         .collect();
-    if counts.len() < 3 {
+    if counts.len() < 2 {
         return None;
     }
-    let median = median(counts.clone())?.max(1.0);
+    let least = counts
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .max(10.0);
     let top = counts.iter().copied().fold(0.0, f64::max);
-    (top > median * MAX_COUNT_RATIO).then(|| {
+    (top > least * MAX_COUNT_RATIO).then(|| {
         format!(
-            "one point counts {top:.0} requests, over {MAX_COUNT_RATIO:.0}× the window's median {median:.0}"
+            "one point counts {top:.0} requests, over {MAX_COUNT_RATIO:.0}× the window's quietest {least:.0}"
         )
     })
+}
+
+/// A canary error rate the window cannot weigh: a point with a rate but
+/// no request count (the provider's count was missing or not a count).
+fn rate_without_count(points: &[MetricPoint]) -> Option<String> {
+    points
+        .iter()
+        .any(|p| p.error_pct.is_some() && p.requests.is_none())
+        .then(|| "an error rate came without its request count".to_string())
 }
 
 /// Judge the canary on the points after `since` (the later of the step's
@@ -171,7 +199,11 @@ pub fn evaluate(
     let stale_after = chrono::Duration::from_std(settings.interval * 2 + settings.reporting_lag)
         .unwrap_or_default();
     // Stable data that stopped coming is no baseline: thresholds only.
-    let stable_newest = stable.iter().map(|p| p.at).max();
+    let stable_newest = stable
+        .iter()
+        .filter(|p| implausible(p, now).is_none())
+        .map(|p| p.at)
+        .max();
     let stable_stale = stable_newest.is_some_and(|at| now - at > stale_after);
     let stable: Vec<MetricPoint> = if stable_stale {
         Vec::new()
@@ -192,7 +224,10 @@ pub fn evaluate(
         p_value: None,
         reason: String::new(),
     };
-    if let Some(why) = suspect.or_else(|| count_outlier(&canary)) {
+    if let Some(why) = suspect
+        .or_else(|| count_outlier(&canary))
+        .or_else(|| rate_without_count(&canary))
+    {
         verdict.reason = format!("canary data is not plausible: {why}");
         return verdict;
     }
@@ -293,7 +328,7 @@ pub fn evaluate(
 /// no point has a count.
 fn request_count(points: &[MetricPoint]) -> Option<u64> {
     let counts: Vec<u64> = points.iter().filter_map(|p| p.requests).collect();
-    (!counts.is_empty()).then(|| counts.iter().sum())
+    (!counts.is_empty()).then(|| counts.iter().fold(0u64, |a, c| a.saturating_add(*c)))
 }
 
 /// The window's error rate, weighted by requests over the points that have
@@ -562,16 +597,16 @@ mod tests {
                 "is not a latency",
             ),
             (
-                "one spike of 1e15 requests at 0 % beside 30 % errors",
+                "one spike of 1e9 requests at 0 % beside 30 % errors",
                 &|i, p| {
                     if i == 5 {
-                        p.requests = Some(1_000_000_000_000_000);
+                        p.requests = Some(1_000_000_000);
                         p.error_pct = Some(0.0);
                     } else {
                         p.error_pct = Some(30.0);
                     }
                 },
-                "over 100× the window's median",
+                "over 100× the window's quietest",
             ),
         ];
         for (what, change, reason) in cases {
@@ -579,6 +614,28 @@ mod tests {
             assert_eq!(v.outcome, Outcome::Inconclusive, "{what}: {}", v.reason);
             assert!(v.reason.contains(reason), "{what}: {}", v.reason);
         }
+        // Two points only, or half of them spikes: still caught.
+        let spiky = |n: usize, spikes: usize| {
+            let mut c = points(Track::Canary, 0, n as i64, 100, 30, 140.0);
+            for p in c.iter_mut().take(spikes) {
+                p.requests = Some(1_000_000_000);
+                p.error_pct = Some(0.0);
+            }
+            evaluate(&c, &s, &settings, t(-1), t(60))
+        };
+        for (n, spikes) in [(2, 1), (6, 3)] {
+            let v = spiky(n, spikes);
+            assert_eq!(
+                v.outcome,
+                Outcome::Inconclusive,
+                "{n}/{spikes}: {}",
+                v.reason
+            );
+        }
+        // A count beyond any service, and no overflow on the way.
+        let v = with(&|_, p| p.requests = Some(u64::MAX / 2));
+        assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
+        assert!(v.reason.contains("is not a count"), "{}", v.reason);
         // A point from the future says the data is wrong too.
         let mut c = points(Track::Canary, 0, 6, 100, 0, 140.0);
         c.push(MetricPoint {
@@ -588,6 +645,18 @@ mod tests {
         let v = evaluate(&c, &s, &settings, t(-1), t(60));
         assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
         assert!(v.reason.contains("in the future"), "{}", v.reason);
+    }
+
+    #[test]
+    fn huge_stable_latencies_do_not_switch_off_the_comparison() {
+        let settings = AnalysisSettings::default();
+        let c = points(Track::Canary, 0, 9, 100, 0, 190.0);
+        let mut s = points(Track::Stable, 0, 9, 900, 0, 120.0);
+        for p in s.iter_mut().take(5) {
+            p.p95_ms = Some(1e308);
+        }
+        let v = evaluate(&c, &s, &settings, t(-1), t(90));
+        assert_ne!(v.outcome, Outcome::Pass, "{}", v.reason);
     }
 
     #[test]
@@ -782,7 +851,7 @@ mod tests {
         let v = evaluate(&rates, &[], &settings, t(-1), t(40));
         assert_eq!(v.outcome, Outcome::Inconclusive, "{}", v.reason);
         assert_eq!(v.requests, None);
-        assert!(v.reason.contains("no canary request count"), "{}", v.reason);
+        assert!(v.reason.contains("request count"), "{}", v.reason);
         // A busy failing period is not averaged away by quiet clean ones.
         let mut mixed = points(Track::Canary, 0, 5, 10, 0, 140.0);
         mixed.push(MetricPoint {

@@ -310,11 +310,18 @@ impl Traffic for AwsTraffic {
                 Err(e) => match self.last.lock().ok().and_then(|l| l.clone()) {
                     Some(actions) if forward_config(&actions).is_some() => actions,
                     _ => {
+                        // Nothing was sent: not an unknown outcome, even
+                        // when the read timed out.
+                        let kind = match e.kind {
+                            ErrorKind::Timeout => ErrorKind::Unavailable,
+                            other => other,
+                        };
                         return Err(SourceError {
                             message: format!(
                                 "{}; weights not written: the rule's actions were never read, and writing a guessed action could drop its other parts",
                                 e.message
                             ),
+                            kind,
                             ..e
                         });
                     }
