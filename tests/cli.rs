@@ -474,3 +474,38 @@ fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestR
     );
     Ok(())
 }
+
+#[test]
+fn an_unreachable_endpoint_is_one_short_line_with_what_to_check() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"http://127.0.0.1:9\"\n\n[[service]]\nname = \"a\"\nenvironment = \"production\"\ncluster = \"c\"\nstable_service = \"s\"\nlistener_rule_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/x/1/2/3\"\nstable_target_group_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/s/1\"\n",
+    )?;
+    let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            "--config",
+            path(&config),
+            "--journal",
+            path(&dir.path().join("j.jsonl")),
+            "status",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    // STS does not answer: the account comes from the ARNs and the command
+    // goes on to say that ECS and the load balancer cannot be reached.
+    for line in err.lines() {
+        assert!(line.chars().count() <= 400, "one short line each: {line}");
+    }
+    assert!(
+        err.contains("cannot reach AWS") || err.contains("no answer"),
+        "{err}"
+    );
+    assert!(err.contains("endpoint_url"), "what to check: {err}");
+    Ok(())
+}
