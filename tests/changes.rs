@@ -592,7 +592,7 @@ mod one_actor {
     use super::*;
     use flightdeck::core::change::ChangeKind;
     use flightdeck::core::model::{ErrorKind, LeaseHolder, SourceError};
-    use flightdeck::sources::demo::world::{CANARY_SERVICE, STABLE_SERVICE};
+    use flightdeck::sources::demo::world::CANARY_SERVICE;
 
     fn approve(h: &mut Harness) {
         let id = h.world.pipeline().id;
@@ -787,7 +787,6 @@ mod one_actor {
             h.model.last_change.map(|l| (l.change.kind, l.result)),
             Some((ChangeKind::Rollback, "ok".to_string()))
         );
-        let _ = STABLE_SERVICE;
     }
 }
 

@@ -1012,7 +1012,7 @@ fn metric_points_are_upserted_by_track_and_time() {
 fn a_negative_canary_error_series_never_moves_traffic() {
     // Seen: a canary error series of -1.0 passed, and auto_advance moved
     // the canary 10 % → 50 %.
-    use flightdeck::core::model::{MetricPoint, Track};
+    use flightdeck::core::model::MetricPoint;
     let mut h = Harness::new("good", tuesday(), false);
     approve_in_world(&mut h);
     for _ in 0..(20 * 60) {
@@ -1032,7 +1032,6 @@ fn a_negative_canary_error_series_never_moves_traffic() {
         h.send(flightdeck::core::msg::Msg::Metrics(Ok(points)));
         let fx = h.send(flightdeck::core::msg::Msg::Tick);
         h.carry_out(fx);
-        let _ = Track::Canary;
     }
     assert_eq!(h.model.canary_weight(), Some(10), "{:?}", h.model.journal);
     let last = h
