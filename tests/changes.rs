@@ -13,6 +13,22 @@ use flightdeck::core::msg::Msg;
 
 const BASELINE: &str = "auth-service:41";
 
+/// Another actor's lease: ana on bastion-1, for `action`, with a call that
+/// may land until `call_until`.
+fn other_holder(action: &str, call_until: Option<String>) -> flightdeck::core::model::LeaseHolder {
+    flightdeck::core::model::LeaseHolder {
+        operator: "ana".into(),
+        via: "cli".into(),
+        change: "other".into(),
+        action: action.into(),
+        host: "bastion-1".into(),
+        pid: 42,
+        since: "2026-12-01T10:29:07Z".into(),
+        call_until,
+        started: None,
+    }
+}
+
 /// A good release promoted by hand (automation off) and settled.
 fn promoted() -> Harness {
     let mut h = Harness::new("good", tuesday(), false);
@@ -591,7 +607,7 @@ fn a_weights_read_that_started_before_our_write_is_stale() {
 mod one_actor {
     use super::*;
     use flightdeck::core::change::ChangeKind;
-    use flightdeck::core::model::{ErrorKind, LeaseHolder, SourceError};
+    use flightdeck::core::model::{ErrorKind, SourceError};
     use flightdeck::sources::demo::world::CANARY_SERVICE;
 
     fn approve(h: &mut Harness) {
@@ -603,17 +619,7 @@ mod one_actor {
     fn a_change_is_refused_while_another_actor_holds_the_lease() {
         let mut h = Harness::new("good", tuesday(), false);
         h.model.analysis_settings.auto_advance = false;
-        h.lease_holder = Some(LeaseHolder {
-            operator: "ana".into(),
-            via: "cli".into(),
-            change: "1764585000-42-abc-1".into(),
-            action: "promote".into(),
-            host: "bastion-1".into(),
-            pid: 42,
-            since: "2026-12-01T10:29:07Z".into(),
-            call_until: None,
-            started: None,
-        });
+        h.lease_holder = Some(other_holder("promote", None));
         let calls = h.calls.len();
         h.key(Key::char(']'));
         let fx = h.confirm("");
@@ -631,7 +637,7 @@ mod one_actor {
         );
         assert!(h.model.running.is_none());
         // A rollback takes it over, and says from whom.
-        h.lease_holder = last_holder();
+        h.lease_holder = Some(other_holder("promote", None));
         h.key(Key::char('R'));
         let fx = h.confirm("take over");
         h.carry_out(fx);
@@ -644,20 +650,6 @@ mod one_actor {
             "{lease:?}"
         );
         assert_eq!(h.world_state(), (0, BASELINE.to_string(), 0));
-    }
-
-    fn last_holder() -> Option<LeaseHolder> {
-        Some(LeaseHolder {
-            operator: "ana".into(),
-            via: "cli".into(),
-            change: "x".into(),
-            action: "promote".into(),
-            host: "bastion-1".into(),
-            pid: 42,
-            since: "2026-12-01T10:29:07Z".into(),
-            call_until: None,
-            started: None,
-        })
     }
 
     #[test]
@@ -792,7 +784,7 @@ mod one_actor {
 
 mod review_findings {
     use super::*;
-    use flightdeck::core::model::{ErrorKind, LeaseHolder, Loadable, SourceError};
+    use flightdeck::core::model::{ErrorKind, Loadable, SourceError};
 
     #[test]
     fn a_rollback_confirmed_behind_a_call_survives_sighup() {
@@ -874,17 +866,7 @@ mod review_findings {
         let mut h = Harness::new("good", tuesday(), false);
         let id = h.world.pipeline().id;
         assert!(h.world.approve(id, "production", "mlopes").is_ok());
-        let holder = LeaseHolder {
-            operator: "ana".into(),
-            via: "console".into(),
-            change: "c".into(),
-            action: "set_weight".into(),
-            host: "bastion-1".into(),
-            pid: 42,
-            since: "2026-12-01T10:30:00Z".into(),
-            call_until: None,
-            started: None,
-        };
+        let holder = other_holder("set_weight", None);
         for _ in 0..(8 * 60) {
             // Ana keeps holding it.
             h.lease_holder = Some(holder.clone());
@@ -921,24 +903,13 @@ mod review_findings {
 
 #[test]
 fn a_call_of_the_preempted_actor_that_lands_late_is_undone() {
-    use flightdeck::core::model::LeaseHolder;
     use flightdeck::sources::demo::world::CANARY_SERVICE;
     // Another console had just passed its lease check and sent a weight
     // write (up to its call timeout in flight) when on-call rolled back.
     let mut h = Harness::new("good", tuesday(), false);
     h.model.analysis_settings.auto_advance = false;
     let until = h.now + chrono::Duration::seconds(35);
-    h.lease_holder = Some(LeaseHolder {
-        operator: "ana".into(),
-        via: "console".into(),
-        change: "other".into(),
-        action: "set_weight".into(),
-        host: "bastion-1".into(),
-        pid: 42,
-        since: "2026-12-01T10:29:00Z".into(),
-        call_until: Some(until.to_rfc3339()),
-        started: None,
-    });
+    h.lease_holder = Some(other_holder("set_weight", Some(until.to_rfc3339())));
     h.key(Key::char('R'));
     let fx = h.confirm("now");
     h.carry_out(fx);
@@ -962,21 +933,13 @@ fn a_call_of_the_preempted_actor_that_lands_late_is_undone() {
 /// A takeover from a promotion whose call (even UpdateStable) may still
 /// land; `quit` says whether a SIGTERM arrives meanwhile.
 fn late_call_after_takeover(quit: bool) -> Harness {
-    use flightdeck::core::model::LeaseHolder;
     use flightdeck::sources::demo::world::{CANARY_SERVICE, STABLE_SERVICE};
     let mut h = Harness::new("good", tuesday(), false);
     h.model.analysis_settings.auto_advance = false;
-    h.lease_holder = Some(LeaseHolder {
-        operator: "ana".into(),
-        via: "console".into(),
-        change: "other".into(),
-        action: "promote".into(),
-        host: "bastion-1".into(),
-        pid: 42,
-        since: "2026-12-01T10:29:00Z".into(),
-        call_until: Some((h.now + chrono::Duration::seconds(35)).to_rfc3339()),
-        started: None,
-    });
+    h.lease_holder = Some(other_holder(
+        "promote",
+        Some((h.now + chrono::Duration::seconds(35)).to_rfc3339()),
+    ));
     h.key(Key::char('R'));
     let fx = h.confirm("now");
     h.carry_out(fx);

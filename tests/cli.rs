@@ -143,6 +143,47 @@ fn moto_config(dir: &Path, l: &Layout) -> Result<std::path::PathBuf, Box<dyn std
     Ok(config)
 }
 
+/// A layout in moto named `name`, a config and a journal for it in a
+/// temporary folder, and the runtime that made it.
+struct OnMoto {
+    rt: tokio::runtime::Runtime,
+    l: Layout,
+    _dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    journal: std::path::PathBuf,
+}
+
+impl OnMoto {
+    fn new(name: &str) -> Result<OnMoto, Box<dyn std::error::Error>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let l = rt.block_on(layout(name))?;
+        let dir = tempfile::tempdir()?;
+        let config = moto_config(dir.path(), &l)?;
+        let journal = dir.path().join("journal.jsonl");
+        Ok(OnMoto {
+            rt,
+            l,
+            _dir: dir,
+            config,
+            journal,
+        })
+    }
+
+    /// The binary with this config and journal, then `extra`.
+    fn run(&self, extra: &[&str]) -> Result<Output, std::io::Error> {
+        let mut args = vec![
+            "--config",
+            path(&self.config),
+            "--journal",
+            path(&self.journal),
+        ];
+        args.extend_from_slice(extra);
+        flightdeck(&args)
+    }
+}
+
 #[test]
 fn against_moto_status_rollback_refusals_and_watch() -> TestResult {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -268,18 +309,12 @@ fn against_moto_status_rollback_refusals_and_watch() -> TestResult {
 
 #[test]
 fn two_clis_advancing_at_once_one_is_refused_naming_the_holder() -> TestResult {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let l = rt.block_on(layout("two-clis"))?;
-    let dir = tempfile::tempdir()?;
-    let config = moto_config(dir.path(), &l)?;
-    let journal = dir.path().join("journal.jsonl");
+    let m = OnMoto::new("two-clis")?;
     let args = [
         "--config",
-        path(&config),
+        path(&m.config),
         "--journal",
-        path(&journal),
+        path(&m.journal),
         "--service",
         "auth-cli",
         "advance",
@@ -335,11 +370,7 @@ fn two_clis_advancing_at_once_one_is_refused_naming_the_holder() -> TestResult {
     let status = holder.wait()?;
     assert_eq!(status.code(), Some(1));
     // The lease was given back: the next change may go.
-    let out = flightdeck(&[
-        "--config",
-        path(&config),
-        "--journal",
-        path(&journal),
+    let out = m.run(&[
         "--service",
         "auth-cli",
         "rollback",
@@ -348,7 +379,7 @@ fn two_clis_advancing_at_once_one_is_refused_naming_the_holder() -> TestResult {
         "clean up",
     ])?;
     assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(rt.block_on(l.read_back())?.0.canary, 0);
+    assert_eq!(m.rt.block_on(m.l.read_back())?.0.canary, 0);
     Ok(())
 }
 
@@ -386,18 +417,8 @@ fn yes_without_service_is_refused_when_the_config_has_several() -> TestResult {
 fn watch_decides_from_aws_also_after_the_fact() -> TestResult {
     // Seen: both `watch --until rolled-back` and `--until promoted` timed
     // out when started after the rollback had ended.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let l = rt.block_on(layout("watch-after"))?;
-    let dir = tempfile::tempdir()?;
-    let config = moto_config(dir.path(), &l)?;
-    let journal = dir.path().join("journal.jsonl");
-    let run = |extra: &[&str]| -> Result<Output, std::io::Error> {
-        let mut args = vec!["--config", path(&config), "--journal", path(&journal)];
-        args.extend_from_slice(extra);
-        flightdeck(&args)
-    };
+    let m = OnMoto::new("watch-after")?;
+    let run = |extra: &[&str]| m.run(extra);
     let out = run(&[
         "--service",
         "auth-cli",
