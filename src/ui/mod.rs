@@ -180,12 +180,9 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         ),
     ];
     if model.read_only {
+        // Never abbreviated: the mode must read as what it is.
         let ro = Span::styled(" READ-ONLY ", theme.style(Role::Danger));
-        segments.push((
-            0,
-            ro.clone(),
-            Span::styled(" RO ", theme.style(Role::Danger)),
-        ));
+        segments.push((0, ro.clone(), ro));
     }
     segments.push((
         1,
