@@ -44,37 +44,11 @@ pub fn write(what: &str, text: &str) {
     let _ = file.write_all(line.as_bytes());
 }
 
-/// `text` as one line of at most `max` characters (whitespace folded, a
-/// longer text cut with `…`).
-pub fn one_line(text: &str, max: usize) -> String {
-    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if folded.chars().count() <= max {
-        return folded;
-    }
-    let mut cut: String = folded.chars().take(max.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
-
 /// Where the rest of a cut text is, for a hint.
 pub fn where_the_rest_is() -> &'static str {
     if active() {
         "the whole error is in the --log file"
     } else {
         "run with --log FILE for the whole error"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::one_line;
-
-    #[test]
-    fn one_line_folds_and_cuts() {
-        assert_eq!(one_line("a\n  b\tc", 10), "a b c");
-        let long = "x".repeat(500);
-        let cut = one_line(&long, 160);
-        assert_eq!(cut.chars().count(), 160);
-        assert!(cut.ends_with('…'));
     }
 }

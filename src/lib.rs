@@ -13,4 +13,5 @@ pub mod notify;
 pub mod runtime;
 pub mod secrets;
 pub mod sources;
+pub mod text;
 pub mod ui;

@@ -259,13 +259,13 @@ pub fn slack_body(n: &Notice) -> Value {
         .iter()
         .take(10)
         .map(|(k, v)| {
-            json!({"type": "mrkdwn", "text": format!("*{}*\n{}", k, truncate(&slack_escape(v), 1_900))})
+            json!({"type": "mrkdwn", "text": format!("*{}*\n{}", k, crate::text::cut_chars(&slack_escape(v), 1_900))})
         })
         .collect();
     json!({
-        "text": truncate(&slack_escape(&fallback), 3_000),
+        "text": crate::text::cut_chars(&slack_escape(&fallback), 3_000),
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": truncate(&n.title, 150)}},
+            {"type": "header", "text": {"type": "plain_text", "text": crate::text::cut_chars(&n.title, 150)}},
             {"type": "section", "fields": fields},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": "sent by flightdeck"}]}
         ]
@@ -281,8 +281,8 @@ pub fn datadog_body(n: &Notice, s: &Settings) -> Value {
         .collect::<Vec<_>>()
         .join("\n");
     json!({
-        "title": truncate(&n.title, 100),
-        "text": truncate(&text, 3_900),
+        "title": crate::text::cut_chars(&n.title, 100),
+        "text": crate::text::cut_chars(&text, 3_900),
         "tags": [
             format!("service:{}", s.service),
             format!("env:{}", s.environment),
@@ -293,14 +293,6 @@ pub fn datadog_body(n: &Notice, s: &Settings) -> Value {
         "aggregation_key": format!("flightdeck:{}:{}", s.service, s.version),
         "source_type_name": "flightdeck",
     })
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        format!("{}…", text.chars().take(max - 1).collect::<String>())
-    }
 }
 
 /// The handle the journal hands records to.

@@ -41,10 +41,7 @@ pub(super) async fn operator_action(
         let why = status_text_of(&d.model)
             .map(|(_, t)| t)
             .unwrap_or("no answer".into());
-        eprintln!(
-            "flightdeck: {word} not done: {}",
-            crate::ui::text::inert(&why)
-        );
+        eprintln!("flightdeck: {word} not done: {}", crate::text::inert(&why));
         ERROR
     }
 }
@@ -104,7 +101,7 @@ pub(super) async fn change(
             .unwrap_or_else(|| "the command opened no confirmation".into());
         eprintln!(
             "flightdeck: refused: {}; nothing was changed",
-            crate::ui::text::inert(&why)
+            crate::text::inert(&why)
         );
         return REFUSED;
     };
@@ -115,7 +112,7 @@ pub(super) async fn change(
         p.extend(dialog.lines.iter().cloned());
         p.extend(dialog.change.step_lines());
         p.iter()
-            .map(|l| crate::ui::text::inert(l))
+            .map(|l| crate::text::inert(l))
             .collect::<Vec<_>>()
             .join("\n")
     };
@@ -209,7 +206,7 @@ pub(super) async fn change(
             .unwrap_or_else(|| "the dialog did not accept".into());
         eprintln!(
             "flightdeck: refused: {}; nothing was changed",
-            crate::ui::text::inert(&why)
+            crate::text::inert(&why)
         );
         return REFUSED;
     }
@@ -217,7 +214,7 @@ pub(super) async fn change(
         let why = status_text_of(&d.model).map(|(_, t)| t).unwrap_or_default();
         eprintln!(
             "flightdeck: refused: {}; nothing was changed",
-            crate::ui::text::inert(&why)
+            crate::text::inert(&why)
         );
         return REFUSED;
     };
@@ -233,7 +230,7 @@ pub(super) async fn change(
                     "step {}/{}: {}",
                     r.index + 1,
                     r.change.steps.len(),
-                    crate::ui::text::inert(&step.describe())
+                    crate::text::inert(&step.describe())
                 );
             }
         }
@@ -249,7 +246,7 @@ pub(super) async fn change(
         eprintln!("flightdeck: the change ended without a result; check the journal");
         return ERROR;
     };
-    let result = crate::ui::text::inert(&last.result);
+    let result = crate::text::inert(&last.result);
     let line = format!(
         "{named}: {} {}: {}",
         last.change.kind.action_name(),
@@ -281,7 +278,7 @@ pub(super) fn exit_code_of(failure: Option<crate::core::model::ErrorKind>) -> u8
 /// its name, environment, and where it lives.
 pub(super) fn service_line(model: &Model) -> String {
     let s = &model.service;
-    crate::ui::text::inert(&format!(
+    crate::text::inert(&format!(
         "{} ({}) · {}/{} in {} {}",
         s.name, s.environment, s.cluster, s.stable_service, s.account, s.region
     ))

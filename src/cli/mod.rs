@@ -237,7 +237,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         .iter()
         .filter(|e| e.kind == crate::core::model::JournalKind::Error)
     {
-        eprintln!("flightdeck: {}", crate::ui::text::inert(&e.text));
+        eprintln!("flightdeck: {}", crate::text::inert(&e.text));
     }
     // No screen: every dialog "fits" (the core refuses a dialog it cannot
     // show whole).
@@ -300,7 +300,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
     // Notifications that could not be sent: said, not lost.
     while let Ok(msg) = d.rx.try_recv() {
         if let Msg::NotifyFailed(text) = msg {
-            eprintln!("flightdeck: {}", crate::ui::text::inert(&text));
+            eprintln!("flightdeck: {}", crate::text::inert(&text));
         }
     }
     code

@@ -291,7 +291,7 @@ pub fn status_text(model: &Model) -> String {
     }
     // Names from outside are drawn inert here too.
     out.into_iter()
-        .map(|l| crate::ui::text::inert(&l))
+        .map(|l| crate::text::inert(&l))
         .collect::<Vec<_>>()
         .join("\n")
 }

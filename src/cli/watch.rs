@@ -160,5 +160,5 @@ pub(super) fn watch_line(model: &Model, state: &Value) -> String {
     if state["healthy"].as_bool() == Some(true) {
         line.push_str(" · healthy");
     }
-    crate::ui::text::inert(&line)
+    crate::text::inert(&line)
 }

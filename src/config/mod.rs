@@ -53,7 +53,7 @@ const MAX_SHOWN: usize = 400;
 /// Text from the file as it may be shown: inert (no control bytes or bidi
 /// overrides reach the terminal) and cut with a marker when long.
 fn shown(text: &str) -> String {
-    let safe = crate::ui::text::inert(text);
+    let safe = crate::text::inert(text);
     if safe.chars().count() <= MAX_SHOWN {
         return safe;
     }

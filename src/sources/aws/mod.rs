@@ -161,7 +161,7 @@ where
     // The SDK's whole chain of causes goes to the --log file; messages stay
     // one line.
     crate::debug_log::write(&format!("{action} on {resource}"), &whole);
-    let detail = crate::debug_log::one_line(&whole, 120);
+    let detail = crate::text::one_line(&whole, 120);
     // Without a code (a proxy's HTML page, the wrong endpoint), the whole
     // error is the message.
     let message = match e.message() {

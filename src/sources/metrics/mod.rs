@@ -256,16 +256,7 @@ pub fn without_userinfo(url: &str) -> String {
 /// secrets this process holds removed (before it is cut, so a cut never
 /// leaves the start of a secret).
 pub fn clean(text: &str) -> String {
-    let one_line: String = crate::secrets::scrub(text)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let trimmed = one_line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if trimmed.chars().count() > 200 {
-        format!("{}…", trimmed.chars().take(200).collect::<String>())
-    } else {
-        trimmed
-    }
+    crate::text::one_line(text, 200)
 }
 
 /// A JSON answer that does not have the documented shape.
