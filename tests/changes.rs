@@ -726,6 +726,27 @@ mod one_actor {
     }
 
     #[test]
+    fn an_automatic_change_that_cannot_begin_pauses_automation() {
+        // Not another actor's lease: the journal cannot be written.
+        let mut h = Harness::new("good", tuesday(), false);
+        approve(&mut h);
+        h.begin_fails = Some(SourceError::new(
+            "not done: cannot write the journal /dev/full: No space left on device",
+        ));
+        h.run_for(6 * 60);
+        assert!(h.model.plan_state.paused, "{:?}", h.model.journal);
+        let pauses = h.records_of("pause");
+        assert_eq!(pauses.len(), 1, "{pauses:?}");
+        assert!(
+            pauses[0]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("could not begin")),
+            "{pauses:?}"
+        );
+    }
+
+    #[test]
     fn the_final_step_s_bake_is_honoured_before_an_automatic_promote() {
         let mut h = Harness::new("good", tuesday(), false);
         approve(&mut h);

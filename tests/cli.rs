@@ -440,14 +440,20 @@ fn watch_decides_from_aws_also_after_the_fact() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config.toml");
+/// A config whose AWS endpoint nothing answers on.
+fn unreachable_config(dir: &Path) -> Result<std::path::PathBuf, std::io::Error> {
+    let config = dir.join("config.toml");
     std::fs::write(
         &config,
         "[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"http://127.0.0.1:9\"\n\n[[service]]\nname = \"a\"\nenvironment = \"production\"\ncluster = \"c\"\nstable_service = \"s\"\nlistener_rule_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/x/1/2/3\"\nstable_target_group_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/s/1\"\n",
     )?;
+    Ok(config)
+}
+
+#[test]
+fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let config = unreachable_config(dir.path())?;
     let log = dir.path().join("debug.log");
     let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
         .args([
@@ -499,11 +505,7 @@ fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestR
 #[test]
 fn an_unreachable_endpoint_is_one_short_line_with_what_to_check() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"http://127.0.0.1:9\"\n\n[[service]]\nname = \"a\"\nenvironment = \"production\"\ncluster = \"c\"\nstable_service = \"s\"\nlistener_rule_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/x/1/2/3\"\nstable_target_group_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/s/1\"\n",
-    )?;
+    let config = unreachable_config(dir.path())?;
     let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
         .args([
             "--config",

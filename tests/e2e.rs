@@ -516,6 +516,11 @@ fn live_rollback_against_moto_in_a_real_terminal() -> TestResult {
     Ok(())
 }
 
+/// The queries `Canary` answers, for a `[service.analysis]` section.
+const CANARY_QUERIES: &str = r#"error_rate_query = 'err{version="{version}"}'
+p95_query = 'p95{version="{version}"}'
+requests_query = 'req{version="{version}"}'"#;
+
 /// Prometheus as the canary's analysis would see it: the canary's error
 /// rate as given (`"5"`: a bad canary; `"-1"`: a hostile provider), 0.1 %
 /// on stable, 500 requests a step each, fine latency; the values end at
@@ -577,16 +582,12 @@ fn a_bad_canary_on_prometheus_rolls_back_on_moto_by_itself() -> TestResult {
         "[metrics]\nprovider = \"prometheus\"\napi_url = \"{}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"",
         prometheus.uri()
     );
-    let analysis = r#"[service.analysis]
-interval = "1s"
-failures_before_action = 2
-on_failure = "rollback"
-error_rate_query = 'err{version="{version}"}'
-p95_query = 'p95{version="{version}"}'
-requests_query = 'req{version="{version}"}'"#;
+    let analysis = format!(
+        "[service.analysis]\ninterval = \"1s\"\nfailures_before_action = 2\non_failure = \"rollback\"\n{CANARY_QUERIES}"
+    );
     std::fs::write(
         &config,
-        moto::config_toml(&layout, "auth-e2e", &top, analysis)?,
+        moto::config_toml(&layout, "auth-e2e", &top, &analysis)?,
     )?;
     let (mut app, journal) = start_live(dir.path(), &config)?;
     app.screen
@@ -1023,17 +1024,18 @@ fn a_negative_canary_error_series_never_moves_traffic_on_moto() -> TestResult {
         "[github]\nrepo = \"suma-finance/auth-service\"\nworkflow = \"pipeline.yml\"\nbranch = \"main\"\napi_url = \"{url}\"\n\n[metrics]\nprovider = \"prometheus\"\napi_url = \"{url}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"\npipeline = \"1s\"",
         url = server.uri()
     );
-    let service = r#"steps = [ { weight = 10, bake = "2s" }, { weight = 50, bake = "2s" }, { weight = 100 } ]
+    let service =
+        r#"steps = [ { weight = 10, bake = "2s" }, { weight = 50, bake = "2s" }, { weight = 100 } ]
 
 [service.analysis]
 interval = "1s"
 auto_advance = true
-error_rate_query = 'err{version="{version}"}'
-p95_query = 'p95{version="{version}"}'
-requests_query = 'req{version="{version}"}'"#;
+"#
+        .to_string()
+            + CANARY_QUERIES;
     std::fs::write(
         &config,
-        moto::config_toml(&layout, "auth-e2e", &top, service)?,
+        moto::config_toml(&layout, "auth-e2e", &top, &service)?,
     )?;
     let journal = dir.path().join("journal.jsonl");
     let args = [

@@ -114,6 +114,14 @@ fn tiny_and_odd_sizes_do_not_panic() -> Result<(), Box<dyn std::error::Error>> {
     for (w, ht) in [(1, 1), (20, 5), (40, 10)] {
         render(&h, w, ht)?;
     }
+    // The help overlay (its layout depends on the size) and a read-only
+    // header, at sizes where little or nothing fits.
+    h.key(Key::plain(KeyCode::Esc));
+    h.model.read_only = true;
+    h.key(Key::char('?'));
+    for (w, ht) in [(1, 1), (20, 6), (79, 23), (80, 24), (119, 30), (120, 40)] {
+        render(&h, w, ht)?;
+    }
     Ok(())
 }
 

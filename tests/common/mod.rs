@@ -53,6 +53,9 @@ pub struct Harness {
     /// with this, and calls are refused with it as the runner would, until
     /// a rollback of this console takes the lease back.
     pub lease_lost: Option<SourceError>,
+    /// The next change's begin fails with this (its start record or the
+    /// lease cannot be written), for a change that is not a rollback.
+    pub begin_fails: Option<SourceError>,
     /// Lease generations handed out.
     generation: u64,
 }
@@ -77,6 +80,7 @@ impl Harness {
             fail: None,
             lease_holder: None,
             lease_lost: None,
+            begin_fails: None,
             generation: 0,
         };
         h.send(Msg::Resize(160, 48));
@@ -102,12 +106,14 @@ impl Harness {
         for effect in fx {
             match &effect {
                 Effect::Begin(call) => {
-                    let result = match &self.lease_holder {
-                        Some(h) if !call.take_over => Err(SourceError::of_kind(
+                    let failure = self.begin_fails.take().filter(|_| !call.take_over);
+                    let result = match (failure, &self.lease_holder) {
+                        (Some(e), _) => Err(e),
+                        (None, Some(h)) if !call.take_over => Err(SourceError::of_kind(
                             ErrorKind::Held,
                             format!("another change holds this service: {}", h.describe()),
                         )),
-                        held => {
+                        (None, held) => {
                             self.generation += 1;
                             Ok(Box::new(LeaseGrant {
                                 generation: self.generation,

@@ -4,7 +4,9 @@
 //! rollback takes the lease over from anyone and journals whom from; the
 //! change it took over sees the lost lease at its next step boundary (or
 //! during a wait, `Msg::LeaseLost`), stops there and says so. An automatic
-//! change that is refused or preempted pauses the automation.
+//! change that is preempted, or cannot begin for any reason but another
+//! actor's lease, pauses the automation; one refused by another actor's
+//! lease holds for `BUSY_HOLD`.
 
 use super::*;
 
@@ -155,13 +157,12 @@ fn guard_in_flight(model: &mut Model, previous: &LeaseHolder, ctx: &Ctx) {
     );
 }
 
-/// Another actor holds the service's lease: the change never began. Said
-/// and journaled; an automatic change pauses the automation rather than
-/// Another actor holds the service's lease: the change never began. An
-/// operator's change is said and journaled. The automation's is not tried
-/// again for `BUSY_HOLD`: it holds, and says so once (the hold record),
-/// rather than journal a refusal every second or pause itself for a team
-/// mate's change.
+/// The change could not begin (another actor's lease, or the lease or the
+/// journal failing): nothing was done. An operator's change is said and
+/// journaled. The automation's, refused by another actor's lease, is not
+/// tried again for `BUSY_HOLD`: it holds, and says so once (the hold
+/// record), rather than journal a refusal every second or pause itself for
+/// a team mate's change; any other failure to begin pauses it.
 pub(in crate::core::update) fn refused(
     model: &mut Model,
     e: &SourceError,
@@ -174,7 +175,7 @@ pub(in crate::core::update) fn refused(
     let c = &running.change;
     let result = format!("refused: {e}");
     let text = format!("{} {} → {} {result}", c.kind.action_name(), c.from, c.to);
-    if c.automatic {
+    if c.automatic && e.kind == ErrorKind::Held {
         let who = e
             .message
             .trim_start_matches("another change holds this service: ");
@@ -194,6 +195,14 @@ pub(in crate::core::update) fn refused(
         ran: Vec::new(),
         failure: Some(e.kind),
     });
+    if running.change.automatic && e.kind != ErrorKind::Held {
+        let why = format!(
+            "an automatic {} could not begin: {}",
+            running.change.kind.action_name(),
+            e.message
+        );
+        pause_automation(model, &why, ctx, fx);
+    }
     after_stop(model, ctx, fx);
 }
 
