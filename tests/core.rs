@@ -948,7 +948,7 @@ fn auto_advance_needs_a_bake_of_passes_in_a_row() {
         reason: "gap".into(),
     });
     // The bake itself is over: the inconclusive verdict costs a fresh run
-    // of passes over the bake (5m ÷ 30s = 10), not the release.
+    // of passes over the bake (5m ÷ 30s − 1 = 9), not the release.
     h.run_for(4 * 60);
     assert_eq!(
         h.model.canary_weight(),
@@ -958,15 +958,22 @@ fn auto_advance_needs_a_bake_of_passes_in_a_row() {
     );
     let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
     assert!(
-        hold.contains("of 10 passing verdicts in a row over the bake"),
+        hold.contains("of 9 passing verdicts in a row over the bake"),
         "{hold}"
     );
     h.run_for(3 * 60);
     assert!(
         h.model.canary_weight().is_some_and(|w| w > 10),
-        "ten passes after the inconclusive one advance: {:?}",
+        "nine passes after the inconclusive one advance: {:?}",
         h.model.journal
     );
+    // The count moved with every verdict; the hold was journaled once.
+    let counting = h
+        .records_of("hold")
+        .into_iter()
+        .filter(|r| r.from == "10%" && r.to.contains("passing verdicts"))
+        .count();
+    assert_eq!(counting, 1, "{:?}", h.records_of("hold"));
 }
 
 #[test]

@@ -250,7 +250,7 @@ pub fn hold_reason(model: &Model) -> Option<String> {
     }
     let entered = model.plan_state.entered_at?;
     // The trailing bake is judged, not every verdict since the weight was
-    // seen: the last bake ÷ interval verdicts at this weight (at least
+    // seen: the last bake ÷ interval − 1 verdicts at this weight (at least
     // one) must all have passed. A verdict that did not pass costs a fresh
     // bake of passes, not the release.
     let window: Vec<Outcome> = model
@@ -278,7 +278,8 @@ pub fn hold_reason(model: &Model) -> Option<String> {
 }
 
 /// How many passing verdicts in a row the current step's bake asks for:
-/// bake ÷ interval, at least one.
+/// bake ÷ interval less one (the first verdict at a weight comes one
+/// interval in, so that many cover the whole bake), at least one.
 fn passes_needed(model: &Model) -> usize {
     let interval = model.analysis_settings.interval.as_secs().max(1);
     let bake = model
@@ -288,7 +289,7 @@ fn passes_needed(model: &Model) -> usize {
         .and_then(|s| s.bake)
         .map_or(0, |b| b.as_secs());
     // The model keeps the last 500 verdicts: never ask for more.
-    usize::try_from(bake.div_ceil(interval))
+    usize::try_from((bake / interval).saturating_sub(1))
         .unwrap_or(usize::MAX)
         .clamp(1, 400)
 }
@@ -365,8 +366,11 @@ fn progress(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     };
     if let Some(hold) = hold_reason(model) {
         // Say so once per hold, in the pane and the journal.
+        // A hold is the same hold while only its numbers move ("12 of 19
+        // passing verdicts", a countdown): one record, not one a verdict.
+        let kind: String = hold.chars().filter(|c| !c.is_ascii_digit()).collect();
         let manual = !model.analysis_settings.auto_advance;
-        if !manual && model.running.is_none() && model.hold_noted.as_deref() != Some(&hold) {
+        if !manual && model.running.is_none() && model.hold_noted.as_deref() != Some(&kind) {
             let weight = model.canary_weight().unwrap_or(0);
             model.push_journal(
                 ctx.now,
@@ -378,7 +382,7 @@ fn progress(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
             record.automatic = true;
             record.operator = format!("flightdeck (automation) for {}", ctx.operator);
             fx.push(Effect::Journal(record));
-            model.hold_noted = Some(hold);
+            model.hold_noted = Some(kind);
         }
         return;
     }
