@@ -15,6 +15,16 @@ fn main() -> ExitCode {
         eprintln!("flightdeck: {e}");
     }
     let cli = Cli::parse();
+    if let Some(command) = cli.command.as_ref().filter(|c| c.is_offline()) {
+        use clap::CommandFactory;
+        let mut out = std::io::stdout().lock();
+        return match flightdeck::cli::print_offline(command, Cli::command(), &mut out) {
+            Ok(()) => ExitCode::SUCCESS,
+            // `| head` closed the pipe: not worth a report.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => fail(1, &format!("cannot write to stdout: {e}")),
+        };
+    }
     if let Some(path) = &cli.log
         && let Err(why) = flightdeck::debug_log::open(path)
     {

@@ -532,3 +532,176 @@ fn an_unreachable_endpoint_is_one_short_line_with_what_to_check() -> TestResult 
     assert!(err.contains("endpoint_url"), "what to check: {err}");
     Ok(())
 }
+
+/// A stand-in AWS endpoint that denies every call the way AWS does: ECS
+/// (JSON protocol) with `AccessDeniedException`, STS and the load
+/// balancer (query protocol) with an XML `AccessDenied`, each naming the
+/// action it refused.
+fn denying_endpoint() -> Result<String, std::io::Error> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(match stream.try_clone() {
+                Ok(s) => s,
+                Err(_) => continue,
+            });
+            let (mut target, mut length) = (None, 0usize);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("x-amz-target:") {
+                    target = v.trim().rsplit('.').next().map(str::to_string);
+                }
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let who = "User: arn:aws:sts::123456789012:assumed-role/ReadOnly/ana is not authorized to perform";
+            let (kind, text) = match target {
+                Some(op) => (
+                    "application/x-amz-json-1.1",
+                    format!(
+                        "{{\"__type\":\"AccessDeniedException\",\"message\":\"{who}: ecs:{op} on resource: arn:aws:ecs:eu-west-1:123456789012:service/c/s because no identity-based policy allows the ecs:{op} action\"}}"
+                    ),
+                ),
+                None => {
+                    let body = String::from_utf8_lossy(&body);
+                    let action = body
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix("Action="))
+                        .unwrap_or("Unknown")
+                        .to_string();
+                    // GetCallerIdentity needs no permission in AWS.
+                    if action == "GetCallerIdentity" {
+                        let text = "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><Arn>arn:aws:sts::123456789012:assumed-role/ReadOnly/ana</Arn><UserId>AROAEXAMPLE:ana</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>4d1e2c3a</RequestId></ResponseMetadata></GetCallerIdentityResponse>";
+                        let mut stream = reader.into_inner();
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                            text.len()
+                        );
+                        continue;
+                    }
+                    let service = "elasticloadbalancing";
+                    (
+                        "text/xml",
+                        format!(
+                            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{who}: {service}:{action} because no identity-based policy allows the {service}:{action} action</Message></Error><RequestId>4d1e2c3b</RequestId></ErrorResponse>"
+                        ),
+                    )
+                }
+            };
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: {kind}\r\nx-amzn-requestid: 4d1e2c3b\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                text.len()
+            );
+        }
+    });
+    Ok(url)
+}
+
+#[test]
+fn denied_access_is_one_short_line_naming_the_permission_and_the_resource() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let url = denying_endpoint()?;
+    let config = unreachable_config(dir.path())?;
+    let text = std::fs::read_to_string(&config)?.replace("http://127.0.0.1:9", &url);
+    std::fs::write(&config, text)?;
+    let log = dir.path().join("debug.log");
+    let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            "--config",
+            path(&config),
+            "--journal",
+            path(&dir.path().join("j.jsonl")),
+            "--log",
+            path(&log),
+            "status",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 1, "{err}\n{stdout}");
+    for line in err.lines() {
+        assert!(
+            line.chars().count() <= 200,
+            "{} chars: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(
+        err.contains("ecs:DescribeServices on c: AccessDeniedException"),
+        "the permission and the resource: {err}"
+    );
+    assert!(
+        err.contains("elasticloadbalancing:DescribeRules on listener-rule/app/x/1/2/3"),
+        "the rule by its ARN's resource part: {err}"
+    );
+    assert!(
+        err.contains("grant it to the IAM principal"),
+        "the action to take: {err}"
+    );
+    let logged = std::fs::read_to_string(&log)?;
+    assert!(
+        logged.contains("ReadOnly/ana is not authorized"),
+        "AWS's whole message is in the log: {logged}"
+    );
+    Ok(())
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line_definition() -> TestResult {
+    // No config, no home, no AWS: they need none.
+    let dir = tempfile::tempdir()?;
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(args)
+            .env("HOME", dir.path())
+            .stdin(Stdio::null())
+            .output()
+    };
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = run(&["completions", shell])?;
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            code(&out),
+            0,
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for word in [
+            "rollback",
+            "read-only",
+            "demo-outside-window",
+            "completions",
+        ] {
+            assert!(script.contains(word), "{shell} completes {word}");
+        }
+    }
+    let out = run(&["man"])?;
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH flightdeck 1"),
+        "{page}"
+    );
+    for word in ["rollback", "\\-\\-read\\-only", "\\-\\-journal", "watch"] {
+        assert!(page.contains(word), "the man page has {word}");
+    }
+    let out = run(&["completions", "tcsh"])?;
+    assert_eq!(code(&out), 2, "an unknown shell is a usage error");
+    Ok(())
+}

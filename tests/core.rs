@@ -1051,3 +1051,60 @@ fn a_negative_canary_error_series_never_moves_traffic() {
     assert_eq!(outcome, Outcome::Inconclusive);
     assert!(reason.contains("-1.00% is not a rate"), "{reason}");
 }
+
+/// What the README's table says each scenario does when left alone, on the
+/// simulated clock where `--demo` starts it — whatever the wall clock.
+#[test]
+fn every_demo_scenario_does_what_the_readme_says_when_left_alone() {
+    use chrono::TimeZone;
+    let at = |d, h| {
+        chrono::Utc
+            .with_ymd_and_hms(2026, 12, d, h, 0, 0)
+            .single()
+            .unwrap_or_default()
+    };
+    // Saturday night, Wednesday after the window, Tuesday inside it.
+    for wall in [at(5, 3), at(2, 17), at(1, 11)] {
+        let start = flightdeck::app::demo_start(wall, false);
+        let run = |name: &str| {
+            let mut h = Harness::new(name, start, false);
+            h.run_for(30 * 60);
+            h
+        };
+        let good = run("good");
+        assert_eq!(
+            good.model.plan_state.phase,
+            Phase::Promoted,
+            "good from {wall}"
+        );
+        assert!(good.changes().iter().all(|c| c.automatic));
+
+        let bad = run("bad-canary");
+        let rollbacks: Vec<_> = bad
+            .changes()
+            .into_iter()
+            .filter(|c| c.action == "rollback")
+            .collect();
+        assert_eq!(
+            rollbacks.len(),
+            1,
+            "bad-canary from {wall}: {:?}",
+            bad.changes()
+        );
+        assert!(rollbacks[0].automatic);
+        assert_eq!(bad.model.canary_weight(), Some(0));
+
+        let no_data = run("no-data");
+        assert!(no_data.changes().is_empty(), "no-data from {wall}");
+        assert_eq!(
+            no_data.model.analysis.verdicts.last().map(|v| v.outcome),
+            Some(Outcome::Inconclusive)
+        );
+    }
+    // --demo-outside-window: automation holds on the window.
+    let mut h = Harness::new("good", flightdeck::app::demo_start(at(2, 11), true), false);
+    h.run_for(30 * 60);
+    assert!(h.changes().is_empty(), "{:?}", h.changes());
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("change window closed"), "{hold}");
+}

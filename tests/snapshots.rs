@@ -363,3 +363,61 @@ fn keys_that_change_production_look_dangerous_in_every_theme()
     }
     Ok(())
 }
+
+/// Rows of a buffer with their styles: each run of cells drawn alike as
+/// `«fg bg +modifiers»text`, so a snapshot shows what a theme does.
+fn styled(buffer: &Buffer, rows: impl IntoIterator<Item = u16>) -> String {
+    let mut out = String::new();
+    for y in rows {
+        let mut last = None;
+        for x in 0..buffer.area.width {
+            let cell = &buffer[(x, y)];
+            let style = (cell.fg, cell.bg, cell.modifier);
+            if last != Some(style) {
+                let name = |c: ratatui::style::Color| match c {
+                    ratatui::style::Color::Reset => "-".to_string(),
+                    c => format!("{c}"),
+                };
+                out.push_str(&format!(
+                    "«{} {}{}»",
+                    name(cell.fg),
+                    name(cell.bg),
+                    if cell.modifier.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" +{:?}", cell.modifier)
+                    }
+                ));
+                last = Some(style);
+            }
+            out.push_str(cell.symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn header_hold_and_help_at_80x24_in_every_theme() -> Result<(), Box<dyn std::error::Error>> {
+    for name in ["default", "light", "high-contrast", "monochrome"] {
+        // Sunday: the header says CLOSED and the Canary pane holds.
+        let mut h = Harness::new("good", common::sunday(), false);
+        h.run_for(6 * 60);
+        h.model.theme = name.into();
+        let screen = render(&h, 80, 24)?;
+        let plain = text(&screen);
+        let hold = plain
+            .lines()
+            .position(|l| l.contains("hold: change window closed"))
+            .ok_or(format!("{name}: no hold line in\n{plain}"))?;
+        h.key(Key::char('?'));
+        let help = render(&h, 80, 24)?;
+        let shot = format!(
+            "header and hold:\n{}\nhelp:\n{}",
+            styled(&screen, [0, u16::try_from(hold)?]),
+            styled(&help, 0..24)
+        );
+        insta::assert_snapshot!(format!("theme_{name}_80x24"), shot);
+    }
+    Ok(())
+}

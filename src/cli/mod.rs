@@ -95,6 +95,43 @@ pub enum Command {
     Reject(ChangeArgs),
     /// Roll back: all traffic to stable, the stable service to the baseline
     Rollback(ChangeArgs),
+    /// Print a shell completion script, e.g.
+    /// `flightdeck completions bash > ~/.local/share/bash-completion/completions/flightdeck`
+    Completions {
+        /// The shell to complete in
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g.
+    /// `flightdeck man > ~/.local/share/man/man1/flightdeck.1`
+    Man,
+}
+
+impl Command {
+    /// Printed from the command line alone: no config, no AWS, no journal.
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Command::Completions { .. } | Command::Man)
+    }
+}
+
+/// Writes what an offline command prints (`completions`, `man`) to `out`.
+/// `command` is the whole command line's definition.
+pub fn print_offline(
+    what: &Command,
+    mut command: clap::Command,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match what {
+        Command::Completions { shell } => {
+            let name = command.get_name().to_string();
+            // Into memory first: clap_complete panics on a failed write.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, name, &mut script);
+            out.write_all(&script)
+        }
+        Command::Man => clap_mangen::Man::new(command).render(out),
+        _ => Ok(()),
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -280,6 +317,8 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
             Command::Rollback(args) => {
                 changes::change(&mut d, "rollback", &args, service_given).await
             }
+            // Printed before a session starts (main.rs).
+            Command::Completions { .. } | Command::Man => OK,
         }
     };
     signals.abort();
@@ -313,7 +352,10 @@ const MAX_REASON: usize = 1_000;
 /// terminal `--yes` and `--service` are needed; a reason must be short.
 fn gate(command: &Command, service_given: bool, services: &[String]) -> Option<u8> {
     let args = match command {
-        Command::Status { .. } | Command::Watch { .. } => return None,
+        Command::Status { .. }
+        | Command::Watch { .. }
+        | Command::Completions { .. }
+        | Command::Man => return None,
         Command::Weight { change, .. } => change,
         Command::Advance(a)
         | Command::Promote(a)

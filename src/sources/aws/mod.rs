@@ -123,6 +123,14 @@ fn identity_late(budget: Duration, last: Option<SourceError>) -> SourceError {
     err
 }
 
+/// The resource part of an ARN (`listener-rule/app/alb/1/2/3`), None when
+/// the text is not one.
+fn arn_resource(arn: &str) -> Option<&str> {
+    let mut fields = arn.splitn(6, ':');
+    (fields.next() == Some("arn")).then_some(())?;
+    fields.nth(4).filter(|r| !r.is_empty())
+}
+
 /// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`),
 /// such as a listener rule's or a target group's: the fallback when STS
 /// does not answer. None unless that field is a 12-digit account id.
@@ -152,6 +160,9 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     use aws_smithy_runtime_api::client::result::SdkError;
+    // An ARN by its resource part: the account and region are on the
+    // header, and the line stays short.
+    let resource = arn_resource(resource).unwrap_or(resource);
     let request_id = e.request_id().map(str::to_string);
     let code = e.code().unwrap_or_default().to_string();
     let whole = redact(&format!(
@@ -211,11 +222,22 @@ fn classify(
 ) -> (ErrorKind, String, Option<String>) {
     let text = format!("{action} on {resource}: {code}: {message}");
     match code {
-        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => (
-            ErrorKind::Auth,
-            text,
-            Some(format!("the IAM principal needs {action} on {resource}")),
-        ),
+        // AWS's own message repeats the principal, the action and the
+        // resource at length: the line names them once, the rest is in the
+        // --log file.
+        "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
+            let lower = message.to_ascii_lowercase();
+            let (why, fix) = if lower.contains("explicit deny") {
+                (" by an explicit deny", "lift the deny")
+            } else {
+                ("", "grant it to the IAM principal")
+            };
+            (
+                ErrorKind::Auth,
+                format!("{action} on {resource}: {code}{why}"),
+                Some(format!("{fix}; {}", crate::debug_log::where_the_rest_is())),
+            )
+        }
         "ExpiredToken"
         | "ExpiredTokenException"
         | "InvalidClientTokenId"
@@ -293,6 +315,16 @@ pub fn short_task_definition(arn: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_arn_is_shown_by_its_resource_part() {
+        assert_eq!(
+            arn_resource("arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/s/1"),
+            Some("targetgroup/s/1")
+        );
+        assert_eq!(arn_resource("auth-production"), None);
+        assert_eq!(arn_resource("arn:aws:x:r:1:"), None);
+    }
 
     #[test]
     fn the_account_is_the_fifth_field_of_an_arn() {
