@@ -35,6 +35,8 @@ pub struct Journal {
     via: Option<String>,
     /// Where written records go to tell the team (never waits).
     notify: Option<crate::notify::Sender>,
+    /// Extra time each append takes: a slow disk, for drills and tests.
+    slow: Option<std::time::Duration>,
 }
 
 impl Journal {
@@ -109,6 +111,7 @@ impl Journal {
             file,
             via: None,
             notify: None,
+            slow: None,
         })
     }
 
@@ -128,8 +131,19 @@ impl Journal {
         &self.path
     }
 
-    /// Append one record and flush it to disk before returning.
+    /// Every append takes `extra` longer, as on a slow or remote disk (a
+    /// drill: nothing but the change that writes may wait for it).
+    pub fn slowed(mut self, extra: std::time::Duration) -> Journal {
+        self.slow = Some(extra);
+        self
+    }
+
+    /// Append one record and flush it to disk before returning. Blocks (a
+    /// write and an fsync): call it where blocking is allowed.
     pub fn append(&mut self, record: &JournalRecord) -> Result<(), JournalError> {
+        if let Some(extra) = self.slow {
+            std::thread::sleep(extra);
+        }
         let write_err = |source| JournalError::Write {
             path: self.path.clone(),
             source,

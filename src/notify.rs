@@ -367,7 +367,10 @@ pub fn spawn(
                 return;
             }
         };
-        let mut sent = load_keys(&settings.state_file);
+        let path = settings.state_file.clone();
+        let mut sent = tokio::task::spawn_blocking(move || load_keys(&path))
+            .await
+            .unwrap_or_default();
         let report_lost = |report: &mpsc::UnboundedSender<Msg>| {
             let lost = counter.swap(0, Ordering::Relaxed);
             if lost > 0 {
@@ -414,7 +417,8 @@ pub fn spawn(
                     notice.title
                 )));
             }
-            remember(&mut sent, &settings.state_file, &notice.key);
+            let write = remember(&mut sent, &notice.key);
+            write_keys(&settings.state_file, write).await;
         }
         report_lost(&report);
     });
@@ -488,12 +492,28 @@ fn load_keys(path: &PathBuf) -> VecDeque<String> {
         .unwrap_or_default()
 }
 
-/// Keep the key in memory and on disk (the newest `KEPT_KEYS`).
-fn remember(sent: &mut VecDeque<String>, path: &PathBuf, key: &str) {
-    use std::os::unix::fs::OpenOptionsExt;
+/// Keep the key in memory (the newest `KEPT_KEYS`); returns what to write
+/// to the file of sent keys: the whole list when it was cut (true), else
+/// the new key to append (false).
+fn remember(sent: &mut VecDeque<String>, key: &str) -> (bool, String) {
     sent.push_back(key.to_string());
-    // Only ours to write: never through a link, readable by the owner.
-    let open = |truncate: bool| {
+    if sent.len() > KEPT_KEYS {
+        while sent.len() > KEPT_KEYS / 2 {
+            sent.pop_front();
+        }
+        (true, sent.iter().map(|k| format!("{k}\n")).collect())
+    } else {
+        (false, format!("{key}\n"))
+    }
+}
+
+/// Write what `remember` returned, on the blocking pool (a slow disk
+/// never holds up the loop).
+async fn write_keys(path: &std::path::Path, (truncate, text): (bool, String)) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = path.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || {
+        // Only ours to write: never through a link, readable by the owner.
         std::fs::OpenOptions::new()
             .create(true)
             .append(!truncate)
@@ -502,18 +522,9 @@ fn remember(sent: &mut VecDeque<String>, path: &PathBuf, key: &str) {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-    };
-    if sent.len() > KEPT_KEYS {
-        while sent.len() > KEPT_KEYS / 2 {
-            sent.pop_front();
-        }
-        if let Ok(mut f) = open(true) {
-            let text: String = sent.iter().map(|k| format!("{k}\n")).collect();
-            let _ = f.write_all(text.as_bytes());
-        }
-    } else if let Ok(mut f) = open(false) {
-        let _ = writeln!(f, "{key}");
-    }
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -59,6 +59,10 @@ struct Running {
     child: Box<dyn portable_pty::Child + Send + Sync>,
     writer: Box<dyn Write + Send>,
     screen: Screen,
+    master: Box<dyn portable_pty::MasterPty + Send>,
+    /// While set, nothing reads the terminal: what the program writes
+    /// fills the kernel's buffer and its writes block.
+    stop_reading: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Running {
@@ -89,9 +93,15 @@ impl Running {
         let mut reader = pair.master.try_clone_reader()?;
         let writer = pair.master.take_writer()?;
         let (tx, rx) = mpsc::channel();
+        let stop_reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop_reading.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
+            loop {
+                while stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let Ok(n) = reader.read(&mut buf) else { break };
                 if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
                     break;
                 }
@@ -110,6 +120,8 @@ impl Running {
             child,
             writer,
             screen,
+            master: pair.master,
+            stop_reading,
         })
     }
 
@@ -562,34 +574,69 @@ impl wiremock::Respond for Canary {
     }
 }
 
+/// A release on moto whose canary fails its analysis (Prometheus says
+/// 5 % errors): two failed 1 s intervals roll it back by themselves.
+struct BadCanary {
+    rt: tokio::runtime::Runtime,
+    layout: moto::Layout,
+    _prometheus: wiremock::MockServer,
+    dir: tempfile::TempDir,
+}
+
+impl BadCanary {
+    fn new(name: &str) -> Result<BadCanary, Box<dyn std::error::Error>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let layout = rt.block_on(moto::layout(name))?;
+        let prometheus = rt.block_on(async {
+            let server = wiremock::MockServer::start().await;
+            wiremock::Mock::given(wiremock::matchers::path("/api/v1/query_range"))
+                .respond_with(Canary("5"))
+                .mount(&server)
+                .await;
+            server
+        });
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("config.toml");
+        let top = format!(
+            "[metrics]\nprovider = \"prometheus\"\napi_url = \"{}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"",
+            prometheus.uri()
+        );
+        let analysis = format!(
+            "[service.analysis]\ninterval = \"1s\"\nfailures_before_action = 2\non_failure = \"rollback\"\n{CANARY_QUERIES}"
+        );
+        std::fs::write(
+            &config,
+            moto::config_toml(&layout, "auth-e2e", &top, &analysis)?,
+        )?;
+        Ok(BadCanary {
+            rt,
+            layout,
+            _prometheus: prometheus,
+            dir,
+        })
+    }
+
+    fn start(&self) -> Result<(Running, std::path::PathBuf), Box<dyn std::error::Error>> {
+        start_live(self.dir.path(), &self.dir.path().join("config.toml"))
+    }
+}
+
+/// The journal's records, parsed.
+fn records(journal: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(journal)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 #[test]
 fn a_bad_canary_on_prometheus_rolls_back_on_moto_by_itself() -> TestResult {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let layout = rt.block_on(moto::layout("e2e-analysis"))?;
-    let prometheus = rt.block_on(async {
-        let server = wiremock::MockServer::start().await;
-        wiremock::Mock::given(wiremock::matchers::path("/api/v1/query_range"))
-            .respond_with(Canary("5"))
-            .mount(&server)
-            .await;
-        server
-    });
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("config.toml");
-    let top = format!(
-        "[metrics]\nprovider = \"prometheus\"\napi_url = \"{}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"",
-        prometheus.uri()
-    );
-    let analysis = format!(
-        "[service.analysis]\ninterval = \"1s\"\nfailures_before_action = 2\non_failure = \"rollback\"\n{CANARY_QUERIES}"
-    );
-    std::fs::write(
-        &config,
-        moto::config_toml(&layout, "auth-e2e", &top, &analysis)?,
-    )?;
-    let (mut app, journal) = start_live(dir.path(), &config)?;
+    let bad = BadCanary::new("e2e-analysis")?;
+    let (rt, layout) = (&bad.rt, &bad.layout);
+    let (mut app, journal) = bad.start()?;
     app.screen
         .wait_for("the canary at 10%", |s| s.contains("10% canary"))?;
     let seen = Instant::now();
@@ -603,9 +650,8 @@ fn a_bad_canary_on_prometheus_rolls_back_on_moto_by_itself() -> TestResult {
     assert_eq!(canary, 0, "canary scaled to 0");
     app.send("q")?;
     assert!(app.wait_exit("after q")?.success());
-    let start = std::fs::read_to_string(&journal)?
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let start = records(&journal)
+        .into_iter()
         .find(|r| r["action"] == "rollback" && r["step"].is_null())
         .ok_or("no rollback record")?;
     assert_eq!(start["automatic"], true, "{start}");
@@ -1070,6 +1116,85 @@ auto_advance = true
     let (split, _, _, canary) = rt.block_on(layout.read_back())?;
     assert_eq!(split.canary, 10, "{screen}");
     assert_eq!(canary, 1, "the canary was not scaled for 50 %: {screen}");
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}
+
+#[test]
+fn a_stalled_terminal_never_holds_up_the_automatic_rollback_on_moto() -> TestResult {
+    let bad = BadCanary::new("e2e-stall")?;
+    let (mut app, journal) = bad.start()?;
+    app.screen
+        .wait_for("the canary at 10%", |s| s.contains("10% canary"))?;
+    // Nobody reads the terminal from here; full repaints (each resize)
+    // fill the kernel's buffer, and the program's writes block.
+    app.stop_reading
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let stalled_at = Instant::now();
+    for i in 0..40u16 {
+        app.master.resize(PtySize {
+            rows: ROWS,
+            cols: COLS - (i % 2),
+            pixel_width: 0,
+            pixel_height: 0,
+        })?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The automatic rollback reaches AWS and the journal meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let ended = loop {
+        if let Some(end) = records(&journal)
+            .into_iter()
+            .find(|r| r["action"] == "rollback" && r["step"].is_null() && r["result"] == "ok")
+        {
+            break end;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no automatic rollback while stalled: {:?}",
+                records(&journal)
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(ended["automatic"], true, "{ended}");
+    let (split, _, _, canary) = bad.rt.block_on(bad.layout.read_back())?;
+    assert_eq!((split.stable, split.canary), (100, 0));
+    assert_eq!(canary, 0, "canary scaled to 0");
+    // A stall long enough to be recorded, and the process still there.
+    while stalled_at.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(app.child.try_wait()?.is_none(), "the stall killed it");
+    app.stop_reading
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    // Reading again: the current screen (rolled back), and the header says
+    // the screen stalled.
+    app.screen
+        .wait_for("the current screen after the stall", |s| {
+            s.contains("  0% canary") && s.contains("rolled back") && s.contains("stalled")
+        })?;
+    let stall = records(&journal)
+        .into_iter()
+        .find(|r| r["action"] == "screen")
+        .ok_or("no record of the stall")?;
+    let seconds: i64 = stall["to"]
+        .as_str()
+        .and_then(|t| t.trim_end_matches('s').parse().ok())
+        .ok_or(format!("{stall}"))?;
+    assert!(seconds >= 5, "{stall}");
+    // The write that blocked began before the rollback ended: the rollback
+    // happened while nothing was drawn.
+    let time = |r: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(r["time"].as_str().unwrap_or_default())
+            .map(|t| t.timestamp())
+    };
+    assert!(
+        time(&stall)? - seconds <= time(&ended)?,
+        "{stall} / {ended}"
+    );
     app.send("q")?;
     assert!(app.wait_exit("after q")?.success());
     Ok(())

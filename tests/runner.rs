@@ -659,3 +659,55 @@ async fn a_write_applied_whose_answer_is_lost_is_confirmed_by_reading_it_back() 
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_slow_journal_delays_the_change_never_the_loop() -> TestResult {
+    // The product's runtime: one thread. The journal's append takes 1.5 s
+    // (a slow disk); a ticker on the same runtime stands for the pollers,
+    // the analysis and the screen.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("journal.jsonl");
+    let clock: Arc<dyn Clock> = Arc::new(SimClock::new(common::tuesday(), 120));
+    let sources = demo::sources(&scenario::GOOD, clock, 1);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let journal = Journal::open(&path)?.slowed(Duration::from_millis(1500));
+    let (effects, handle) = runner::spawn(sources.clone(), journal, tx);
+    let mut h = common::Harness::new("good", common::tuesday(), false);
+    h.key(Key::char('R'));
+    for e in h
+        .confirm("drill")
+        .into_iter()
+        .filter(|e| matches!(e, Effect::Begin(_)))
+    {
+        effects.send(e)?;
+    }
+    let mut ticks = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let begun = loop {
+        tokio::select! {
+            msg = rx.recv() => break msg,
+            _ = tick.tick() => ticks += 1,
+        }
+    };
+    let Some(Msg::Begun { result: Ok(_), .. }) = begun else {
+        return Err(format!("{begun:?}").into());
+    };
+    // The loop went on while the record was written (blocking the thread
+    // would have stopped the ticker: 1 tick at most).
+    assert!(ticks >= 5, "{ticks} ticks while the journal was written");
+    // And the change waited for it: its start is durable before it begins.
+    let text = std::fs::read_to_string(&path)?;
+    assert!(
+        text.lines()
+            .any(|l| l.contains("\"action\":\"rollback\"") && l.contains("\"result\":\"started\"")),
+        "{text}"
+    );
+    assert_eq!(
+        sources.traffic.weights().await?.split.canary,
+        10,
+        "no call yet"
+    );
+    drop(effects);
+    handle.await?;
+    Ok(())
+}

@@ -656,6 +656,9 @@ pub struct Model {
     /// Quitting: why (q, SIGTERM, ...). A change stops at its next step
     /// boundary first.
     pub stopping: Option<String>,
+    /// The last time the terminal stopped taking frames: when it came
+    /// back, and for how many seconds (the header says so for a while).
+    pub screen_stalled: Option<(Time, u64)>,
     /// The process's exit code: non-zero when a change was cut short.
     pub exit_code: u8,
     /// API call counts over the last minute (time, total so far).
@@ -736,6 +739,7 @@ impl Model {
             observer: false,
             screen: None,
             stopping: None,
+            screen_stalled: None,
             exit_code: 0,
             api_calls: VecDeque::new(),
             seen_events: Vec::new(),

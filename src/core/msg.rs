@@ -66,4 +66,7 @@ pub enum Msg {
     Command(String),
     /// A notification to the team could not be sent: say so in the Journal.
     NotifyFailed(String),
+    /// The terminal took this long to take one frame (it stopped reading):
+    /// the screen was not drawn meanwhile, the release went on.
+    ScreenStalled(std::time::Duration),
 }

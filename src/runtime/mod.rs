@@ -1,12 +1,19 @@
 //! The tokio side: one task owns the model and runs the loop — take a
-//! message, drain the rest, `update`, hand effects to the runner, and draw
-//! only when the model changed (at most ~30 frames/s, each frame inside a
-//! synchronized update). Terminal input, the 1 Hz tick, the pollers and the
-//! runner all send into one channel; there is no shared app state.
+//! message, drain the rest, `update`, hand effects to the runner, and
+//! render only when the model changed (at most ~30 frames/s). Terminal
+//! input, the 1 Hz tick, the pollers, the runner and the screen writer all
+//! send into one channel; there is no shared app state.
+//!
+//! Nothing here waits on the terminal: a frame is rendered into memory and
+//! handed to the screen writer's thread (`screen`), which writes the latest
+//! one; journal appends run on the blocking pool (`runner`). A terminal
+//! that stops reading delays the picture, never a poll, a verdict or a
+//! rollback.
 
 mod input;
 pub mod pollers;
 pub mod runner;
+pub mod screen;
 pub mod terminal;
 
 use std::time::Duration;
@@ -53,8 +60,15 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         intervals,
         notify,
     } = session;
-    let mut term = terminal::enter().wrap_err("cannot set up the terminal")?;
+    let term = terminal::enter().wrap_err("cannot set up the terminal")?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut screen = match screen::Screen::start(term, tx.clone()) {
+        Ok(screen) => screen,
+        Err(e) => {
+            let _ = terminal::leave();
+            return Err(e).wrap_err("cannot start the screen writer");
+        }
+    };
     let refresh = std::sync::Arc::new(Notify::new());
 
     // The session's tasks: stopped when it ends (`:service` starts another
@@ -142,10 +156,9 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         }
         if suspend && screen_ok {
             suspend = false;
-            if terminal::suspend(&mut term).is_err() {
-                screen_ok = false;
-                let _ = tx.send(Msg::Shutdown("terminal closed".into()));
-            }
+            // The writer leaves the terminal, stops the process, and draws
+            // the last frame again when it continues.
+            screen.suspend();
             model.dirty = true;
         }
         if model.quit {
@@ -167,14 +180,9 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
             deadline = Some(Instant::now() + drain);
         }
         if screen_ok && model.dirty && Instant::now() >= last_draw + FRAME {
-            let theme = themes.get(&model.theme);
-            if terminal::draw(&mut term, &model, theme).is_err() {
-                // A closed terminal: stop drawing, stop the change at its
-                // step boundary, and leave quietly.
-                screen_ok = false;
-                let _ = tx.send(Msg::Shutdown("terminal closed".into()));
-                continue;
-            }
+            // Into memory and handed over: a closed terminal comes back as
+            // `Msg::Shutdown` from the writer, a stalled one as nothing.
+            screen.draw(&model, themes.get(&model.theme));
             model.dirty = false;
             last_draw = Instant::now();
         }
@@ -182,12 +190,8 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     for task in &tasks {
         task.abort();
     }
-    let _ = terminal::leave();
-    if !screen_ok {
-        // The terminal is gone: dropping it would try to show the cursor on
-        // a closed tty and print an error about it.
-        std::mem::forget(term);
-    }
+    // Restores the terminal, waiting a little for one that stalled.
+    screen.leave(!screen_ok);
     // Let the runner write what is queued (the end of a change).
     drop(effects);
     if tokio::time::timeout(drain, runner).await.is_err() {

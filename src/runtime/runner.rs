@@ -38,17 +38,25 @@ struct Runner {
 }
 
 impl Runner {
-    /// Append to the journal; the error says why it could not.
-    fn journal(&self, record: &JournalRecord) -> Result<(), String> {
-        let mut journal = self
-            .journal
-            .lock()
-            .map_err(|_| "the journal lock is poisoned".to_string())?;
-        journal.append(record).map_err(|e| e.to_string())
+    /// Append to the journal and wait until it is durable; the error says
+    /// why it could not. The write and its fsync run on the blocking pool:
+    /// a slow disk delays this change, never the loop, a poll or the
+    /// screen. Appends stay in order (the runner awaits each one).
+    async fn journal(&self, record: &JournalRecord) -> Result<(), String> {
+        let journal = self.journal.clone();
+        let record = record.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut journal = journal
+                .lock()
+                .map_err(|_| "the journal lock is poisoned".to_string())?;
+            journal.append(&record).map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| format!("the journal writer failed: {e}"))?
     }
 
-    fn journal_or_report(&self, record: &JournalRecord) {
-        if let Err(e) = self.journal(record) {
+    async fn journal_or_report(&self, record: &JournalRecord) {
+        if let Err(e) = self.journal(record).await {
             let _ = self.tx.send(Msg::JournalFailed(e));
         }
     }
@@ -143,9 +151,9 @@ pub fn spawn_with_timeout(
                         result,
                     });
                 }
-                Effect::Journal(record) => runner.journal_or_report(&record),
+                Effect::Journal(record) => runner.journal_or_report(&record).await,
                 Effect::Operator { record, then } => {
-                    let msg = match runner.journal(&record) {
+                    let msg = match runner.journal(&record).await {
                         Ok(()) => Msg::OperatorDone(then),
                         Err(e) => Msg::JournalFailed(format!("{} not done: {e}", record.action)),
                     };
@@ -205,7 +213,7 @@ async fn begin(runner: &Runner, call: &BeginCall) -> Result<LeaseGrant, SourceEr
         },
         Err(e) => return Err(e),
     };
-    if let Err(e) = runner.journal(&call.start) {
+    if let Err(e) = runner.journal(&call.start).await {
         if grant.generation > 0 {
             let release = runner.sources.lease.release(&call.holder, grant.generation);
             let _ = tokio::time::timeout(runner.timeout, release).await;
@@ -248,7 +256,7 @@ async fn check_lease(
 
 async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>, SourceError> {
     for record in &call.before {
-        runner.journal(record).map_err(|e| {
+        runner.journal(record).await.map_err(|e| {
             SourceError::new(format!("not done: {e}"))
                 .with_hint("free space or fix the journal path; nothing was changed")
         })?;
@@ -311,7 +319,7 @@ async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>,
             after.request_ids.extend(e.request_id.clone());
         }
     }
-    runner.journal_or_report(&after);
+    runner.journal_or_report(&after).await;
     result
 }
 

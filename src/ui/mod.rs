@@ -196,6 +196,24 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             Span::styled("│ DEMO ", base),
         ));
     }
+    // A terminal that stopped reading: said for two minutes once it is
+    // back (the journal keeps it).
+    if let Some((when, seconds)) = model.screen_stalled
+        && model.now - when < chrono::Duration::minutes(2)
+    {
+        let style = theme.style(Role::Degraded);
+        segments.push((
+            2,
+            Span::styled(
+                format!(
+                    "│ screen stalled {seconds}s until {} ",
+                    when.format("%H:%M:%S")
+                ),
+                style,
+            ),
+            Span::styled(format!("│ stalled {seconds}s "), style),
+        ));
+    }
     segments.push((
         3,
         Span::styled(format!("│ {} · {} ", svc.account, svc.region), base),

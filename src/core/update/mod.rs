@@ -113,6 +113,18 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         }
         Msg::Shutdown(why) => change::shut_down(model, &why, ctx, &mut fx),
         Msg::Suspend => {}
+        Msg::ScreenStalled(took) => {
+            let seconds = took.as_secs();
+            model.screen_stalled = Some((ctx.now, seconds));
+            let text = format!(
+                "the screen was not drawn for {seconds}s (the terminal did not read); polls, analysis and changes went on"
+            );
+            model.push_journal(ctx.now, JournalKind::Error, text.clone());
+            let mut record =
+                change::simple_record(model, ctx, "screen", "not drawn", &format!("{seconds}s"));
+            record.reason = Some(text);
+            fx.push(Effect::Journal(record));
+        }
         Msg::Begun { change: id, result } => change::on_begun(model, id, result, ctx, &mut fx),
         Msg::LeaseLost { change: id, error } => {
             change::on_lease_lost(model, id, error, ctx, &mut fx);

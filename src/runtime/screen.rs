@@ -1,0 +1,340 @@
+//! The screen, apart from the release: the loop renders a frame into
+//! memory and hands it over; a thread of its own owns the terminal and
+//! writes the latest frame it was given. A terminal that stops reading (an
+//! SSH link that stalls without closing) blocks that thread only: the
+//! loop, the pollers, the runner and the journal go on, frames drawn in
+//! the meantime replace each other in the handoff, and when the terminal
+//! catches up it gets the current screen, not a backlog.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossterm::queue;
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, ClearType, WindowSize};
+use ratatui::buffer::{Buffer, Cell};
+use ratatui::layout::{Position, Size};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::terminal::{self, Term};
+use crate::config::theme::Theme;
+use crate::core::model::Model;
+use crate::core::msg::Msg;
+
+/// A write that took this long is a stall worth recording.
+pub const STALL: Duration = Duration::from_secs(5);
+/// How long leaving waits for the terminal to take its last writes.
+const LEAVE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// One rendered screen: the cells and where the cursor is (None: hidden).
+pub struct Frame {
+    pub buffer: Buffer,
+    pub cursor: Option<Position>,
+}
+
+/// What the writer thread is asked to do next.
+#[derive(Default)]
+struct Pending {
+    /// The latest frame not yet written; a newer one replaces it.
+    frame: Option<Frame>,
+    suspend: bool,
+    stop: bool,
+    /// The loop knows the terminal is gone (SIGHUP, a failed write).
+    gone: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    /// Milliseconds since `epoch` at which the write under way began; 0
+    /// when none is under way.
+    busy_since: AtomicU64,
+    epoch: Instant,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // A panic on the writer thread ends the process (the panic hook):
+        // a poisoned lock holds nothing worth refusing.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The loop's side: render into memory, hand over, never wait.
+pub struct Screen {
+    shared: Arc<Shared>,
+    offscreen: Terminal<Offscreen>,
+    writer: Option<JoinHandle<()>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+impl Screen {
+    /// Take over the terminal (already set up by `terminal::enter`): the
+    /// writer thread owns it from here. It tells the loop through `tx`
+    /// when the terminal is gone and when a write stalled.
+    pub fn start(term: Term, tx: UnboundedSender<Msg>) -> std::io::Result<Screen> {
+        let size = term.size().unwrap_or(Size::new(80, 24));
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+            busy_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let for_thread = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("flightdeck-screen".into())
+            .spawn(move || {
+                write_frames(term, &for_thread, &tx);
+                let _ = done_tx.send(());
+            })?;
+        Ok(Screen {
+            shared,
+            offscreen: Terminal::new(Offscreen::new(size))?,
+            writer: Some(writer),
+            done,
+        })
+    }
+
+    /// Render the model into memory and hand the frame to the writer,
+    /// replacing one it has not written yet. Never blocks on the terminal.
+    pub fn draw(&mut self, model: &Model, theme: &Theme) {
+        let size = model
+            .screen
+            .map_or(self.offscreen.backend().size, |(w, h)| Size::new(w, h));
+        if size != self.offscreen.backend().size {
+            self.offscreen.backend_mut().size = size;
+        }
+        let Ok(completed) = self
+            .offscreen
+            .draw(|frame| crate::ui::draw(frame, model, theme))
+        else {
+            return;
+        };
+        let frame = Frame {
+            buffer: completed.buffer.clone(),
+            cursor: self.offscreen.backend().cursor,
+        };
+        self.shared.lock().frame = Some(frame);
+        self.shared.wake.notify_one();
+    }
+
+    /// Suspend (job control) once the write under way is done; the writer
+    /// draws the last frame again on `fg`.
+    pub fn suspend(&self) {
+        self.shared.lock().suspend = true;
+        self.shared.wake.notify_one();
+    }
+
+    /// How long the write under way has been blocked (None: not writing).
+    pub fn blocked_for(&self) -> Option<Duration> {
+        let since = self.shared.busy_since.load(Ordering::Relaxed);
+        (since > 0).then(|| {
+            let now = self.shared.epoch.elapsed().as_millis();
+            Duration::from_millis(u64::try_from(now).unwrap_or(u64::MAX).saturating_sub(since))
+        })
+    }
+
+    /// Restore the terminal and end the writer, waiting a little for a
+    /// stalled terminal; a terminal that takes nothing is left as it is
+    /// (the thread ends with the process).
+    pub fn leave(mut self, gone: bool) {
+        {
+            let mut pending = self.shared.lock();
+            pending.stop = true;
+            pending.gone = gone;
+        }
+        self.shared.wake.notify_one();
+        if self.done.recv_timeout(LEAVE_PATIENCE).is_ok()
+            && let Some(writer) = self.writer.take()
+        {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread: wait for work, write the latest frame, say when a
+/// write stalled or the terminal is gone.
+fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
+    let mut last: Option<Frame> = None;
+    let mut alive = true;
+    loop {
+        let (frame, suspend, stop, gone) = {
+            let mut pending = shared.lock();
+            while pending.frame.is_none() && !pending.suspend && !pending.stop {
+                pending = shared
+                    .wake
+                    .wait(pending)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            (
+                pending.frame.take(),
+                std::mem::take(&mut pending.suspend),
+                pending.stop,
+                pending.gone,
+            )
+        };
+        if stop {
+            let _ = terminal::leave();
+            if gone || !alive {
+                // Dropping a terminal that is gone would try to show the
+                // cursor on it and print an error about that.
+                std::mem::forget(term);
+            }
+            return;
+        }
+        if !alive {
+            continue;
+        }
+        if suspend && terminal::suspend(&mut term).is_err() {
+            alive = false;
+            let _ = tx.send(Msg::Shutdown("terminal closed".into()));
+            continue;
+        }
+        let Some(frame) = frame.or_else(|| last.take()) else {
+            continue;
+        };
+        let started = shared.epoch.elapsed();
+        shared.busy_since.store(
+            u64::try_from(started.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1),
+            Ordering::Relaxed,
+        );
+        let written = write(&mut term, &frame);
+        shared.busy_since.store(0, Ordering::Relaxed);
+        let took = shared.epoch.elapsed().saturating_sub(started);
+        if written.is_err() {
+            // A closed terminal: the loop stops any change at its step
+            // boundary and leaves quietly.
+            alive = false;
+            let _ = tx.send(Msg::Shutdown("terminal closed".into()));
+            continue;
+        }
+        if took >= STALL {
+            let _ = tx.send(Msg::ScreenStalled(took));
+        }
+        last = Some(frame);
+    }
+}
+
+/// One frame inside a synchronized update. A frame rendered for another
+/// size than the terminal has now is skipped: the resize is on its way to
+/// the loop, which renders again.
+fn write(term: &mut Term, frame: &Frame) -> std::io::Result<()> {
+    queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
+    term.draw(|f| {
+        if f.area() == frame.buffer.area {
+            *f.buffer_mut() = frame.buffer.clone();
+            if let Some(at) = frame.cursor {
+                f.set_cursor_position(at);
+            }
+        }
+    })?;
+    queue!(term.backend_mut(), EndSynchronizedUpdate)?;
+    std::io::Write::flush(term.backend_mut())
+}
+
+/// A backend that only remembers: the loop renders through it into
+/// memory (ratatui's diffing is skipped, the writer diffs against what
+/// the terminal shows).
+pub struct Offscreen {
+    size: Size,
+    cursor: Option<Position>,
+    at: Position,
+}
+
+impl Offscreen {
+    pub fn new(size: Size) -> Offscreen {
+        Offscreen {
+            size,
+            cursor: None,
+            at: Position::ORIGIN,
+        }
+    }
+}
+
+impl Backend for Offscreen {
+    type Error = std::io::Error;
+
+    fn draw<'a, I>(&mut self, _content: I) -> std::io::Result<()>
+    where
+        I: Iterator<Item = (u16, u16, &'a Cell)>,
+    {
+        Ok(())
+    }
+
+    fn hide_cursor(&mut self) -> std::io::Result<()> {
+        self.cursor = None;
+        Ok(())
+    }
+
+    fn show_cursor(&mut self) -> std::io::Result<()> {
+        self.cursor = Some(self.at);
+        Ok(())
+    }
+
+    fn get_cursor_position(&mut self) -> std::io::Result<Position> {
+        Ok(self.at)
+    }
+
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> std::io::Result<()> {
+        self.at = position.into();
+        if self.cursor.is_some() {
+            self.cursor = Some(self.at);
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn clear_region(&mut self, _clear_type: ClearType) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    fn size(&self) -> std::io::Result<Size> {
+        Ok(self.size)
+    }
+
+    fn window_size(&mut self) -> std::io::Result<WindowSize> {
+        Ok(WindowSize {
+            columns_rows: self.size,
+            pixels: Size::default(),
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::layout::Rect;
+
+    #[test]
+    fn the_offscreen_backend_keeps_the_size_and_the_cursor() -> std::io::Result<()> {
+        let mut term = Terminal::new(Offscreen::new(Size::new(30, 4)))?;
+        let completed = term.draw(|f| {
+            f.render_widget(ratatui::widgets::Paragraph::new("hello"), f.area());
+            f.set_cursor_position((3, 1));
+        })?;
+        assert_eq!(completed.buffer.area, Rect::new(0, 0, 30, 4));
+        assert_eq!(completed.buffer[(0, 0)].symbol(), "h");
+        assert_eq!(term.backend().cursor, Some(Position::new(3, 1)));
+        term.draw(|f| f.render_widget(ratatui::widgets::Paragraph::new("x"), f.area()))?;
+        assert_eq!(term.backend().cursor, None, "no cursor asked: hidden");
+        term.backend_mut().size = Size::new(10, 2);
+        let completed = term.draw(|_| {})?;
+        assert_eq!(completed.buffer.area, Rect::new(0, 0, 10, 2));
+        Ok(())
+    }
+}
