@@ -1,6 +1,8 @@
 //! Time to draw one full frame at 200×60 with 1,000 tasks and 100,000 log
 //! lines in the model — with and without a log filter (the filter scans from
-//! the newest line until the pane is full).
+//! the newest line until the pane is full). First p50/p99 of 2,000 single
+//! frames as the console's loop renders them (into memory, and the copy
+//! handed to the screen writer), then criterion's figures.
 
 use chrono::TimeZone;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -72,9 +74,44 @@ fn big_model() -> Model {
     model
 }
 
+/// p50 and p99 of single frames rendered as the loop does: through the
+/// screen writer's offscreen backend, plus the copy handed over.
+fn percentiles(model: &Model, themes: &Themes, label: &str) {
+    use flightdeck::runtime::screen::Offscreen;
+    let Ok(mut term) = Terminal::new(Offscreen::new(ratatui::layout::Size::new(200, 60)));
+    let mut samples = Vec::with_capacity(2_000);
+    for _ in 0..2_000 {
+        let t = std::time::Instant::now();
+        let Ok(done) = term.draw(|f| flightdeck::ui::draw(f, model, themes.get(&model.theme)));
+        std::hint::black_box(done.buffer.clone());
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize].as_secs_f64() * 1e3;
+    println!(
+        "{label:<44} p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    );
+}
+
 fn render(c: &mut Criterion) {
     let themes = Themes::load(false);
     let mut model = big_model();
+    {
+        let mut filtered = model.clone();
+        percentiles(&filtered, &themes, "frame 200x60, 1k tasks, 100k log lines");
+        filtered.focus = Pane::Logs;
+        filtered.logs.set_filter("\" 500 ");
+        percentiles(&filtered, &themes, "frame 200x60, log filter matching 1%");
+        filtered.logs.set_filter("no such text");
+        percentiles(
+            &filtered,
+            &themes,
+            "frame 200x60, log filter matching nothing",
+        );
+    }
     assert_eq!(model.logs.len(), 100_000);
     // TestBackend cannot fail.
     let Ok(mut terminal) = Terminal::new(TestBackend::new(200, 60));

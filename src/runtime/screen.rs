@@ -85,6 +85,7 @@ impl Screen {
             busy_since: AtomicU64::new(0),
             epoch: Instant::now(),
         });
+        let Ok(offscreen) = Terminal::new(Offscreen::new(size));
         let (done_tx, done) = std::sync::mpsc::channel();
         let for_thread = shared.clone();
         let writer = std::thread::Builder::new()
@@ -95,7 +96,7 @@ impl Screen {
             })?;
         Ok(Screen {
             shared,
-            offscreen: Terminal::new(Offscreen::new(size))?,
+            offscreen,
             writer: Some(writer),
             done,
         })
@@ -110,12 +111,10 @@ impl Screen {
         if size != self.offscreen.backend().size {
             self.offscreen.backend_mut().size = size;
         }
+        // Rendering into memory cannot fail.
         let Ok(completed) = self
             .offscreen
-            .draw(|frame| crate::ui::draw(frame, model, theme))
-        else {
-            return;
-        };
+            .draw(|frame| crate::ui::draw(frame, model, theme));
         let frame = Frame {
             buffer: completed.buffer.clone(),
             cursor: self.offscreen.backend().cursor,
@@ -260,30 +259,30 @@ impl Offscreen {
 }
 
 impl Backend for Offscreen {
-    type Error = std::io::Error;
+    type Error = std::convert::Infallible;
 
-    fn draw<'a, I>(&mut self, _content: I) -> std::io::Result<()>
+    fn draw<'a, I>(&mut self, _content: I) -> Result<(), Self::Error>
     where
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
         Ok(())
     }
 
-    fn hide_cursor(&mut self) -> std::io::Result<()> {
+    fn hide_cursor(&mut self) -> Result<(), Self::Error> {
         self.cursor = None;
         Ok(())
     }
 
-    fn show_cursor(&mut self) -> std::io::Result<()> {
+    fn show_cursor(&mut self) -> Result<(), Self::Error> {
         self.cursor = Some(self.at);
         Ok(())
     }
 
-    fn get_cursor_position(&mut self) -> std::io::Result<Position> {
+    fn get_cursor_position(&mut self) -> Result<Position, Self::Error> {
         Ok(self.at)
     }
 
-    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> std::io::Result<()> {
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Self::Error> {
         self.at = position.into();
         if self.cursor.is_some() {
             self.cursor = Some(self.at);
@@ -291,26 +290,26 @@ impl Backend for Offscreen {
         Ok(())
     }
 
-    fn clear(&mut self) -> std::io::Result<()> {
+    fn clear(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
 
-    fn clear_region(&mut self, _clear_type: ClearType) -> std::io::Result<()> {
+    fn clear_region(&mut self, _clear_type: ClearType) -> Result<(), Self::Error> {
         Ok(())
     }
 
-    fn size(&self) -> std::io::Result<Size> {
+    fn size(&self) -> Result<Size, Self::Error> {
         Ok(self.size)
     }
 
-    fn window_size(&mut self) -> std::io::Result<WindowSize> {
+    fn window_size(&mut self) -> Result<WindowSize, Self::Error> {
         Ok(WindowSize {
             columns_rows: self.size,
             pixels: Size::default(),
         })
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
+    fn flush(&mut self) -> Result<(), Self::Error> {
         Ok(())
     }
 }
@@ -321,20 +320,19 @@ mod tests {
     use ratatui::layout::Rect;
 
     #[test]
-    fn the_offscreen_backend_keeps_the_size_and_the_cursor() -> std::io::Result<()> {
-        let mut term = Terminal::new(Offscreen::new(Size::new(30, 4)))?;
-        let completed = term.draw(|f| {
+    fn the_offscreen_backend_keeps_the_size_and_the_cursor() {
+        let Ok(mut term) = Terminal::new(Offscreen::new(Size::new(30, 4)));
+        let Ok(completed) = term.draw(|f| {
             f.render_widget(ratatui::widgets::Paragraph::new("hello"), f.area());
             f.set_cursor_position((3, 1));
-        })?;
+        });
         assert_eq!(completed.buffer.area, Rect::new(0, 0, 30, 4));
         assert_eq!(completed.buffer[(0, 0)].symbol(), "h");
         assert_eq!(term.backend().cursor, Some(Position::new(3, 1)));
-        term.draw(|f| f.render_widget(ratatui::widgets::Paragraph::new("x"), f.area()))?;
+        let Ok(_) = term.draw(|f| f.render_widget(ratatui::widgets::Paragraph::new("x"), f.area()));
         assert_eq!(term.backend().cursor, None, "no cursor asked: hidden");
         term.backend_mut().size = Size::new(10, 2);
-        let completed = term.draw(|_| {})?;
+        let Ok(completed) = term.draw(|_| {});
         assert_eq!(completed.buffer.area, Rect::new(0, 0, 10, 2));
-        Ok(())
     }
 }

@@ -1,19 +1,15 @@
 //! The terminal: raw mode and the alternate screen on the way in, restored on
-//! every way out (normal exit, error, panic, SIGTERM, SIGHUP); each frame
-//! drawn inside a synchronized update so slow links never show half a frame.
+//! every way out (normal exit, error, panic, SIGTERM, SIGHUP). Frames are
+//! written by the screen writer (`screen.rs`).
 
-use std::io::{Stdout, Write, stdout};
+use std::io::{Stdout, stdout};
 
 use color_eyre::eyre::Result;
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
-use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
-use crossterm::{execute, queue};
+use crossterm::execute;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-
-use crate::config::theme::Theme;
-use crate::core::model::Model;
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -40,15 +36,6 @@ pub fn enter() -> Result<Term> {
 pub fn leave() -> Result<()> {
     let _ = execute!(stdout(), DisableBracketedPaste, crossterm::cursor::Show);
     ratatui::try_restore()?;
-    Ok(())
-}
-
-/// Draw one frame inside a synchronized update.
-pub fn draw(term: &mut Term, model: &Model, theme: &Theme) -> Result<()> {
-    queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
-    term.draw(|frame| crate::ui::draw(frame, model, theme))?;
-    queue!(term.backend_mut(), EndSynchronizedUpdate)?;
-    term.backend_mut().flush()?;
     Ok(())
 }
 
