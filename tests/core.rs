@@ -1108,3 +1108,26 @@ fn every_demo_scenario_does_what_the_readme_says_when_left_alone() {
     let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
     assert!(hold.contains("change window closed"), "{hold}");
 }
+
+#[test]
+fn without_a_pipeline_configured_there_is_no_approval_to_wait_for() {
+    use flightdeck::core::model::{ErrorKind, SourceError};
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(10);
+    let fx = h.send(Msg::Pipeline(Err(SourceError::of_kind(
+        ErrorKind::NotConfigured,
+        "GitHub pipeline (no [github] in the config): not configured",
+    ))));
+    h.carry_out(fx);
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(!hold.contains("approval"), "{hold}");
+    // A pipeline that fails to answer is another matter: unknown, held.
+    let fx = h.send(Msg::Pipeline(Err(SourceError::of_kind(
+        ErrorKind::Unavailable,
+        "GitHub: 502",
+    ))));
+    h.carry_out(fx);
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("approval state unknown"), "{hold}");
+}

@@ -574,8 +574,9 @@ impl wiremock::Respond for Canary {
     }
 }
 
-/// A release on moto whose canary fails its analysis (Prometheus says
-/// 5 % errors): two failed 1 s intervals roll it back by themselves.
+/// A release on moto whose canary's error rate Prometheus gives: `"5"`
+/// fails its analysis (two failed 1 s intervals roll it back by
+/// themselves), `"0.1"` passes it (`good`: a short plan to promotion).
 struct BadCanary {
     rt: tokio::runtime::Runtime,
     layout: moto::Layout,
@@ -585,6 +586,23 @@ struct BadCanary {
 
 impl BadCanary {
     fn new(name: &str) -> Result<BadCanary, Box<dyn std::error::Error>> {
+        BadCanary::with(name, "5", "")
+    }
+
+    /// A canary that passes, on a plan of 2 s bakes.
+    fn good(name: &str) -> Result<BadCanary, Box<dyn std::error::Error>> {
+        BadCanary::with(
+            name,
+            "0.1",
+            "steps = [{ weight = 10, bake = \"2s\" }, { weight = 50, bake = \"2s\" }, { weight = 100 }]",
+        )
+    }
+
+    fn with(
+        name: &str,
+        error_rate: &'static str,
+        service_extra: &str,
+    ) -> Result<BadCanary, Box<dyn std::error::Error>> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -592,7 +610,7 @@ impl BadCanary {
         let prometheus = rt.block_on(async {
             let server = wiremock::MockServer::start().await;
             wiremock::Mock::given(wiremock::matchers::path("/api/v1/query_range"))
-                .respond_with(Canary("5"))
+                .respond_with(Canary(error_rate))
                 .mount(&server)
                 .await;
             server
@@ -604,7 +622,7 @@ impl BadCanary {
             prometheus.uri()
         );
         let analysis = format!(
-            "[service.analysis]\ninterval = \"1s\"\nfailures_before_action = 2\non_failure = \"rollback\"\n{CANARY_QUERIES}"
+            "{service_extra}\n[service.analysis]\ninterval = \"1s\"\nfailures_before_action = 2\non_failure = \"rollback\"\n{CANARY_QUERIES}"
         );
         std::fs::write(
             &config,
@@ -620,6 +638,65 @@ impl BadCanary {
 
     fn start(&self) -> Result<(Running, std::path::PathBuf), Box<dyn std::error::Error>> {
         start_live(self.dir.path(), &self.dir.path().join("config.toml"))
+    }
+
+    /// Do what ECS does and moto does not, until the returned flag is set:
+    /// register a healthy target for each task the canary service wants.
+    fn like_ecs(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let (sdk, cluster, canary, tg) = (
+            self.layout.sdk.clone(),
+            self.layout.cluster.clone(),
+            self.layout.canary.clone(),
+            self.layout.canary_tg.clone(),
+        );
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            let ecs = aws_sdk_ecs::Client::new(&sdk);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                rt.block_on(async {
+                    let desired = ecs
+                        .describe_services()
+                        .cluster(&cluster)
+                        .services(&canary)
+                        .send()
+                        .await
+                        .ok()
+                        .and_then(|o| o.services().first().map(|s| s.desired_count()))
+                        .unwrap_or(0);
+                    let _ = moto::register(&sdk, &tg, 0, u32::try_from(desired).unwrap_or(0)).await;
+                });
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        });
+        stop
+    }
+
+    /// `flightdeck drive` on this release, to its end (at most 120 s).
+    fn drive(&self, extra: &[&str]) -> Result<std::process::Output, Box<dyn std::error::Error>> {
+        let config = self.dir.path().join("config.toml");
+        let journal = self.dir.path().join("journal.jsonl");
+        let mut args = vec![
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            journal.as_os_str(),
+            OsStr::new("drive"),
+            OsStr::new("--timeout"),
+            OsStr::new("120s"),
+        ];
+        args.extend(extra.iter().map(OsStr::new));
+        Ok(std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args(args)
+            .env("USER", "ci")
+            .stdin(std::process::Stdio::null())
+            .output()?)
     }
 }
 
@@ -1197,5 +1274,58 @@ fn a_stalled_terminal_never_holds_up_the_automatic_rollback_on_moto() -> TestRes
     );
     app.send("q")?;
     assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}
+
+#[test]
+fn drive_promotes_a_good_canary_and_rolls_back_a_bad_one_on_moto() -> TestResult {
+    let good = BadCanary::good("e2e-drive-good")?;
+    let ecs = good.like_ecs();
+    let out = good.drive(&[])?;
+    ecs.store(true, std::sync::atomic::Ordering::Relaxed);
+    let said = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "promoted: {said}\n{err}");
+    assert!(
+        said.lines().count() >= 3,
+        "one line per change of state: {said}"
+    );
+    let (split, _, stable_td, canary) = good.rt.block_on(good.layout.read_back())?;
+    assert_eq!((split.stable, split.canary), (100, 0));
+    assert_eq!(
+        stable_td,
+        format!("{}:2", good.layout.family),
+        "the release is stable"
+    );
+    assert_eq!(canary, 0);
+    let journal = good.dir.path().join("journal.jsonl");
+    let promote = records(&journal)
+        .into_iter()
+        .find(|r| r["action"] == "promote" && r["result"] == "ok" && r["step"].is_null())
+        .ok_or("no promote record")?;
+    assert_eq!(promote["automatic"], true, "{promote}");
+    assert_eq!(promote["via"], "drive", "{promote}");
+
+    let bad = BadCanary::new("e2e-drive-bad")?;
+    let out = bad.drive(&["--json"])?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "rolled back: {said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in said.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        assert_eq!(v["schema"], 1, "{line}");
+    }
+    let (split, _, _, canary) = bad.rt.block_on(bad.layout.read_back())?;
+    assert_eq!((split.stable, split.canary), (100, 0));
+    assert_eq!(canary, 0);
+    let rollback = records(&bad.dir.path().join("journal.jsonl"))
+        .into_iter()
+        .find(|r| r["action"] == "rollback" && r["step"].is_null())
+        .ok_or("no rollback record")?;
+    assert_eq!(rollback["automatic"], true, "{rollback}");
     Ok(())
 }

@@ -95,6 +95,19 @@ pub enum Command {
     Reject(ChangeArgs),
     /// Roll back: all traffic to stable, the stable service to the baseline
     Rollback(ChangeArgs),
+    /// Drive the release without a screen (a pipeline job, an ECS task):
+    /// the console's plan, policy, analysis and automation, one line per
+    /// change of state. Exits 0 promoted, 5 rolled back, 4 at --timeout,
+    /// 3 refused (another actor's change holds the service), 1 error
+    Drive {
+        /// Give up after this long (exit 4), e.g. 45m; the release is left
+        /// as it is, nothing under way is cut short
+        #[arg(long, value_parser = humantime::parse_duration)]
+        timeout: Option<Duration>,
+        /// One JSON object per line (schema 1) instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script, e.g.
     /// `flightdeck completions bash > ~/.local/share/bash-completion/completions/flightdeck`
     Completions {
@@ -235,7 +248,14 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         return code;
     }
     let mut model = model;
-    model.observer = true;
+    let driving = matches!(command, Command::Drive { .. });
+    // The scriptable commands watch; `drive` runs the plan as the console
+    // does, automation on.
+    model.observer = !driving;
+    model.via = if driving { "drive" } else { "cli" };
+    if driving {
+        model.analysis_settings.auto_advance = true;
+    }
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let refresh = Arc::new(Notify::new());
     let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
@@ -252,7 +272,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
     };
     let (effects, runner) = runner::spawn_with_timeout(
         sources.clone(),
-        journal.with_via("cli"),
+        journal.with_via(if driving { "drive" } else { "cli" }),
         tx.clone(),
         intervals.call_timeout,
     );
@@ -298,6 +318,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
                 timeout,
                 json,
             } => watch::watch(&mut d, until, timeout, json).await,
+            Command::Drive { timeout, json } => drive(&mut d, timeout, json).await,
             Command::Pause(args) => changes::operator_action(&mut d, "pause", true, &args).await,
             Command::Resume(args) => changes::operator_action(&mut d, "resume", false, &args).await,
             Command::Advance(args) => {
@@ -345,6 +366,33 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
     code
 }
 
+/// `drive`: refused while another actor's change holds the service;
+/// otherwise the plan runs to its end as it would in the console, and the
+/// end decides the exit code.
+async fn drive(d: &mut Driver, timeout: Option<Duration>, json: bool) -> u8 {
+    let probe = crate::core::model::LeaseHolder {
+        operator: d.operator.clone(),
+        via: "drive".into(),
+        change: format!("drive-{}", std::process::id()),
+        action: "drive".into(),
+        host: String::new(),
+        pid: 0,
+        since: String::new(),
+        call_until: None,
+        started: None,
+    };
+    match d.sources.lease.acquire(&probe, false).await {
+        Ok(grant) => d.sources.lease.release(&probe, grant.generation).await,
+        Err(e) if e.kind == crate::core::model::ErrorKind::Held => {
+            eprintln!("flightdeck: refused: {e}");
+            return REFUSED;
+        }
+        // No lease to be had at all: each change says so when it begins.
+        Err(_) => {}
+    }
+    watch::watch(d, Some(Until::Promoted), timeout, json).await
+}
+
 /// The longest `--reason` taken (the journal and the team read it).
 const MAX_REASON: usize = 1_000;
 
@@ -354,6 +402,7 @@ fn gate(command: &Command, service_given: bool, services: &[String]) -> Option<u
     let args = match command {
         Command::Status { .. }
         | Command::Watch { .. }
+        | Command::Drive { .. }
         | Command::Completions { .. }
         | Command::Man => return None,
         Command::Weight { change, .. } => change,

@@ -15,6 +15,7 @@ pub(super) fn watch_state(model: &Model) -> Value {
         "canary_pct": model.canary_weight(),
         "step": model.plan_state.step.map(|s| s + 1),
         "paused": model.plan_state.paused,
+        "hold": crate::core::update::hold_reason(model),
         "verdict": model.analysis.verdicts.last().map(|v| v.outcome.label()),
         "change": model.running.as_ref().map(|r| format!("{} step {}/{}", r.change.kind.action_name(), r.index + 1, r.change.steps.len())),
         "pending_approval": model.pipeline.value().and_then(|r| r.pending.as_ref()).map(|p| p.environment.clone()),
@@ -147,6 +148,9 @@ pub(super) fn watch_line(model: &Model, state: &Value) -> String {
     }
     if state["paused"].as_bool() == Some(true) {
         line.push_str(" PAUSED");
+    }
+    if let Some(h) = state["hold"].as_str() {
+        line.push_str(&format!(" · hold: {h}"));
     }
     if let Some(v) = state["verdict"].as_str() {
         line.push_str(&format!(" · verdict {v}"));

@@ -651,6 +651,8 @@ pub struct Model {
     /// nothing is journaled on its own — the console that runs the plan
     /// does that. A change asked for by the command still runs.
     pub observer: bool,
+    /// Who acts, for the lease and the team: `console`, `cli` or `drive`.
+    pub via: &'static str,
     /// The terminal's size; a dialog is confirmable only when it fits.
     pub screen: Option<(u16, u16)>,
     /// Quitting: why (q, SIGTERM, ...). A change stops at its next step
@@ -737,6 +739,7 @@ impl Model {
             hold_noted: None,
             stale_noted: Vec::new(),
             observer: false,
+            via: "console",
             screen: None,
             stopping: None,
             screen_stalled: None,

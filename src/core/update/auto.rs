@@ -323,6 +323,13 @@ fn outside_policy(model: &Model) -> Option<String> {
             .as_ref()
             .map(|p| format!("waiting for approval on {}", p.environment)),
         Loadable::Loading => Some("approval state unknown: the pipeline is not loaded yet".into()),
+        // No pipeline watched (no [github]): there is no approval gate to
+        // wait for.
+        Loadable::Stale { error, .. } | Loadable::Failed { error, .. }
+            if error.kind == ErrorKind::NotConfigured =>
+        {
+            None
+        }
         Loadable::Stale { error, .. } | Loadable::Failed { error, .. } => {
             Some(format!("approval state unknown: {}", error.message))
         }

@@ -19,7 +19,7 @@ pub(in crate::core::update) fn lease_holder(
 ) -> LeaseHolder {
     LeaseHolder {
         operator: who(&running.change, ctx),
-        via: if model.observer { "cli" } else { "console" }.into(),
+        via: model.via.into(),
         change: running.journal_id.clone(),
         action: running.change.kind.action_name().into(),
         host: String::new(),
