@@ -561,7 +561,7 @@ pub async fn live_session(
     let metrics = metrics_source(config, &service, &sdk, every.call_timeout, &calls)
         .map_err(StartError::usage)?;
     let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
-    let sources = Sources {
+    let mut sources = Sources {
         pipeline: pipeline_source(config, every.call_timeout, &calls),
         fleet,
         traffic,
@@ -579,6 +579,7 @@ pub async fn live_session(
         // The binary puts the state directory's lease here (it knows where
         // the journal is); one process's lease until then.
         lease: Arc::new(crate::sources::lease::MemoryLease::default()),
+        team: None,
         calls: Some(calls),
     };
     let now = clock.now();
@@ -594,7 +595,32 @@ pub async fn live_session(
         region,
         change_window: service.change_window,
     };
-    let model = Model::new(ModelInit {
+    // The team state: the shared lease and journal on the team's table.
+    let team = config.file.team.as_ref().map(|t| {
+        let sdk = match &t.region {
+            Some(region) => sdk
+                .to_builder()
+                .region(aws_types::region::Region::new(region.clone()))
+                .build(),
+            None => sdk.clone(),
+        };
+        Arc::new(crate::sources::team::Team::new(
+            &sdk,
+            &t.table,
+            &meta.identity(),
+            clock.clone(),
+        ))
+    });
+    let team_view = team.as_ref().map(|t| crate::core::model::TeamView {
+        table: t.table().to_string(),
+        process: t.process().to_string(),
+        ..Default::default()
+    });
+    if let Some(team) = &team {
+        sources.lease = team.clone();
+    }
+    sources.team = team;
+    let mut model = Model::new(ModelInit {
         service: meta,
         read_only: cli.read_only,
         demo: None,
@@ -609,6 +635,7 @@ pub async fn live_session(
         baseline: None,
         unfinished: Vec::new(),
     });
+    model.team = team_view;
     Ok((model, sources, format!("{caller} ({})", operator())))
 }
 

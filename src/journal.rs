@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::core::change::Baseline;
 use crate::core::effect::JournalRecord;
-use crate::core::model::{TrafficSplit, Unfinished};
+use crate::core::model::Unfinished;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -37,6 +37,8 @@ pub struct Journal {
     notify: Option<crate::notify::Sender>,
     /// Extra time each append takes: a slow disk, for drills and tests.
     slow: Option<std::time::Duration>,
+    /// Where written records go to the team journal (never waits).
+    team: Option<crate::sources::team::TeamSender>,
 }
 
 impl Journal {
@@ -112,6 +114,7 @@ impl Journal {
             via: None,
             notify: None,
             slow: None,
+            team: None,
         })
     }
 
@@ -129,6 +132,13 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Send every record written to the team journal too (after it is
+    /// durable here: the local journal is the write-ahead copy).
+    pub fn with_team(mut self, sender: crate::sources::team::TeamSender) -> Journal {
+        self.team = Some(sender);
+        self
     }
 
     /// Every append takes `extra` longer, as on a slow or remote disk (a
@@ -168,6 +178,9 @@ impl Journal {
         // Written, so it happened: now the team may hear of it.
         if let Some(n) = &self.notify {
             n.offer(record);
+        }
+        if let Some(t) = &self.team {
+            t.offer(record);
         }
         Ok(())
     }
@@ -249,18 +262,7 @@ pub fn read_back(path: &Path, identity: &str) -> ReadBack {
             continue;
         }
         match (record.action.as_str(), &record.change) {
-            ("baseline", _) => {
-                out.baseline = Some(Baseline {
-                    stable_task_definition: record.from.clone(),
-                    release_task_definition: record.to.clone(),
-                    split: record
-                        .weights
-                        .map(|[stable, canary]| TrafficSplit { stable, canary }),
-                    seen_at: chrono::DateTime::parse_from_rfc3339(&record.time)
-                        .map(|t| t.with_timezone(&chrono::Utc))
-                        .unwrap_or_default(),
-                });
-            }
+            ("baseline", _) => out.baseline = Baseline::from_record(&record),
             ("pause" | "resume", None) if record.result == "ok" && record.step.is_none() => {
                 out.paused = Some(record.action == "pause");
             }
@@ -312,6 +314,7 @@ pub fn default_path(demo: bool) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::TrafficSplit;
 
     const ID: &str =
         "111122223333/eu-west-1/prod/auth-service-production/auth-service-production-canary";

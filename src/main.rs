@@ -41,6 +41,9 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };
+    if let Some(flightdeck::cli::Command::Team { action }) = &cli.command {
+        return ExitCode::from(rt.block_on(flightdeck::cli::team_command(action, config.as_ref())));
+    }
     let mut cli = cli;
     // `:service NAME` ends a session asking for another: loop.
     loop {
@@ -176,7 +179,8 @@ fn prepare(
     // One change per service across every process: the lease lives beside
     // the journal, keyed by the service's AWS identity.
     let mut sources = sources;
-    if let Some(dir) = journal_path.parent() {
+    // With [team], the team table's lease (set by live_session).
+    if let Some(dir) = journal_path.parent().filter(|_| sources.team.is_none()) {
         sources.lease = std::sync::Arc::new(flightdeck::sources::lease::LocalLease::new(
             &dir.join("leases"),
             &model.service.identity(),

@@ -108,6 +108,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The team state's DynamoDB table (`[team]`)
+    Team {
+        #[command(subcommand)]
+        action: TeamAction,
+    },
     /// Print a shell completion script, e.g.
     /// `flightdeck completions bash > ~/.local/share/bash-completion/completions/flightdeck`
     Completions {
@@ -145,6 +150,17 @@ pub fn print_offline(
         Command::Man => clap_mangen::Man::new(command).render(out),
         _ => Ok(()),
     }
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TeamAction {
+    /// Create the table (on-demand billing; already there is fine) and
+    /// print the equivalent `aws dynamodb create-table` command
+    CreateTable {
+        /// The table [default: `[team] table` of the config]
+        #[arg(long, value_name = "NAME")]
+        table: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -270,6 +286,12 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         }
         None => (journal, None),
     };
+    let (journal, team_sync) = crate::sources::team::attach(
+        &sources,
+        journal,
+        if driving { "drive" } else { "cli" },
+        tx.clone(),
+    );
     let (effects, runner) = runner::spawn_with_timeout(
         sources.clone(),
         journal.with_via(if driving { "drive" } else { "cli" }),
@@ -338,8 +360,8 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
             Command::Rollback(args) => {
                 changes::change(&mut d, "rollback", &args, service_given).await
             }
-            // Printed before a session starts (main.rs).
-            Command::Completions { .. } | Command::Man => OK,
+            // Done before a session starts (main.rs).
+            Command::Completions { .. } | Command::Man | Command::Team { .. } => OK,
         }
     };
     signals.abort();
@@ -357,6 +379,7 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
         return ERROR;
     }
     crate::notify::drain(notifier).await;
+    crate::sources::team::drain(team_sync).await;
     // Notifications that could not be sent: said, not lost.
     while let Ok(msg) = d.rx.try_recv() {
         if let Msg::NotifyFailed(text) = msg {
@@ -393,6 +416,49 @@ async fn drive(d: &mut Driver, timeout: Option<Duration>, json: bool) -> u8 {
     watch::watch(d, Some(Until::Promoted), timeout, json).await
 }
 
+/// `flightdeck team create-table`: exit 0 made (or there already), 1 when
+/// AWS refused, 2 without a table name.
+pub async fn team_command(action: &TeamAction, config: Option<&crate::config::Config>) -> u8 {
+    use std::io::Write;
+    let TeamAction::CreateTable { table } = action;
+    let Some(table) = table
+        .clone()
+        .or_else(|| config.and_then(|c| c.file.team.as_ref().map(|t| t.table.clone())))
+    else {
+        eprintln!("flightdeck: no table: pass --table NAME or set [team] table in the config");
+        return USAGE;
+    };
+    let aws = config.and_then(|c| c.file.aws.as_ref());
+    let settings = crate::sources::aws::AwsSettings {
+        region: config
+            .and_then(|c| c.file.team.as_ref().and_then(|t| t.region.clone()))
+            .or_else(|| aws.and_then(|a| a.region.clone())),
+        profile: aws.and_then(|a| a.profile.clone()),
+        endpoint_url: aws.and_then(|a| a.endpoint_url.clone()),
+    };
+    let sdk = crate::sources::aws::sdk_config(&settings, runner::CALL_TIMEOUT).await;
+    let team =
+        crate::sources::team::Team::new(&sdk, &table, "", Arc::new(crate::sources::SystemClock));
+    let _ = say!(
+        "the same with the AWS CLI:\n{}",
+        crate::sources::team::Team::create_table_command(&table)
+    );
+    match team.create_table().await {
+        Ok(true) => {
+            let _ = say!("created the team table {table} (on-demand billing)");
+            OK
+        }
+        Ok(false) => {
+            let _ = say!("the team table {table} is there already");
+            OK
+        }
+        Err(e) => {
+            eprintln!("flightdeck: {}", crate::text::inert(&e.to_string()));
+            ERROR
+        }
+    }
+}
+
 /// The longest `--reason` taken (the journal and the team read it).
 const MAX_REASON: usize = 1_000;
 
@@ -403,6 +469,7 @@ fn gate(command: &Command, service_given: bool, services: &[String]) -> Option<u
         Command::Status { .. }
         | Command::Watch { .. }
         | Command::Drive { .. }
+        | Command::Team { .. }
         | Command::Completions { .. }
         | Command::Man => return None,
         Command::Weight { change, .. } => change,

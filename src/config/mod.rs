@@ -190,6 +190,16 @@ pub struct AwsSection {
     pub endpoint_url: Option<String>,
 }
 
+/// `[team]`: shared state on a DynamoDB table (see README, Team state).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamSection {
+    /// The table (`flightdeck team create-table` makes it).
+    pub table: String,
+    /// Its region, when not the one of `[aws]`.
+    pub region: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GithubSection {
@@ -393,6 +403,7 @@ pub struct ConfigFile {
     #[serde(default)]
     pub logs: LogsSection,
     pub notify: Option<NotifySection>,
+    pub team: Option<TeamSection>,
     #[serde(default)]
     pub poll: PollSection,
     #[serde(default)]

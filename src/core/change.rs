@@ -243,6 +243,22 @@ pub struct Baseline {
     pub seen_at: Time,
 }
 
+impl Baseline {
+    /// The baseline a `baseline` journal record holds.
+    pub fn from_record(record: &crate::core::effect::JournalRecord) -> Option<Baseline> {
+        (record.action == "baseline").then(|| Baseline {
+            stable_task_definition: record.from.clone(),
+            release_task_definition: record.to.clone(),
+            split: record
+                .weights
+                .map(|[stable, canary]| TrafficSplit { stable, canary }),
+            seen_at: chrono::DateTime::parse_from_rfc3339(&record.time)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// The baseline, if a fleet read newer than the baseline's record shows
 /// the stable service on its stable or its release task definition. A
 /// baseline of an older release, a stable service changed outside the

@@ -198,6 +198,9 @@ pub struct LeaseGrant {
     /// A holder that ended without giving the lease back (its process is
     /// gone), whose lease was taken as free.
     pub abandoned: Option<LeaseHolder>,
+    /// A holder on the team table that stopped heart-beating: its lease
+    /// expired and was taken.
+    pub expired: Option<LeaseHolder>,
     /// A rollback goes on when the lease cannot be had at all (its file
     /// cannot be written, its table cannot be reached): why, said and
     /// journaled.
@@ -574,4 +577,31 @@ mod tests {
         later.hint = Some(key.to_string());
         assert_eq!(later.to_string(), "refused: [redacted] ([redacted])");
     }
+}
+
+/// One record of the team journal (the `[team]` table), with who wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamEntry {
+    /// Its sort key: entries after the last one seen are new.
+    pub key: String,
+    /// Who, as shown: `ana@laptop`, `ci@runner-7 (drive)`.
+    pub origin: String,
+    /// Which process wrote it (a console skips its own).
+    pub process: String,
+    pub record: crate::core::effect::JournalRecord,
+}
+
+/// The team state as this process sees it (`[team]` configured).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TeamView {
+    pub table: String,
+    /// This process, as the team journal names it.
+    pub process: String,
+    /// Why the table cannot be reached (None: it answers).
+    pub unreachable: Option<String>,
+    /// The last team journal key seen.
+    pub last_key: String,
+    /// Who drives the release (`flightdeck drive` elsewhere), from its
+    /// latest record, and when that was.
+    pub driver: Option<(String, Time)>,
 }

@@ -653,6 +653,8 @@ pub struct Model {
     pub observer: bool,
     /// Who acts, for the lease and the team: `console`, `cli` or `drive`.
     pub via: &'static str,
+    /// The team state (`[team]`); None: off, this process alone.
+    pub team: Option<TeamView>,
     /// The terminal's size; a dialog is confirmable only when it fits.
     pub screen: Option<(u16, u16)>,
     /// Quitting: why (q, SIGTERM, ...). A change stops at its next step
@@ -740,6 +742,7 @@ impl Model {
             stale_noted: Vec::new(),
             observer: false,
             via: "console",
+            team: None,
             screen: None,
             stopping: None,
             screen_stalled: None,

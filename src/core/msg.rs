@@ -69,4 +69,9 @@ pub enum Msg {
     /// The terminal took this long to take one frame (it stopped reading):
     /// the screen was not drawn meanwhile, the release went on.
     ScreenStalled(std::time::Duration),
+    /// Records of the team journal written since the last read (the first
+    /// read: the newest of all), this process's own among them.
+    TeamRecords(Vec<crate::core::model::TeamEntry>),
+    /// The team table answers again (None) or does not (why).
+    TeamState(Option<String>),
 }

@@ -83,6 +83,8 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         }
         None => (journal, None),
     };
+    let (journal, team_sync) =
+        crate::sources::team::attach(&sources, journal, "console", tx.clone());
     let (effects, runner) =
         runner::spawn_with_timeout(sources.clone(), journal, tx.clone(), intervals.call_timeout);
     if let Ok((w, h)) = crossterm::terminal::size() {
@@ -202,6 +204,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         return result.map(|()| (1, None));
     }
     crate::notify::drain(notifier).await;
+    crate::sources::team::drain(team_sync).await;
     if let Some(running) = &model.running {
         eprintln!(
             "flightdeck: {} was cut short; check the journal",

@@ -209,6 +209,7 @@ async fn begin(runner: &Runner, call: &BeginCall) -> Result<LeaseGrant, SourceEr
             generation: 0,
             took_over: None,
             abandoned: None,
+            expired: None,
             unavailable: Some(e.to_string()),
         },
         Err(e) => return Err(e),

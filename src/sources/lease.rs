@@ -19,16 +19,17 @@ use serde::{Deserialize, Serialize};
 use super::{Lease, LeaseGrant, LeaseHolder};
 use crate::core::model::{ErrorKind, SourceError};
 
-/// What the lease file (or the in-process lease) holds.
+/// What the lease file (or the in-process lease, or the team table's
+/// item) holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct State {
-    identity: String,
-    generation: u64,
-    holder: Option<LeaseHolder>,
+pub(super) struct State {
+    pub(super) identity: String,
+    pub(super) generation: u64,
+    pub(super) holder: Option<LeaseHolder>,
     /// The holder before the current one (or the last, once given back):
     /// whom a preempted change names when it looks after the taker ended.
     #[serde(default)]
-    last: Option<LeaseHolder>,
+    pub(super) last: Option<LeaseHolder>,
 }
 
 /// Whether a holder's process still runs. On another host it cannot be
@@ -76,23 +77,34 @@ pub fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// The decisions, on a state read under the lock: shared by both adapters.
+/// The decisions, on a state read under the lock: shared by the adapters
+/// (the team table's decides liveness by heartbeat: `acquire_with`).
 fn acquire_in(
     state: &mut State,
     me: &LeaseHolder,
     take_over: bool,
     host: &str,
 ) -> Result<LeaseGrant, SourceError> {
+    acquire_with(state, me, take_over, &|h| alive(h, host))
+}
+
+pub(super) fn acquire_with(
+    state: &mut State,
+    me: &LeaseHolder,
+    take_over: bool,
+    alive: &dyn Fn(&LeaseHolder) -> bool,
+) -> Result<LeaseGrant, SourceError> {
     let mut grant = LeaseGrant {
         generation: 0,
         took_over: None,
         abandoned: None,
+        expired: None,
         unavailable: None,
     };
     if let Some(holder) = state.holder.clone()
         && holder.change != me.change
     {
-        if !alive(&holder, host) {
+        if !alive(&holder) {
             grant.abandoned = Some(holder);
         } else if take_over {
             grant.took_over = Some(holder);
@@ -111,7 +123,7 @@ fn acquire_in(
     Ok(grant)
 }
 
-fn check_in(
+pub(super) fn check_in(
     state: &mut State,
     me: &LeaseHolder,
     generation: u64,
@@ -141,7 +153,7 @@ fn check_in(
     }
 }
 
-fn release_in(state: &mut State, me: &LeaseHolder, generation: u64) -> bool {
+pub(super) fn release_in(state: &mut State, me: &LeaseHolder, generation: u64) -> bool {
     let mine = state.generation == generation
         && state.holder.as_ref().is_some_and(|h| h.change == me.change);
     if mine {

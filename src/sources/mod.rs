@@ -8,6 +8,7 @@ pub mod demo;
 pub mod github;
 pub mod lease;
 pub mod metrics;
+pub mod team;
 
 use std::sync::Arc;
 
@@ -204,6 +205,9 @@ pub struct Sources {
     pub clock: Arc<dyn Clock>,
     /// The service's change lease.
     pub lease: Arc<dyn Lease>,
+    /// The team table (`[team]`): the shared lease and journal. None: this
+    /// process (and the user's others, through the lock file) alone.
+    pub team: Option<Arc<team::Team>>,
     /// API calls made to the provider so far, when the adapters count them
     /// (shown in the help overlay as a total and a rate).
     pub calls: Option<Arc<std::sync::atomic::AtomicU64>>,

@@ -196,6 +196,42 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             Span::styled("│ DEMO ", base),
         ));
     }
+    // Shared or not: nobody should take this console's view for the team's.
+    match &model.team {
+        _ if model.demo.is_some() => {}
+        None => segments.push((
+            3,
+            Span::styled("│ team state: off ", base),
+            Span::styled("│ team: off ", base),
+        )),
+        Some(team) if team.unreachable.is_some() => {
+            let style = theme.style(Role::Danger);
+            segments.push((
+                1,
+                Span::styled(" TEAM STATE UNREACHABLE ", style),
+                Span::styled(" TEAM DOWN ", style),
+            ));
+        }
+        Some(team) => {
+            let driver = team
+                .driver
+                .as_ref()
+                .filter(|(_, at)| model.now - *at < chrono::Duration::minutes(2))
+                .map_or(String::new(), |(who, _)| format!(", driven by {who}"));
+            segments.push((
+                3,
+                Span::styled(format!("│ team: {}{driver} ", team.table), base),
+                Span::styled(
+                    if driver.is_empty() {
+                        "│ team ".to_string()
+                    } else {
+                        "│ team, driven ".to_string()
+                    },
+                    base,
+                ),
+            ));
+        }
+    }
     // A terminal that stopped reading: said for two minutes once it is
     // back (the journal keeps it).
     if let Some((when, seconds)) = model.screen_stalled

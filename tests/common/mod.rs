@@ -119,6 +119,7 @@ impl Harness {
                                 generation: self.generation,
                                 took_over: held.clone(),
                                 abandoned: None,
+                                expired: None,
                                 unavailable: None,
                             }))
                         }

@@ -331,6 +331,7 @@ impl Layout {
             metrics: none,
             clock: Arc::new(SystemClock),
             lease: Arc::new(flightdeck::sources::lease::MemoryLease::default()),
+            team: None,
             calls: None,
         }
     }

@@ -14,6 +14,7 @@ mod change;
 mod command;
 mod data;
 mod input;
+mod team;
 
 use super::effect::Effect;
 use super::model::{JournalKind, Level, Model, Overlay};
@@ -113,6 +114,8 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         }
         Msg::Shutdown(why) => change::shut_down(model, &why, ctx, &mut fx),
         Msg::Suspend => {}
+        Msg::TeamRecords(entries) => team::on_records(model, entries, ctx),
+        Msg::TeamState(why) => team::on_state(model, why, ctx),
         Msg::ScreenStalled(took) => {
             let seconds = took.as_secs();
             model.screen_stalled = Some((ctx.now, seconds));

@@ -82,6 +82,7 @@ pub fn sources(scenario: &'static Scenario, clock: Arc<dyn Clock>, seed: u64) ->
         metrics: source,
         clock,
         lease: Arc::new(crate::sources::lease::MemoryLease::default()),
+        team: None,
         calls: None,
     }
 }

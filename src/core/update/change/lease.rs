@@ -77,6 +77,17 @@ pub(in crate::core::update) fn on_begun(
         rec.automatic = automatic;
         fx.push(Effect::Journal(rec));
     }
+    if let Some(gone) = grant.expired {
+        let text = format!(
+            "lease of {}@{} expired (no heartbeat): taken",
+            gone.operator, gone.host
+        );
+        model.push_journal(ctx.now, JournalKind::Operator, text.clone());
+        let mut rec = simple_record(model, ctx, "lease", &gone.describe(), action);
+        rec.result = text;
+        rec.automatic = automatic;
+        fx.push(Effect::Journal(rec));
+    }
     if let Some(gone) = grant.abandoned {
         model.push_journal(
             ctx.now,

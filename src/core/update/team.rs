@@ -1,0 +1,99 @@
+//! The team journal's records as they arrive: another console's or
+//! driver's changes in the Journal pane (in time order, marked by who), a
+//! pause or resume from anyone obeyed here, the newest baseline used by
+//! this console's rollback, and who drives the release.
+
+use super::Ctx;
+use crate::core::change::Baseline;
+use crate::core::model::{JournalKind, Level, Model, TeamEntry};
+
+pub(super) fn on_records(model: &mut Model, entries: Vec<TeamEntry>, ctx: &Ctx) {
+    let identity = model.service.identity();
+    let Some(team) = model.team.as_mut() else {
+        return;
+    };
+    let me = team.process.clone();
+    if let Some(newest) = entries.iter().map(|e| &e.key).max()
+        && *newest > team.last_key
+    {
+        team.last_key = newest.clone();
+    }
+    for entry in entries {
+        let r = &entry.record;
+        // Another service's records never reach here (the table is keyed
+        // by identity); a record without one is an older version's.
+        if entry.process == me || r.identity.as_deref().is_some_and(|i| i != identity) {
+            continue;
+        }
+        let at = chrono::DateTime::parse_from_rfc3339(&r.time)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or(ctx.now);
+        let kind = match r.action.as_str() {
+            _ if r.automatic => JournalKind::Automatic,
+            "set_weight" | "rollback" | "promote" => JournalKind::Traffic,
+            "verdict" => JournalKind::Verdict,
+            _ => JournalKind::Operator,
+        };
+        let step = r
+            .step
+            .as_deref()
+            .map_or(String::new(), |s| format!(" [{s}]"));
+        model.push_journal(
+            at,
+            kind,
+            format!(
+                "{}: {} {} → {}{step}: {}",
+                entry.origin, r.action, r.from, r.to, r.result
+            ),
+        );
+        if r.via.as_deref() == Some("drive")
+            && let Some(team) = model.team.as_mut()
+        {
+            team.driver = Some((entry.origin.clone(), at));
+        }
+        match r.action.as_str() {
+            "pause" | "resume" if r.result == "ok" && r.step.is_none() && r.change.is_none() => {
+                let paused = r.action == "pause";
+                if model.plan_state.paused != paused {
+                    model.plan_state.paused = paused;
+                    model.set_status(
+                        Level::Info,
+                        format!(
+                            "automation {} by {}",
+                            if paused { "paused" } else { "resumed" },
+                            entry.origin
+                        ),
+                    );
+                }
+            }
+            "baseline" => {
+                if let Some(b) = Baseline::from_record(r)
+                    && model
+                        .baseline
+                        .as_ref()
+                        .is_none_or(|mine| mine.seen_at < b.seen_at)
+                {
+                    model.baseline = Some(b);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+pub(super) fn on_state(model: &mut Model, why: Option<String>, ctx: &Ctx) {
+    let Some(team) = model.team.as_mut() else {
+        return;
+    };
+    if team.unreachable == why {
+        return;
+    }
+    let text = match &why {
+        Some(why) => format!(
+            "team state unreachable ({why}): records are queued and sent when it is back; only a rollback changes the release meanwhile"
+        ),
+        None => "team state reachable again: queued records sent".to_string(),
+    };
+    team.unreachable = why;
+    model.push_journal(ctx.now, JournalKind::Error, text);
+}
