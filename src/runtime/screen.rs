@@ -123,8 +123,8 @@ impl Screen {
         self.shared.wake.notify_one();
     }
 
-    /// Suspend (job control) once the write under way is done; the writer
-    /// draws the last frame again on `fg`.
+    /// Suspend (job control) once the write under way is done; on `fg` the
+    /// writer asks the loop for a frame (`Msg::Resize`) and paints it whole.
     pub fn suspend(&self) {
         self.shared.lock().suspend = true;
         self.shared.wake.notify_one();
@@ -160,7 +160,6 @@ impl Screen {
 /// The writer thread: wait for work, write the latest frame, say when a
 /// write stalled or the terminal is gone.
 fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
-    let mut last: Option<Frame> = None;
     let mut alive = true;
     loop {
         let (frame, suspend, stop, gone) = {
@@ -190,12 +189,19 @@ fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
         if !alive {
             continue;
         }
-        if suspend && terminal::suspend(&mut term).is_err() {
-            alive = false;
-            let _ = tx.send(Msg::Shutdown("terminal closed".into()));
-            continue;
+        if suspend {
+            if terminal::suspend(&mut term).is_err() {
+                alive = false;
+                let _ = tx.send(Msg::Shutdown("terminal closed".into()));
+                continue;
+            }
+            // Back from `fg`: a fresh frame, painted whole (the terminal
+            // forgot the last one).
+            if let Ok((w, h)) = crossterm::terminal::size() {
+                let _ = tx.send(Msg::Resize(w, h));
+            }
         }
-        let Some(frame) = frame.or_else(|| last.take()) else {
+        let Some(frame) = frame else {
             continue;
         };
         let started = shared.epoch.elapsed();
@@ -205,7 +211,7 @@ fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
                 .max(1),
             Ordering::Relaxed,
         );
-        let written = write(&mut term, &frame);
+        let written = write(&mut term, frame);
         shared.busy_since.store(0, Ordering::Relaxed);
         let took = shared.epoch.elapsed().saturating_sub(started);
         if written.is_err() {
@@ -218,18 +224,18 @@ fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
         if took >= STALL {
             let _ = tx.send(Msg::ScreenStalled(took));
         }
-        last = Some(frame);
     }
 }
 
 /// One frame inside a synchronized update. A frame rendered for another
 /// size than the terminal has now is skipped: the resize is on its way to
 /// the loop, which renders again.
-fn write(term: &mut Term, frame: &Frame) -> std::io::Result<()> {
+fn write(term: &mut Term, frame: Frame) -> std::io::Result<()> {
     queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
     term.draw(|f| {
         if f.area() == frame.buffer.area {
-            *f.buffer_mut() = frame.buffer.clone();
+            // Moved in, not copied: the terminal diffs it against the last.
+            *f.buffer_mut() = frame.buffer;
             if let Some(at) = frame.cursor {
                 f.set_cursor_position(at);
             }
