@@ -91,6 +91,7 @@ fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std:
         "api_url",
         "theme",
         "path",
+        "table",
     ] {
         assert!(
             text.contains(&format!("{key} =")),

@@ -1131,3 +1131,109 @@ fn without_a_pipeline_configured_there_is_no_approval_to_wait_for() {
     let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
     assert!(hold.contains("approval state unknown"), "{hold}");
 }
+
+#[test]
+fn team_records_from_others_are_shown_by_who_and_a_pause_from_anyone_is_obeyed() {
+    use flightdeck::core::effect::JournalRecord;
+    use flightdeck::core::model::{TeamEntry, TeamView};
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(5);
+    h.model.team = Some(TeamView {
+        table: "flightdeck".into(),
+        process: "me:1:a".into(),
+        ..TeamView::default()
+    });
+    let identity = h.model.service.identity();
+    let record = |action: &str, from: &str, to: &str, via: &str| JournalRecord {
+        time: "2026-12-01T10:30:03Z".into(),
+        operator: "ana".into(),
+        service: "auth-service".into(),
+        identity: Some(identity.clone()),
+        action: action.into(),
+        from: from.into(),
+        to: to.into(),
+        reason: Some("look first".into()),
+        result: "ok".into(),
+        request_ids: Vec::new(),
+        automatic: false,
+        change: None,
+        step: None,
+        steps: Vec::new(),
+        weights: Some([90, 10]),
+        via: Some(via.into()),
+    };
+    let entry = |key: &str, process: &str, origin: &str, r: JournalRecord| TeamEntry {
+        key: key.into(),
+        origin: origin.into(),
+        process: process.into(),
+        record: r,
+    };
+    // Our own pause (already applied here) is skipped; ana's is obeyed.
+    let fx = h.send(Msg::TeamRecords(vec![
+        entry(
+            "j#1",
+            "me:1:a",
+            "me@here",
+            record("resume", "", "", "console"),
+        ),
+        entry(
+            "j#2",
+            "bastion:7:b",
+            "ana@bastion-1 (cli)",
+            record("pause", "", "", "cli"),
+        ),
+        entry(
+            "j#3",
+            "runner:9:c",
+            "ci@runner-7 (drive)",
+            JournalRecord {
+                // Newer than the one this console saw.
+                time: "2026-12-01T10:40:00Z".into(),
+                ..record("baseline", "auth-service:40", "auth-service:42", "drive")
+            },
+        ),
+    ]));
+    h.carry_out(fx);
+    assert!(h.model.plan_state.paused, "ana's pause is obeyed");
+    let texts: Vec<&str> = h.model.journal.iter().map(|e| e.text.as_str()).collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("ana@bastion-1 (cli): pause")),
+        "{texts:?}"
+    );
+    assert!(!texts.iter().any(|t| t.starts_with("me@here")), "{texts:?}");
+    assert_eq!(
+        h.model
+            .baseline
+            .as_ref()
+            .map(|b| b.stable_task_definition.as_str()),
+        Some("auth-service:40"),
+        "the team's newer baseline"
+    );
+    let team = h.model.team.clone().unwrap_or_default();
+    assert_eq!(team.last_key, "j#3");
+    assert_eq!(
+        team.driver.map(|(who, _)| who).as_deref(),
+        Some("ci@runner-7 (drive)")
+    );
+    // Automation holds, and says why.
+    h.model.analysis_settings.auto_advance = true;
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("paused"), "{hold}");
+    // The table unreachable: said once in the Journal pane.
+    h.send(Msg::TeamState(Some(
+        "dynamodb:Query: cannot reach AWS".into(),
+    )));
+    h.send(Msg::TeamState(Some(
+        "dynamodb:Query: cannot reach AWS".into(),
+    )));
+    let said = h
+        .model
+        .journal
+        .iter()
+        .filter(|e| e.text.starts_with("team state unreachable"))
+        .count();
+    assert_eq!(said, 1);
+}

@@ -586,7 +586,7 @@ struct BadCanary {
 
 impl BadCanary {
     fn new(name: &str) -> Result<BadCanary, Box<dyn std::error::Error>> {
-        BadCanary::with(name, "5", "")
+        BadCanary::with(name, "5", "", "")
     }
 
     /// A canary that passes, on a plan of 2 s bakes.
@@ -595,6 +595,7 @@ impl BadCanary {
             name,
             "0.1",
             "steps = [{ weight = 10, bake = \"2s\" }, { weight = 50, bake = \"2s\" }, { weight = 100 }]",
+            "",
         )
     }
 
@@ -602,6 +603,7 @@ impl BadCanary {
         name: &str,
         error_rate: &'static str,
         service_extra: &str,
+        top_extra: &str,
     ) -> Result<BadCanary, Box<dyn std::error::Error>> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -618,7 +620,7 @@ impl BadCanary {
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("config.toml");
         let top = format!(
-            "[metrics]\nprovider = \"prometheus\"\napi_url = \"{}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"",
+            "[metrics]\nprovider = \"prometheus\"\napi_url = \"{}\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\nmetrics = \"500ms\"\n\n{top_extra}",
             prometheus.uri()
         );
         let analysis = format!(
@@ -1327,5 +1329,113 @@ fn drive_promotes_a_good_canary_and_rolls_back_a_bad_one_on_moto() -> TestResult
         .find(|r| r["action"] == "rollback" && r["step"].is_null())
         .ok_or("no rollback record")?;
     assert_eq!(rollback["automatic"], true, "{rollback}");
+    Ok(())
+}
+
+#[test]
+fn a_pause_from_the_cli_stops_a_running_drive_within_one_poll_with_team_state() -> TestResult {
+    use std::io::BufRead;
+    // A good canary on a slow plan, driven headless; the team's table on
+    // moto's DynamoDB.
+    let table = format!("drive-pause-{}", std::process::id());
+    let bad = BadCanary::with(
+        "e2e-drive-pause",
+        "0.1",
+        "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
+        &format!("[team]\ntable = \"{table}\""),
+    )?;
+    let sdk = bad.layout.sdk.clone();
+    bad.rt.block_on(async {
+        flightdeck::sources::team::Team::new(
+            &sdk,
+            &table,
+            "",
+            std::sync::Arc::new(flightdeck::sources::SystemClock),
+        )
+        .create_table()
+        .await
+    })?;
+    let config = bad.dir.path().join("config.toml");
+    let mut driver = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            bad.dir.path().join("driver.jsonl").as_os_str(),
+            OsStr::new("drive"),
+        ])
+        .env("USER", "ci")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = driver.stdout.take().ok_or("no stdout")?;
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_line = |what: &str, ok: &dyn Fn(&str) -> bool| -> Result<String, String> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Ok(line) = lines.recv_timeout(Duration::from_millis(200))
+                && ok(&line)
+            {
+                return Ok(line);
+            }
+        }
+        Err(format!("the driver never printed {what}"))
+    };
+    wait_line("its first state", &|l| l.contains("progressing"))?;
+    // Another person, another journal, the same team table.
+    let cli = |action: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args([
+                OsStr::new("--config"),
+                config.as_os_str(),
+                OsStr::new("--journal"),
+                bad.dir.path().join("ana.jsonl").as_os_str(),
+                OsStr::new("--service"),
+                OsStr::new("auth-e2e"),
+                OsStr::new(action),
+                OsStr::new("--yes"),
+                OsStr::new("--reason"),
+                OsStr::new("look first"),
+            ])
+            .env("USER", "ana")
+            .stdin(std::process::Stdio::null())
+            .output()
+    };
+    let out = cli("pause")?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paused_at = Instant::now();
+    let line = wait_line("PAUSED", &|l| l.contains("PAUSED"))?;
+    // Within one poll of the team journal (2 s), with room for a slow machine.
+    eprintln!(
+        "the driver paused {:?} after the CLI: {line}",
+        paused_at.elapsed()
+    );
+    let out = cli("resume")?;
+    assert_eq!(out.status.code(), Some(0));
+    wait_line("the resume", &|l| {
+        !l.contains("PAUSED") && l.contains("progressing")
+    })?;
+    let _ = driver.kill();
+    let _ = driver.wait();
+    // The pause reached the driver through the table: its own journal does
+    // not have it, the team table does.
+    let own = std::fs::read_to_string(bad.dir.path().join("driver.jsonl"))?;
+    assert!(!own.contains("\"action\":\"pause\""), "{own}");
     Ok(())
 }
