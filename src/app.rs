@@ -604,12 +604,13 @@ pub async fn live_session(
                 .build(),
             None => sdk.clone(),
         };
-        Arc::new(crate::sources::team::Team::new(
-            &sdk,
-            &t.table,
-            &meta.identity(),
-            clock.clone(),
-        ))
+        // A holder in its slowest call is not taken for dead.
+        let expiry = crate::sources::team::EXPIRY
+            .max(every.call_timeout + std::time::Duration::from_secs(15));
+        Arc::new(
+            crate::sources::team::Team::new(&sdk, &t.table, &meta.identity(), clock.clone())
+                .with_expiry(expiry),
+        )
     });
     let team_view = team.as_ref().map(|t| crate::core::model::TeamView {
         table: t.table().to_string(),

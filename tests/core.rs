@@ -1212,8 +1212,33 @@ fn team_records_from_others_are_shown_by_who_and_a_pause_from_anyone_is_obeyed()
         Some("auth-service:40"),
         "the team's newer baseline"
     );
+    // An older resume that reaches the table late changes nothing; another
+    // process's automation pausing itself is shown, not obeyed.
+    let fx = h.send(Msg::TeamRecords(vec![
+        entry(
+            "j#0",
+            "laptop:3:d",
+            "bob@laptop",
+            JournalRecord {
+                time: "2026-12-01T10:29:00Z".into(),
+                ..record("resume", "", "", "console")
+            },
+        ),
+        entry(
+            "j#4",
+            "laptop:3:d",
+            "bob@laptop",
+            JournalRecord {
+                time: "2026-12-01T10:41:00Z".into(),
+                automatic: true,
+                ..record("resume", "", "", "console")
+            },
+        ),
+    ]));
+    h.carry_out(fx);
+    assert!(h.model.plan_state.paused, "still paused");
     let team = h.model.team.clone().unwrap_or_default();
-    assert_eq!(team.last_key, "j#3");
+    assert_eq!(team.last_key, "j#4");
     assert_eq!(
         team.driver.map(|(who, _)| who).as_deref(),
         Some("ci@runner-7 (drive)")

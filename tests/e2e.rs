@@ -1255,9 +1255,17 @@ fn a_stalled_terminal_never_holds_up_the_automatic_rollback_on_moto() -> TestRes
         .wait_for("the current screen after the stall", |s| {
             s.contains("  0% canary") && s.contains("rolled back") && s.contains("stalled")
         })?;
-    let stall = records(&journal)
+    let all = records(&journal);
+    // Said while it lasted (the terminal might never have come back)...
+    assert!(
+        all.iter()
+            .any(|r| r["action"] == "screen" && r["from"] == "not drawn yet"),
+        "{all:?}"
+    );
+    // ...and when it ended, with how long.
+    let stall = all
         .into_iter()
-        .find(|r| r["action"] == "screen")
+        .find(|r| r["action"] == "screen" && r["from"] == "not drawn")
         .ok_or("no record of the stall")?;
     let seconds: i64 = stall["to"]
         .as_str()

@@ -413,7 +413,21 @@ async fn drive(d: &mut Driver, timeout: Option<Duration>, json: bool) -> u8 {
         // No lease to be had at all: each change says so when it begins.
         Err(_) => {}
     }
-    watch::watch(d, Some(Until::Promoted), timeout, json).await
+    let code = watch::watch(d, Some(Until::Promoted), timeout, json).await;
+    // Timed out, stopped by a signal, or ended otherwise: a change under way
+    // is carried to its step boundary (a rollback to its end), never
+    // dropped mid-plan.
+    if d.model.running.is_some() {
+        if d.model.stopping.is_none() {
+            d.send(Msg::Shutdown("drive ended".into()));
+        }
+        let drain = runner::CALL_TIMEOUT + Duration::from_secs(15);
+        if !d.until(drain, |m| m.running.is_none()).await {
+            eprintln!("flightdeck: a change was still under way at exit; check the journal");
+            return ERROR;
+        }
+    }
+    code
 }
 
 /// `flightdeck team create-table`: exit 0 made (or there already), 1 when
@@ -466,6 +480,15 @@ const MAX_REASON: usize = 1_000;
 /// terminal `--yes` and `--service` are needed; a reason must be short.
 fn gate(command: &Command, service_given: bool, services: &[String]) -> Option<u8> {
     let args = match command {
+        // `drive` changes the release with nobody asked: never on a service
+        // picked for it.
+        Command::Drive { .. } if !service_given && services.len() > 1 => {
+            eprintln!(
+                "flightdeck: refused: the config has {} services; `drive` needs --service NAME",
+                services.len()
+            );
+            return Some(USAGE);
+        }
         Command::Status { .. }
         | Command::Watch { .. }
         | Command::Drive { .. }

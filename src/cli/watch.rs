@@ -117,6 +117,17 @@ pub(super) async fn watch(
         if d.model.quit || d.model.stopping.is_some() {
             return ERROR;
         }
+        // `drive`: automation that paused itself needs a person; waiting
+        // would only hang the pipeline job.
+        if d.model.via == "drive"
+            && d.model.running.is_none()
+            && let Some(why) = &d.model.self_paused
+        {
+            eprintln!(
+                "flightdeck: automation paused itself ({why}): resume or roll back from a console or the CLI"
+            );
+            return ERROR;
+        }
         let next = match end {
             Some(end) => match tokio::time::timeout_at(end, d.rx.recv()).await {
                 Ok(msg) => msg,

@@ -604,4 +604,7 @@ pub struct TeamView {
     /// Who drives the release (`flightdeck drive` elsewhere), from its
     /// latest record, and when that was.
     pub driver: Option<(String, Time)>,
+    /// When the newest pause or resume known here was made (here or by
+    /// anyone): an older one that arrives late changes nothing.
+    pub pause_at: Option<Time>,
 }

@@ -655,6 +655,9 @@ pub struct Model {
     pub via: &'static str,
     /// The team state (`[team]`); None: off, this process alone.
     pub team: Option<TeamView>,
+    /// Why the automation paused itself (a failed or preempted automatic
+    /// change); None once an operator pauses or resumes.
+    pub self_paused: Option<String>,
     /// The terminal's size; a dialog is confirmable only when it fits.
     pub screen: Option<(u16, u16)>,
     /// Quitting: why (q, SIGTERM, ...). A change stops at its next step
@@ -743,6 +746,7 @@ impl Model {
             observer: false,
             via: "console",
             team: None,
+            self_paused: None,
             screen: None,
             stopping: None,
             screen_stalled: None,

@@ -67,8 +67,12 @@ pub enum Msg {
     /// A notification to the team could not be sent: say so in the Journal.
     NotifyFailed(String),
     /// The terminal took this long to take one frame (it stopped reading):
-    /// the screen was not drawn meanwhile, the release went on.
-    ScreenStalled(std::time::Duration),
+    /// the screen was not drawn meanwhile, the release went on. `over`:
+    /// it reads again; else it still does not (said once, while it lasts).
+    ScreenStalled {
+        took: std::time::Duration,
+        over: bool,
+    },
     /// Records of the team journal written since the last read (the first
     /// read: the newest of all), this process's own among them.
     TeamRecords(Vec<crate::core::model::TeamEntry>),

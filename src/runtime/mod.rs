@@ -60,6 +60,8 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         intervals,
         notify,
     } = session;
+    // Before the terminal is taken: nothing after it may return early
+    // without restoring it.
     let term = terminal::enter().wrap_err("cannot set up the terminal")?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
     let mut screen = match screen::Screen::start(term, tx.clone()) {
@@ -100,6 +102,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     // Ctrl-Z (a key in raw mode) or SIGTSTP: suspend after this turn.
     let mut suspend = false;
     let mut deadline: Option<Instant> = None;
+    let mut stall_noted = false;
     let result: Result<()> = loop {
         let wait_draw = model.dirty && screen_ok;
         let next_draw = last_draw + FRAME;
@@ -180,6 +183,16 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
                     .is_some_and(|r| r.change.kind == crate::core::change::ChangeKind::Rollback))
         {
             deadline = Some(Instant::now() + drain);
+        }
+        // A terminal that stops reading: journaled while it lasts (it may
+        // never come back), once.
+        match screen.blocked_for() {
+            Some(took) if took >= screen::STALL && !stall_noted => {
+                stall_noted = true;
+                let _ = tx.send(Msg::ScreenStalled { took, over: false });
+            }
+            None => stall_noted = false,
+            _ => {}
         }
         if screen_ok && model.dirty && Instant::now() >= last_draw + FRAME {
             // Into memory and handed over: a closed terminal comes back as

@@ -122,29 +122,7 @@ pub fn spawn_with_timeout(
                     }
                 }
                 Effect::Step(call) => {
-                    let check = match held.as_ref().filter(|h| h.change == call.change) {
-                        Some(h) => {
-                            // Until when this call may still land: its whole
-                            // budget (a rollback's read has its own).
-                            let until = runner.sources.clock.now()
-                                + chrono::Duration::from_std(
-                                    runner.timeout + crate::sources::ROLLBACK_READ_BUDGET,
-                                )
-                                .unwrap_or_default();
-                            check_lease(&runner, h, Some(until)).await
-                        }
-                        None => Err(SourceError::of_kind(
-                            ErrorKind::Preempted,
-                            "this change does not hold the service's change lease",
-                        )),
-                    };
-                    let result = match check {
-                        Ok(()) => run_step(&runner, &call).await,
-                        Err(e) => {
-                            held = None;
-                            Err(e)
-                        }
-                    };
+                    let result = run_step(&runner, &call, &mut held).await;
                     let _ = runner.tx.send(Msg::StepDone {
                         change: call.change,
                         index: call.index,
@@ -255,12 +233,41 @@ async fn check_lease(
     }
 }
 
-async fn run_step(runner: &Runner, call: &StepCall) -> Result<Option<RequestId>, SourceError> {
+/// One step: its `before` records durable, then the lease checked (as
+/// late as can be: `call_until` is stamped from the moment of the call, a
+/// slow journal write does not eat into it), then the call, then its
+/// result record.
+async fn run_step(
+    runner: &Runner,
+    call: &StepCall,
+    held: &mut Option<Held>,
+) -> Result<Option<RequestId>, SourceError> {
     for record in &call.before {
         runner.journal(record).await.map_err(|e| {
             SourceError::new(format!("not done: {e}"))
                 .with_hint("free space or fix the journal path; nothing was changed")
         })?;
+    }
+    let check = match held.as_ref().filter(|h| h.change == call.change) {
+        Some(h) => {
+            // Until when this call may still land: its whole budget (a
+            // rollback's read has its own).
+            let until = runner.sources.clock.now()
+                + chrono::Duration::from_std(runner.timeout + crate::sources::ROLLBACK_READ_BUDGET)
+                    .unwrap_or_default();
+            check_lease(runner, h, Some(until)).await
+        }
+        None => Err(SourceError::of_kind(
+            ErrorKind::Preempted,
+            "this change does not hold the service's change lease",
+        )),
+    };
+    if let Err(e) = check {
+        *held = None;
+        let mut after = call.after.clone();
+        after.result = format!("not done: {e}");
+        runner.journal_or_report(&after).await;
+        return Err(e);
     }
     // A rollback's weights: a short read of its own, then a whole budget
     // for the write.

@@ -222,7 +222,7 @@ fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
             continue;
         }
         if took >= STALL {
-            let _ = tx.send(Msg::ScreenStalled(took));
+            let _ = tx.send(Msg::ScreenStalled { took, over: true });
         }
     }
 }

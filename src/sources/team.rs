@@ -65,7 +65,8 @@ impl Team {
         }
     }
 
-    /// Another expiry (tests).
+    /// Another expiry: longer where calls may take longer (`EXPIRY` at
+    /// least for a call timeout of 30 s), shorter in tests.
     pub fn with_expiry(mut self, expiry: Duration) -> Team {
         self.expiry = expiry;
         self
@@ -114,7 +115,10 @@ impl Team {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.wait_active().await?;
+                Ok(true)
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|e| e.is_resource_in_use_exception()) =>
@@ -123,6 +127,33 @@ impl Team {
             }
             Err(e) => Err(super::aws::error("dynamodb:CreateTable", &self.table, e)),
         }
+    }
+
+    /// Until the new table is ACTIVE (at most two minutes): a console
+    /// started right after `create-table` finds it usable.
+    async fn wait_active(&self) -> Result<(), SourceError> {
+        use aws_sdk_dynamodb::types::TableStatus;
+        for _ in 0..120 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| self.error("dynamodb:DescribeTable", e))?;
+            if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        Err(SourceError::of_kind(
+            ErrorKind::Timeout,
+            format!(
+                "the team table {} is not ACTIVE after 2 minutes",
+                self.table
+            ),
+        )
+        .with_hint("look at it in the DynamoDB console; run the command again to wait more"))
     }
 
     /// What `create_table` does, as the AWS CLI would do it.
@@ -390,10 +421,19 @@ impl Team {
 impl Lease for Team {
     async fn acquire(&self, me: &LeaseHolder, take_over: bool) -> Result<LeaseGrant, SourceError> {
         let me = self.stamped(me);
-        let now = self.now_secs();
+        let now = self.clock.now();
         self.decide(|state, expires| {
-            // A holder that stopped heart-beating has lost it.
-            let result = acquire_with(state, &me, take_over, &|_| expires > now);
+            // A holder that stopped heart-beating has lost it — unless a
+            // call it made may still land (a slow call is not a dead
+            // holder: a rollback takes over and guards against it).
+            let alive = |h: &LeaseHolder| {
+                expires > now.timestamp()
+                    || h.call_until
+                        .as_deref()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .is_some_and(|t| t > now)
+            };
+            let result = acquire_with(state, &me, take_over, &alive);
             let result = result.map(|mut grant| {
                 grant.expired = grant.abandoned.take();
                 grant
@@ -441,6 +481,32 @@ impl TeamSender {
 /// How many team journal records a read brings at most (the pane keeps
 /// fewer).
 const READ_LIMIT: usize = 200;
+/// How far back each read looks before the newest record seen.
+const OVERLAP: chrono::Duration = chrono::Duration::minutes(2);
+
+/// The keys of the team journal already passed on (the newest few
+/// thousand).
+#[derive(Default)]
+struct Seen {
+    keys: std::collections::HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Seen {
+    /// True the first time a key is offered.
+    fn first_time(&mut self, key: &str) -> bool {
+        if !self.keys.insert(key.to_string()) {
+            return false;
+        }
+        self.order.push_back(key.to_string());
+        if self.order.len() > 10_000
+            && let Some(old) = self.order.pop_front()
+        {
+            self.keys.remove(&old);
+        }
+        true
+    }
+}
 
 /// The team sync: sends what this process journaled to the table (queued
 /// while it cannot be reached, in order, nothing lost or doubled), reads
@@ -457,7 +523,12 @@ pub fn spawn_sync(
     let (sender, mut rx) = tokio::sync::mpsc::unbounded_channel::<JournalRecord>();
     let handle = tokio::spawn(async move {
         let mut queue = std::collections::VecDeque::new();
-        let mut last = String::new();
+        // Reads overlap: each starts `OVERLAP` before the newest record
+        // seen, so a record that reaches the table late (a writer's queue
+        // after an outage, a clock a little behind) is still read; keys
+        // already seen are skipped. The first read goes back a day.
+        let mut newest = team.clock.now() - chrono::Duration::days(1);
+        let mut seen = Seen::default();
         let mut down: Option<String> = None;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -486,13 +557,20 @@ pub fn spawn_sync(
                 }
             }
             if read && failed.is_none() {
-                match team.records_after(&last, READ_LIMIT).await {
+                let from = (newest - OVERLAP).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                match team.records_after(&format!("j#{from}"), READ_LIMIT).await {
                     Ok(entries) => {
-                        if let Some(newest) = entries.last() {
-                            last = newest.key.clone();
+                        let fresh: Vec<TeamEntry> = entries
+                            .into_iter()
+                            .filter(|e| seen.first_time(&e.key))
+                            .collect();
+                        for e in &fresh {
+                            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&e.record.time) {
+                                newest = newest.max(t.with_timezone(&chrono::Utc));
+                            }
                         }
-                        if !entries.is_empty() {
-                            let _ = tx.send(Msg::TeamRecords(entries));
+                        if !fresh.is_empty() {
+                            let _ = tx.send(Msg::TeamRecords(fresh));
                         }
                     }
                     Err(e) => failed = Some(e.to_string()),

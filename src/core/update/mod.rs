@@ -116,15 +116,26 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         Msg::Suspend => {}
         Msg::TeamRecords(entries) => team::on_records(model, entries, ctx),
         Msg::TeamState(why) => team::on_state(model, why, ctx),
-        Msg::ScreenStalled(took) => {
+        Msg::ScreenStalled { took, over } => {
             let seconds = took.as_secs();
-            model.screen_stalled = Some((ctx.now, seconds));
-            let text = format!(
-                "the screen was not drawn for {seconds}s (the terminal did not read); polls, analysis and changes went on"
-            );
+            let text = if over {
+                model.screen_stalled = Some((ctx.now, seconds));
+                format!(
+                    "the screen was not drawn for {seconds}s (the terminal did not read); polls, analysis and changes went on"
+                )
+            } else {
+                format!(
+                    "the screen has not been drawn for {seconds}s (the terminal does not read); polls, analysis and changes go on"
+                )
+            };
             model.push_journal(ctx.now, JournalKind::Error, text.clone());
-            let mut record =
-                change::simple_record(model, ctx, "screen", "not drawn", &format!("{seconds}s"));
+            let mut record = change::simple_record(
+                model,
+                ctx,
+                "screen",
+                if over { "not drawn" } else { "not drawn yet" },
+                &format!("{seconds}s"),
+            );
             record.reason = Some(text);
             fx.push(Effect::Journal(record));
         }

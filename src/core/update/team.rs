@@ -22,12 +22,23 @@ pub(super) fn on_records(model: &mut Model, entries: Vec<TeamEntry>, ctx: &Ctx) 
         let r = &entry.record;
         // Another service's records never reach here (the table is keyed
         // by identity); a record without one is an older version's.
-        if entry.process == me || r.identity.as_deref().is_some_and(|i| i != identity) {
+        if r.identity.as_deref().is_some_and(|i| i != identity) {
             continue;
         }
         let at = chrono::DateTime::parse_from_rfc3339(&r.time)
             .map(|t| t.with_timezone(&chrono::Utc))
             .unwrap_or(ctx.now);
+        let pause_or_resume = matches!(r.action.as_str(), "pause" | "resume")
+            && r.result == "ok"
+            && r.step.is_none()
+            && r.change.is_none();
+        if entry.process == me {
+            // Ours: already applied; it only dates the newest pause.
+            if pause_or_resume && let Some(team) = model.team.as_mut() {
+                team.pause_at = team.pause_at.max(Some(at));
+            }
+            continue;
+        }
         let kind = match r.action.as_str() {
             _ if r.automatic => JournalKind::Automatic,
             "set_weight" | "rollback" | "promote" => JournalKind::Traffic,
@@ -51,9 +62,20 @@ pub(super) fn on_records(model: &mut Model, entries: Vec<TeamEntry>, ctx: &Ctx) 
         {
             team.driver = Some((entry.origin.clone(), at));
         }
+        // A person's pause or resume, newer than the last one known here.
+        // Another process's automation pausing itself (its own change
+        // failed) is its own business: shown, not obeyed.
+        let newer = model
+            .team
+            .as_ref()
+            .is_none_or(|t| t.pause_at.is_none_or(|p| at >= p));
         match r.action.as_str() {
-            "pause" | "resume" if r.result == "ok" && r.step.is_none() && r.change.is_none() => {
+            "pause" | "resume" if pause_or_resume && newer && !r.automatic => {
+                if let Some(team) = model.team.as_mut() {
+                    team.pause_at = Some(at);
+                }
                 let paused = r.action == "pause";
+                model.self_paused = None;
                 if model.plan_state.paused != paused {
                     model.plan_state.paused = paused;
                     model.set_status(

@@ -80,6 +80,10 @@ pub(in crate::core::update) fn pause_automation(
         return;
     }
     model.plan_state.paused = true;
+    model.self_paused = Some(why.to_string());
+    if let Some(team) = model.team.as_mut() {
+        team.pause_at = Some(ctx.now);
+    }
     model.push_journal(
         ctx.now,
         JournalKind::Automatic,
@@ -101,6 +105,10 @@ pub(in crate::core::update) fn on_operator_done(
     match action {
         OperatorAction::SetPaused(paused) => {
             model.plan_state.paused = paused;
+            model.self_paused = None;
+            if let Some(team) = model.team.as_mut() {
+                team.pause_at = Some(ctx.now);
+            }
             let to = if paused { "paused" } else { "running" };
             model.push_journal(
                 ctx.now,
