@@ -32,6 +32,11 @@ use crate::sources::Sources;
 
 /// The shortest time between two frames (~30 frames/s).
 const FRAME: Duration = Duration::from_millis(33);
+/// The shortest time between two frames when nothing the operator did or
+/// a change under way asks for one: polls, log lines and the clock share
+/// one frame a second (the idle cost halves, nothing waits longer than the
+/// clock's own second).
+const IDLE_FRAME: Duration = Duration::from_secs(1);
 /// How much longer than one call's timeout quitting waits for the call
 /// under way to answer and the end of the change to be journaled.
 const DRAIN_MARGIN: Duration = Duration::from_secs(15);
@@ -94,7 +99,8 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     }
 
     let mut signals = terminal::Signals::new()?;
-    let mut last_draw = Instant::now() - FRAME;
+    let mut last_draw = Instant::now() - IDLE_FRAME;
+    let mut urgent = true;
     // Once the terminal is gone (or a signal came), the loop only runs the
     // change under way to its step boundary, bounded by `drain`.
     let drain = intervals.call_timeout + DRAIN_MARGIN;
@@ -105,7 +111,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     let mut stall_noted = false;
     let result: Result<()> = loop {
         let wait_draw = model.dirty && screen_ok;
-        let next_draw = last_draw + FRAME;
+        let next_draw = last_draw + if urgent { FRAME } else { IDLE_FRAME };
         let stop_at = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             msg = rx.recv() => {
@@ -116,6 +122,20 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
                     batch.push(more);
                 }
                 for msg in batch {
+                    // What the operator did, or a change moving: drawn now.
+                    urgent |= matches!(
+                        msg,
+                        Msg::Key(_)
+                            | Msg::Paste(_)
+                            | Msg::Resize(..)
+                            | Msg::Command(_)
+                            | Msg::StepDone { .. }
+                            | Msg::Begun { .. }
+                            | Msg::LeaseLost { .. }
+                            | Msg::OperatorDone(_)
+                            | Msg::JournalFailed(_)
+                            | Msg::Shutdown(_)
+                    );
                     if matches!(msg, Msg::Suspend) {
                         suspend = true;
                         continue;
@@ -194,11 +214,15 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
             None => stall_noted = false,
             _ => {}
         }
-        if screen_ok && model.dirty && Instant::now() >= last_draw + FRAME {
+        if screen_ok
+            && model.dirty
+            && Instant::now() >= last_draw + if urgent { FRAME } else { IDLE_FRAME }
+        {
             // Into memory and handed over: a closed terminal comes back as
             // `Msg::Shutdown` from the writer, a stalled one as nothing.
             screen.draw(&model, themes.get(&model.theme));
             model.dirty = false;
+            urgent = false;
             last_draw = Instant::now();
         }
     };

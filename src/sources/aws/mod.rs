@@ -507,11 +507,26 @@ mod tests {
             "not authorized",
         );
         assert_eq!(kind, ErrorKind::Auth);
-        assert!(text.contains("AccessDenied"));
         assert_eq!(
-            hint.as_deref(),
-            Some("the IAM principal needs elasticloadbalancing:ModifyRule on arn:rule")
+            text,
+            "elasticloadbalancing:ModifyRule on arn:rule: AccessDenied"
         );
+        assert!(
+            hint.as_deref()
+                .is_some_and(|h| h.starts_with("grant it to the IAM principal;")),
+            "{hint:?}"
+        );
+        let (_, text, hint) = classify(
+            "ecs:UpdateService",
+            "s",
+            "AccessDeniedException",
+            "User: x is not authorized to perform: ecs:UpdateService with an explicit deny in a service control policy",
+        );
+        assert_eq!(
+            text,
+            "ecs:UpdateService on s: AccessDeniedException by an explicit deny"
+        );
+        assert!(hint.is_some_and(|h| h.starts_with("lift the deny")));
         let (kind, ..) = classify("ecs:UpdateService", "s", "ThrottlingException", "slow");
         assert_eq!(kind, ErrorKind::Throttled { retry_after: None });
     }
