@@ -16,10 +16,11 @@
 #[path = "../tests/common/moto.rs"]
 #[allow(dead_code)]
 mod moto;
+#[path = "../tests/common/proxy.rs"]
+#[allow(dead_code)]
+mod proxy;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -40,52 +41,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .enable_all()
         .build()?;
     rt.block_on(bench())
-}
-
-/// When the proxy last saw a ModifyRule request begin.
-type Seen = Arc<Mutex<Option<Instant>>>;
-
-/// A TCP proxy to `upstream` that notes when a ModifyRule request arrives.
-fn proxy(upstream: String) -> Result<(String, Seen), std::io::Error> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let seen: Seen = Arc::new(Mutex::new(None));
-    let noted = seen.clone();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(&upstream) else {
-                continue;
-            };
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            let (Ok(mut c_read), Ok(mut s_write)) = (client.try_clone(), server.try_clone()) else {
-                continue;
-            };
-            let noted = noted.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 16384];
-                while let Ok(n) = c_read.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let at = Instant::now();
-                    if buf[..n].windows(17).any(|w| w == b"Action=ModifyRule")
-                        && let Ok(mut slot) = noted.lock()
-                    {
-                        *slot = Some(at);
-                    }
-                    if s_write.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-            let (mut s_read, mut c_write) = (server, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut s_read, &mut c_write);
-            });
-        }
-    });
-    Ok((url, seen))
 }
 
 struct Rig {
@@ -179,7 +134,8 @@ async fn bench() -> Result<(), Box<dyn std::error::Error>> {
     let layout = moto::layout(&format!("k{}", std::process::id())).await?;
     let moto_url = std::env::var("FLIGHTDECK_MOTO_URL")?;
     let upstream = moto_url.trim_start_matches("http://").to_string();
-    let (proxy_url, seen) = proxy(upstream)?;
+    let proxy = proxy::Proxy::start(&upstream, b"Action=ModifyRule")?;
+    let proxy_url = proxy.url.clone();
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("config.toml");
     let text = moto::config_toml(&layout, "bench", "", "")?.replace(&moto_url, &proxy_url);
@@ -240,9 +196,7 @@ async fn bench() -> Result<(), Box<dyn std::error::Error>> {
         let fx = rig.key(KeyCode::Enter);
         rig.apply(fx);
         rig.typed("bench");
-        if let Ok(mut slot) = seen.lock() {
-            *slot = None;
-        }
+        proxy.clear_seen();
         let pressed = Instant::now();
         let fx = rig.key(KeyCode::Enter);
         let planned = Instant::now();
@@ -260,10 +214,8 @@ async fn bench() -> Result<(), Box<dyn std::error::Error>> {
             let fx = rig.send(msg);
             rig.apply(fx);
         }
-        let watch = seen.clone();
-        rig.pump(move |_| watch.lock().is_ok_and(|s| s.is_some()))
-            .await;
-        let written = seen.lock().ok().and_then(|s| *s);
+        rig.pump(|_| proxy.seen().is_some()).await;
+        let written = proxy.seen();
         let (Some(begun_at), Some(written)) = (begun_at, written) else {
             return Err("the rollback did not reach ModifyRule".into());
         };

@@ -74,16 +74,19 @@ fn big_model() -> Model {
     model
 }
 
-/// p50 and p99 of single frames rendered as the loop does: through the
-/// screen writer's offscreen backend, plus the copy handed over.
+/// p50 and p99 of single frames rendered as the loop does
+/// (`runtime::screen::render`: into memory, the buffer handed over).
 fn percentiles(model: &Model, themes: &Themes, label: &str) {
     use flightdeck::runtime::screen::Offscreen;
     let Ok(mut term) = Terminal::new(Offscreen::new(ratatui::layout::Size::new(200, 60)));
+    let mut model = model.clone();
+    model.screen = Some((200, 60));
     let mut samples = Vec::with_capacity(2_000);
     for _ in 0..2_000 {
         let t = std::time::Instant::now();
-        let Ok(done) = term.draw(|f| flightdeck::ui::draw(f, model, themes.get(&model.theme)));
-        std::hint::black_box(done.buffer.clone());
+        let frame =
+            flightdeck::runtime::screen::render(&mut term, &model, themes.get(&model.theme));
+        std::hint::black_box(frame);
         samples.push(t.elapsed());
     }
     samples.sort();

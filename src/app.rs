@@ -597,13 +597,7 @@ pub async fn live_session(
     };
     // The team state: the shared lease and journal on the team's table.
     let team = config.file.team.as_ref().map(|t| {
-        let sdk = match &t.region {
-            Some(region) => sdk
-                .to_builder()
-                .region(aws_types::region::Region::new(region.clone()))
-                .build(),
-            None => sdk.clone(),
-        };
+        let sdk = crate::sources::team::sdk_for(&sdk, t);
         // A holder in its slowest call is not taken for dead.
         let expiry = crate::sources::team::EXPIRY
             .max(every.call_timeout + std::time::Duration::from_secs(15));

@@ -1447,3 +1447,109 @@ fn a_pause_from_the_cli_stops_a_running_drive_within_one_poll_with_team_state() 
     assert!(!own.contains("\"action\":\"pause\""), "{own}");
     Ok(())
 }
+
+#[test]
+fn with_the_team_table_cut_only_a_rollback_moves_and_its_records_reach_the_table_later()
+-> TestResult {
+    let moto_url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let proxy = common::proxy::Proxy::start(moto_url.trim_start_matches("http://"), b"")?;
+    let table = format!("team-cut-{}", std::process::id());
+    let release = BadCanary::with(
+        "e2e-team-cut",
+        "0.1",
+        "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
+        &format!(
+            "[team]\ntable = \"{table}\"\nendpoint_url = \"{}\"",
+            proxy.url
+        ),
+    )?;
+    let team = flightdeck::sources::team::Team::new(
+        &release.layout.sdk,
+        &table,
+        "",
+        std::sync::Arc::new(flightdeck::sources::SystemClock),
+    );
+    release.rt.block_on(team.create_table())?;
+    let (mut app, journal) = release.start()?;
+    app.screen.wait_for("the release and the team table", |s| {
+        s.contains("10% canary") && s.contains(&format!("team: {table}"))
+    })?;
+    // The path to DynamoDB goes away (ECS, the load balancer and the
+    // metrics still answer).
+    proxy.set_down(true);
+    app.screen.wait_for("the header saying so", |s| {
+        s.contains("TEAM STATE UNREACHABLE")
+    })?;
+    // An advance cannot confirm the lease: refused, traffic untouched.
+    app.send("]")?;
+    app.screen
+        .wait_for("the advance dialog", |s| s.contains("Advance"))?;
+    app.send("\r")?;
+    app.screen.wait_for("the refusal", |s| {
+        s.contains("not done") || s.contains("refused") || s.contains("cannot")
+    })?;
+    let (split, ..) = release.rt.block_on(release.layout.read_back())?;
+    assert_eq!(split.canary, 10, "no change but a rollback");
+    // A rollback goes on, with the local journal, and says so.
+    app.send("R")?;
+    app.screen
+        .wait_for("the rollback dialog", |s| s.contains("ROLL BACK"))?;
+    app.send("auth-e2e")?;
+    app.send("\t")?;
+    app.send("table down")?;
+    app.send("\r")?;
+    app.screen.wait_for("rolled back", |s| {
+        s.contains("rolled back") && s.contains("  0% canary")
+    })?;
+    let (split, ..) = release.rt.block_on(release.layout.read_back())?;
+    assert_eq!((split.stable, split.canary), (100, 0));
+    let local = records(&journal);
+    assert!(
+        local
+            .iter()
+            .any(|r| r["action"] == "lease" && r["from"] == "unavailable"),
+        "the rollback says it went on without the lease: {local:?}"
+    );
+    let rollback_records = local.iter().filter(|r| r["action"] == "rollback").count();
+    // The path comes back: the queued records reach the table, once each.
+    proxy.set_down(false);
+    let deadline = Instant::now() + PATIENCE;
+    let in_table = loop {
+        let entries = release.rt.block_on(
+            flightdeck::sources::team::Team::new(
+                &release.layout.sdk,
+                &table,
+                &local
+                    .iter()
+                    .find_map(|r| r["identity"].as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                std::sync::Arc::new(flightdeck::sources::SystemClock),
+            )
+            .records_after("", 500),
+        )?;
+        let rollbacks = entries
+            .iter()
+            .filter(|e| e.record.action == "rollback")
+            .count();
+        if rollbacks >= rollback_records || Instant::now() > deadline {
+            break entries;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let keys: std::collections::HashSet<&str> = in_table.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys.len(), in_table.len(), "nothing doubled");
+    assert_eq!(
+        in_table
+            .iter()
+            .filter(|e| e.record.action == "rollback")
+            .count(),
+        rollback_records,
+        "every rollback record reached the table"
+    );
+    app.screen.wait_for("the header back to normal", |s| {
+        !s.contains("TEAM STATE UNREACHABLE")
+    })?;
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}

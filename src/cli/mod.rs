@@ -450,7 +450,10 @@ pub async fn team_command(action: &TeamAction, config: Option<&crate::config::Co
         profile: aws.and_then(|a| a.profile.clone()),
         endpoint_url: aws.and_then(|a| a.endpoint_url.clone()),
     };
-    let sdk = crate::sources::aws::sdk_config(&settings, runner::CALL_TIMEOUT).await;
+    let mut sdk = crate::sources::aws::sdk_config(&settings, runner::CALL_TIMEOUT).await;
+    if let Some(team) = config.and_then(|c| c.file.team.as_ref()) {
+        sdk = crate::sources::team::sdk_for(&sdk, team);
+    }
     let team =
         crate::sources::team::Team::new(&sdk, &table, "", Arc::new(crate::sources::SystemClock));
     let _ = say!(

@@ -198,6 +198,9 @@ pub struct TeamSection {
     pub table: String,
     /// Its region, when not the one of `[aws]`.
     pub region: Option<String>,
+    /// Another endpoint for DynamoDB only (DynamoDB Local, a VPC endpoint),
+    /// when not the one of `[aws]`.
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

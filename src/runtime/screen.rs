@@ -16,7 +16,7 @@ use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, ClearType, WindowSize};
 use ratatui::buffer::{Buffer, Cell};
-use ratatui::layout::{Position, Size};
+use ratatui::layout::{Position, Rect, Size};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::terminal::{self, Term};
@@ -104,21 +104,11 @@ impl Screen {
 
     /// Render the model into memory and hand the frame to the writer,
     /// replacing one it has not written yet. Never blocks on the terminal.
+    /// No diff here (the writer diffs against what the terminal shows):
+    /// the rendered buffer itself is handed over and a blank one takes its
+    /// place.
     pub fn draw(&mut self, model: &Model, theme: &Theme) {
-        let size = model
-            .screen
-            .map_or(self.offscreen.backend().size, |(w, h)| Size::new(w, h));
-        if size != self.offscreen.backend().size {
-            self.offscreen.backend_mut().size = size;
-        }
-        // Rendering into memory cannot fail.
-        let Ok(completed) = self
-            .offscreen
-            .draw(|frame| crate::ui::draw(frame, model, theme));
-        let frame = Frame {
-            buffer: completed.buffer.clone(),
-            cursor: self.offscreen.backend().cursor,
-        };
+        let frame = render(&mut self.offscreen, model, theme);
         self.shared.lock().frame = Some(frame);
         self.shared.wake.notify_one();
     }
@@ -155,6 +145,25 @@ impl Screen {
             let _ = writer.join();
         }
     }
+}
+
+/// Render the model into memory at the model's screen size (`offscreen`'s
+/// until the first resize): the rendered buffer is taken out and a blank
+/// one takes its place, no diff, no copy.
+pub fn render(offscreen: &mut Terminal<Offscreen>, model: &Model, theme: &Theme) -> Frame {
+    let size = model
+        .screen
+        .map_or(offscreen.backend().size, |(w, h)| Size::new(w, h));
+    let area = Rect::new(0, 0, size.width, size.height);
+    if size != offscreen.backend().size {
+        offscreen.backend_mut().size = size;
+        // Rendering into memory cannot fail.
+        let Ok(()) = offscreen.resize(area);
+    }
+    let mut frame = offscreen.get_frame();
+    let cursor = crate::ui::render(&mut frame, model, theme);
+    let buffer = std::mem::replace(offscreen.current_buffer_mut(), Buffer::empty(area));
+    Frame { buffer, cursor }
 }
 
 /// The writer thread: wait for work, write the latest frame, say when a
@@ -323,7 +332,6 @@ impl Backend for Offscreen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ratatui::layout::Rect;
 
     #[test]
     fn the_offscreen_backend_keeps_the_size_and_the_cursor() {

@@ -32,6 +32,22 @@ pub const EXPIRY: Duration = Duration::from_secs(45);
 /// How often a conditional write that lost a race is tried again.
 const RACES: usize = 5;
 
+/// The SDK settings for the team table: `[aws]`'s, with `[team]`'s region
+/// and endpoint over them.
+pub fn sdk_for(
+    aws: &aws_config::SdkConfig,
+    team: &crate::config::TeamSection,
+) -> aws_config::SdkConfig {
+    let mut builder = aws.to_builder();
+    if let Some(region) = &team.region {
+        builder = builder.region(aws_types::region::Region::new(region.clone()));
+    }
+    if let Some(url) = &team.endpoint_url {
+        builder = builder.endpoint_url(url.clone());
+    }
+    builder.build()
+}
+
 /// The team table, seen by one process for one service.
 pub struct Team {
     client: Client,

@@ -10,7 +10,7 @@ pub mod text;
 mod widgets;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
@@ -22,6 +22,16 @@ use crate::core::update::humanize;
 
 /// Draw the whole screen.
 pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
+    if let Some(at) = render(frame, model, theme) {
+        frame.set_cursor_position(at);
+    }
+}
+
+/// Draw the model into the frame's buffer; returns where the cursor goes
+/// (a prompt or a dialog's input), None when it is hidden. The console's
+/// loop renders with this into memory (the screen writer places the
+/// cursor); `draw` is the same for a ratatui `Terminal`.
+pub fn render(frame: &mut Frame, model: &Model, theme: &Theme) -> Option<Position> {
     let area = frame.area();
     let [header, body, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -50,18 +60,22 @@ pub fn draw(frame: &mut Frame, model: &Model, theme: &Theme) {
         draw_pane(frame, lg, Pane::Logs, model, theme);
         draw_pane(frame, bottom, Pane::Journal, model, theme);
     }
-    draw_footer(frame, footer, model, theme);
-    match &model.overlay {
-        Overlay::None => {}
-        Overlay::Help => widgets::help(frame, area, model, theme),
+    let prompt = draw_footer(frame, footer, model, theme);
+    let cursor = match &model.overlay {
+        Overlay::None => prompt,
+        Overlay::Help => {
+            widgets::help(frame, area, model, theme);
+            None
+        }
         Overlay::Confirm(confirm) => widgets::confirm(frame, area, confirm, model, theme),
         Overlay::Weight { input, error } => {
             widgets::weight(frame, area, input, error.as_deref(), model, theme)
         }
-    }
+    };
     if model.ascii {
         text::asciify(frame.buffer_mut());
     }
+    cursor
 }
 
 /// The block around a pane: its title, how old its data is, and focus.
@@ -296,7 +310,7 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     frame.render_widget(Paragraph::new(clock).style(base), right);
 }
 
-fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) -> Option<Position> {
     match &model.prompt {
         Prompt::Command { input, hint } => {
             let line = Line::from(vec![
@@ -309,7 +323,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             ]);
             frame.render_widget(Paragraph::new(line), area);
             let x = area.x + 1 + input.visual_cursor() as u16;
-            frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+            Some(Position::new(x.min(area.right().saturating_sub(1)), area.y))
         }
         Prompt::Filter { pane, input } => {
             let line = Line::from(vec![
@@ -323,7 +337,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             let offset = format!("filter {}: /", pane.title()).chars().count() as u16;
             frame.render_widget(Paragraph::new(line), area);
             let x = area.x + offset + input.visual_cursor() as u16;
-            frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+            Some(Position::new(x.min(area.right().saturating_sub(1)), area.y))
         }
         Prompt::None => {
             let line = match &model.status {
@@ -343,6 +357,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
                 None => key_hints(model, theme),
             };
             frame.render_widget(Paragraph::new(line), area);
+            None
         }
     }
 }

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod proxy;
 
 use chrono::TimeZone;
 use flightdeck::app::demo_model;

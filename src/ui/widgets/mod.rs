@@ -2,7 +2,7 @@
 //! keymap), the confirmation dialog of a change, and the weight prompt.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Flex, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use tui_input::Input;
@@ -166,7 +166,13 @@ fn dialog_field<'a>(
     (line, u16::try_from(col).unwrap_or(u16::MAX))
 }
 
-pub fn confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, model: &Model, theme: &Theme) {
+pub fn confirm(
+    frame: &mut Frame,
+    area: Rect,
+    confirm: &Confirm,
+    model: &Model,
+    theme: &Theme,
+) -> Option<Position> {
     let danger = confirm.proposal == Proposal::Rollback;
     let border = theme.style(if danger { Role::Failing } else { Role::Focus });
     // A dialog that does not fit cannot be confirmed: say so instead of
@@ -192,7 +198,7 @@ pub fn confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, model: &Model, 
                 .block(Block::default().borders(Borders::ALL).border_style(border)),
             rect,
         );
-        return;
+        return None;
     }
     let (width, height) = dialog_size(confirm, model, area.width);
     let inner_width = width.saturating_sub(2);
@@ -245,13 +251,10 @@ pub fn confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, model: &Model, 
         ));
     let inner = block.inner(rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
-    if let Some((row, col)) = cursor {
-        let x = inner.x + col.saturating_sub(1);
-        let y = inner.y + row as u16;
-        if y < inner.bottom() {
-            frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), y));
-        }
-    }
+    let (row, col) = cursor?;
+    let x = inner.x + col.saturating_sub(1);
+    let y = inner.y + row as u16;
+    (y < inner.bottom()).then(|| Position::new(x.min(inner.right().saturating_sub(1)), y))
 }
 
 pub fn weight(
@@ -261,7 +264,7 @@ pub fn weight(
     error: Option<&str>,
     model: &Model,
     theme: &Theme,
-) {
+) -> Option<Position> {
     let current = model
         .canary_weight()
         .map_or("?".to_string(), |w| format!("{w}%"));
@@ -295,5 +298,8 @@ pub fn weight(
     let inner = block.inner(rect);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
     let x = inner.x + ("New weight (0-100):".len() + 2 + input.visual_cursor()) as u16;
-    frame.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y + 1));
+    Some(Position::new(
+        x.min(inner.right().saturating_sub(1)),
+        inner.y + 1,
+    ))
 }
