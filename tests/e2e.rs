@@ -1553,3 +1553,69 @@ fn with_the_team_table_cut_only_a_rollback_moves_and_its_records_reach_the_table
     assert!(app.wait_exit("after q")?.success());
     Ok(())
 }
+
+#[test]
+fn two_consoles_on_two_homes_see_each_other_through_the_team_table() -> TestResult {
+    let table = format!("team-two-{}", std::process::id());
+    let release = BadCanary::with(
+        "e2e-team-two",
+        "0.1",
+        "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
+        &format!("[team]\ntable = \"{table}\""),
+    )?;
+    release.rt.block_on(
+        flightdeck::sources::team::Team::new(
+            &release.layout.sdk,
+            &table,
+            "",
+            std::sync::Arc::new(flightdeck::sources::SystemClock),
+        )
+        .create_table(),
+    )?;
+    let config = release.dir.path().join("config.toml");
+    let console = |who: &str| -> Result<Running, Box<dyn std::error::Error>> {
+        let home = release.dir.path().join(who);
+        std::fs::create_dir_all(&home)?;
+        let journal = home.join("journal.jsonl");
+        let args = [
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            journal.as_os_str(),
+        ];
+        let home = home.to_string_lossy().to_string();
+        Running::start(&args, &[("USER", who), ("HOME", &home)], ROWS, COLS)
+    };
+    let mut ana = console("ana")?;
+    let mut bob = console("bob")?;
+    for (name, app) in [("ana", &mut ana), ("bob", &mut bob)] {
+        app.screen.wait_for(name, |s| {
+            s.contains("10% canary") && s.contains(&format!("team: {table}"))
+        })?;
+    }
+    // Ana pauses: Bob's Journal pane says who, and his automation obeys.
+    ana.send("p")?;
+    bob.screen.wait_for("ana's pause in bob's journal", |s| {
+        s.contains("ana@") && s.contains("pause") && s.contains("automation paused by ana@")
+    })?;
+    // Bob rolls back: Ana's Journal pane shows it, marked as his.
+    bob.send("R")?;
+    bob.screen
+        .wait_for("the rollback dialog", |s| s.contains("ROLL BACK"))?;
+    bob.send("auth-e2e")?;
+    bob.send("\t")?;
+    bob.send("errors")?;
+    bob.send("\r")?;
+    bob.screen
+        .wait_for("rolled back", |s| s.contains("rolled back"))?;
+    ana.screen
+        .wait_for("bob's rollback in ana's journal", |s| {
+            s.lines()
+                .any(|l| l.contains("bob@") && l.contains("rollback"))
+        })?;
+    for app in [&mut ana, &mut bob] {
+        app.send("q")?;
+        assert!(app.wait_exit("after q")?.success());
+    }
+    Ok(())
+}
