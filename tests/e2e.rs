@@ -1619,3 +1619,101 @@ fn two_consoles_on_two_homes_see_each_other_through_the_team_table() -> TestResu
     }
     Ok(())
 }
+
+#[test]
+fn a_cli_rollback_takes_over_from_a_driver_mid_plan_and_the_driver_exits_5() -> TestResult {
+    use std::io::BufRead;
+    // A good canary, but moto never starts the canary's new tasks: the
+    // driver's advance waits mid-plan for targets that never come.
+    let release = BadCanary::good("e2e-drive-taken")?;
+    let config = release.dir.path().join("config.toml");
+    let mut driver = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            release.dir.path().join("driver.jsonl").as_os_str(),
+            OsStr::new("drive"),
+            OsStr::new("--timeout"),
+            OsStr::new("120s"),
+        ])
+        .env("USER", "ci")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = driver.stdout.take().ok_or("no stdout")?;
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200))
+            && line.contains("set_weight step 2/")
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = driver.kill();
+            return Err("the driver never got mid-plan".into());
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            release.dir.path().join("oncall.jsonl").as_os_str(),
+            OsStr::new("--service"),
+            OsStr::new("auth-e2e"),
+            OsStr::new("rollback"),
+            OsStr::new("--yes"),
+            OsStr::new("--reason"),
+            OsStr::new("stop the drive"),
+        ])
+        .env("USER", "oncall")
+        .stdin(std::process::Stdio::null())
+        .output()?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The driver stops at its boundary and ends as rolled back.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = driver.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = driver.kill();
+            return Err("the driver did not end after the takeover".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = driver.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert_eq!(status.code(), Some(5), "{err}");
+    let stopped = records(&release.dir.path().join("driver.jsonl"))
+        .into_iter()
+        .find(|r| {
+            r["action"] == "set_weight"
+                && r["step"].is_null()
+                && r["result"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("stopped: preempted"))
+        });
+    assert!(stopped.is_some(), "the driver's change ends preempted");
+    Ok(())
+}

@@ -79,6 +79,9 @@ pub(super) fn settled(model: &Model) -> Option<Phase> {
     }
 }
 
+/// How long `drive`, preempted, waits for the taker's rollback to end.
+const PREEMPTED_GRACE: Duration = Duration::from_secs(120);
+
 pub(super) async fn watch(
     d: &mut Driver,
     until: Option<Until>,
@@ -87,6 +90,7 @@ pub(super) async fn watch(
 ) -> u8 {
     let end = timeout.map(|t| tokio::time::Instant::now() + t);
     let mut last = Value::Null;
+    let mut preempted_at = None;
     loop {
         let state = watch_state(&d.model);
         if state != last {
@@ -118,15 +122,21 @@ pub(super) async fn watch(
             return ERROR;
         }
         // `drive`: automation that paused itself needs a person; waiting
-        // would only hang the pipeline job.
+        // would only hang the pipeline job. Preempted (another actor's
+        // rollback took the lease over): that rollback is given time to
+        // end, so the job ends as rolled back (5).
         if d.model.via == "drive"
             && d.model.running.is_none()
             && let Some(why) = &d.model.self_paused
         {
-            eprintln!(
-                "flightdeck: automation paused itself ({why}): resume or roll back from a console or the CLI"
-            );
-            return ERROR;
+            let preempted = why.contains("preempted");
+            let since = *preempted_at.get_or_insert_with(tokio::time::Instant::now);
+            if !preempted || since.elapsed() > PREEMPTED_GRACE {
+                eprintln!(
+                    "flightdeck: automation paused itself ({why}): resume or roll back from a console or the CLI"
+                );
+                return ERROR;
+            }
         }
         let next = match end {
             Some(end) => match tokio::time::timeout_at(end, d.rx.recv()).await {
