@@ -49,6 +49,10 @@ struct Pending {
 struct Shared {
     pending: Mutex<Pending>,
     wake: Condvar,
+    /// A blank buffer the writer gave back (the terminal's, reset), for
+    /// the loop's next frame: no allocation (a fresh 300 kB buffer a frame
+    /// costs page faults) and no fill.
+    spare: Mutex<Option<Buffer>>,
     /// Milliseconds since `epoch` at which the write under way began; 0
     /// when none is under way.
     busy_since: AtomicU64,
@@ -82,6 +86,7 @@ impl Screen {
         let shared = Arc::new(Shared {
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
+            spare: Mutex::new(None),
             busy_since: AtomicU64::new(0),
             epoch: Instant::now(),
         });
@@ -108,7 +113,8 @@ impl Screen {
     /// the rendered buffer itself is handed over and a blank one takes its
     /// place.
     pub fn draw(&mut self, model: &Model, theme: &Theme) {
-        let frame = render(&mut self.offscreen, model, theme);
+        let spare = self.shared.spare.lock().ok().and_then(|mut s| s.take());
+        let frame = render(&mut self.offscreen, model, theme, spare);
         self.shared.lock().frame = Some(frame);
         self.shared.wake.notify_one();
     }
@@ -149,8 +155,14 @@ impl Screen {
 
 /// Render the model into memory at the model's screen size (`offscreen`'s
 /// until the first resize): the rendered buffer is taken out and a blank
-/// one takes its place, no diff, no copy.
-pub fn render(offscreen: &mut Terminal<Offscreen>, model: &Model, theme: &Theme) -> Frame {
+/// one takes its place — `spare` when it has the size, else a new one — no
+/// diff, no copy.
+pub fn render(
+    offscreen: &mut Terminal<Offscreen>,
+    model: &Model,
+    theme: &Theme,
+    spare: Option<Buffer>,
+) -> Frame {
     let size = model
         .screen
         .map_or(offscreen.backend().size, |(w, h)| Size::new(w, h));
@@ -162,7 +174,10 @@ pub fn render(offscreen: &mut Terminal<Offscreen>, model: &Model, theme: &Theme)
     }
     let mut frame = offscreen.get_frame();
     let cursor = crate::ui::render(&mut frame, model, theme);
-    let buffer = std::mem::replace(offscreen.current_buffer_mut(), Buffer::empty(area));
+    let blank = spare
+        .filter(|b| b.area == area)
+        .unwrap_or_else(|| Buffer::empty(area));
+    let buffer = std::mem::replace(offscreen.current_buffer_mut(), blank);
     Frame { buffer, cursor }
 }
 
@@ -223,12 +238,19 @@ fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
         let written = write(&mut term, frame);
         shared.busy_since.store(0, Ordering::Relaxed);
         let took = shared.epoch.elapsed().saturating_sub(started);
-        if written.is_err() {
-            // A closed terminal: the loop stops any change at its step
-            // boundary and leaves quietly.
-            alive = false;
-            let _ = tx.send(Msg::Shutdown("terminal closed".into()));
-            continue;
+        match written {
+            Ok(blank) => {
+                if let Ok(mut spare) = shared.spare.lock() {
+                    *spare = blank;
+                }
+            }
+            Err(_) => {
+                // A closed terminal: the loop stops any change at its step
+                // boundary and leaves quietly.
+                alive = false;
+                let _ = tx.send(Msg::Shutdown("terminal closed".into()));
+                continue;
+            }
         }
         if took >= STALL {
             let _ = tx.send(Msg::ScreenStalled { took, over: true });
@@ -239,19 +261,23 @@ fn write_frames(mut term: Term, shared: &Shared, tx: &UnboundedSender<Msg>) {
 /// One frame inside a synchronized update. A frame rendered for another
 /// size than the terminal has now is skipped: the resize is on its way to
 /// the loop, which renders again.
-fn write(term: &mut Term, frame: Frame) -> std::io::Result<()> {
+/// Returns the blank buffer the frame replaced, for the loop to reuse.
+fn write(term: &mut Term, frame: Frame) -> std::io::Result<Option<Buffer>> {
     queue!(term.backend_mut(), BeginSynchronizedUpdate)?;
+    let mut blank = None;
     term.draw(|f| {
         if f.area() == frame.buffer.area {
             // Moved in, not copied: the terminal diffs it against the last.
-            *f.buffer_mut() = frame.buffer;
+            // What it replaces is blank (reset when the buffers swapped).
+            blank = Some(std::mem::replace(f.buffer_mut(), frame.buffer));
             if let Some(at) = frame.cursor {
                 f.set_cursor_position(at);
             }
         }
     })?;
     queue!(term.backend_mut(), EndSynchronizedUpdate)?;
-    std::io::Write::flush(term.backend_mut())
+    std::io::Write::flush(term.backend_mut())?;
+    Ok(blank)
 }
 
 /// A backend that only remembers: the loop renders through it into
