@@ -98,7 +98,8 @@ pub enum Command {
     /// Drive the release without a screen (a pipeline job, an ECS task):
     /// the console's plan, policy, analysis and automation, one line per
     /// change of state. Exits 0 promoted, 5 rolled back, 4 at --timeout,
-    /// 3 refused (another actor's change holds the service), 1 error
+    /// 3 refused (another actor's change holds the service), 1 error or
+    /// automation paused itself
     Drive {
         /// Give up after this long (exit 4), e.g. 45m; the release is left
         /// as it is, nothing under way is cut short

@@ -142,7 +142,11 @@ pub(super) async fn watch(
             Some(end) => match tokio::time::timeout_at(end, d.rx.recv()).await {
                 Ok(msg) => msg,
                 Err(_) => {
-                    eprintln!("flightdeck: watch timed out");
+                    if d.model.via == "drive" {
+                        eprintln!("flightdeck: drive timed out; the release is left as it is");
+                    } else {
+                        eprintln!("flightdeck: watch timed out");
+                    }
                     return TIMEOUT;
                 }
             },
