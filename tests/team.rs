@@ -250,3 +250,56 @@ fn create_table_from_the_command_line_and_a_missing_table_is_a_clear_refusal() -
     assert_eq!(split.canary, 10, "untouched");
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn records_the_table_never_took_are_sent_by_the_next_process() -> TestResult {
+    use flightdeck::sources::team::spawn_sync;
+    let (live, _) = two_views("outbox").await?;
+    let dir = tempfile::tempdir()?;
+    let outbox = dir.path().join("team-outbox.jsonl");
+    // The first process: nothing answers where the table should be.
+    let down = sdk()
+        .await?
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    // A process's team sync on `sdk`, with the outbox beside its journal.
+    let sync = |sdk: &aws_config::SdkConfig| {
+        let team = Arc::new(Team::new(
+            sdk,
+            live.table(),
+            "123456789012/eu-west-1/c/outbox/outbox-canary",
+            Arc::new(SystemClock),
+        ));
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        spawn_sync(
+            team,
+            "ana@laptop".into(),
+            tx,
+            Duration::from_millis(100),
+            Some(outbox.clone()),
+        )
+    };
+    let (sender, handle) = sync(&down);
+    sender.offer(&record("pause", "2026-12-01T10:30:00Z"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&outbox).map_or(0, |t| t.lines().count()) != 1 {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the unsent record was not kept in the outbox".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // It ends with the table still down (killed, or the drain gave up).
+    handle.abort();
+    drop(sender);
+    // The next process, the table back: the outbox goes first, then is gone.
+    let (sender, handle) = sync(&sdk().await?);
+    drop(sender);
+    tokio::time::timeout(Duration::from_secs(20), handle).await??;
+    assert!(!outbox.exists(), "sent: the outbox is removed");
+    let seen = live.records_after("", 200).await?;
+    let pauses = seen.iter().filter(|e| e.record.action == "pause").count();
+    assert_eq!(pauses, 1, "sent once: {seen:?}");
+    assert_eq!(seen[0].origin, "ana@laptop");
+    Ok(())
+}

@@ -170,7 +170,7 @@ pub struct LocalLease {
 }
 
 /// FNV-1a: a stable file name for an identity (which holds `/`).
-fn fnv(text: &str) -> u64 {
+pub(super) fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

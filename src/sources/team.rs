@@ -534,11 +534,23 @@ pub fn spawn_sync(
     origin: String,
     tx: tokio::sync::mpsc::UnboundedSender<crate::core::msg::Msg>,
     every: Duration,
+    outbox: Option<std::path::PathBuf>,
 ) -> (TeamSender, tokio::task::JoinHandle<()>) {
     use crate::core::msg::Msg;
     let (sender, mut rx) = tokio::sync::mpsc::unbounded_channel::<JournalRecord>();
     let handle = tokio::spawn(async move {
-        let mut queue = std::collections::VecDeque::new();
+        // What an earlier process could not send (the table was down when
+        // it ended) goes first, under its own keys: sent twice, one item.
+        let mut queue: std::collections::VecDeque<Outgoing> = match &outbox {
+            Some(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || read_outbox(&path))
+                    .await
+                    .unwrap_or_default()
+            }
+            None => std::collections::VecDeque::new(),
+        };
+        let mut kept = !queue.is_empty();
         // Reads overlap: each starts `OVERLAP` before the newest record
         // seen, so a record that reaches the table late (a writer's queue
         // after an outage, a clock a little behind) is still read; keys
@@ -553,7 +565,11 @@ pub fn spawn_sync(
             let read = tokio::select! {
                 record = rx.recv(), if open => {
                     match record {
-                        Some(r) => queue.push_back((team.key_for(&r), r)),
+                        Some(r) => queue.push_back(Outgoing {
+                            key: team.key_for(&r),
+                            origin: origin.clone(),
+                            record: r,
+                        }),
                         None => open = false,
                     }
                     false
@@ -561,8 +577,8 @@ pub fn spawn_sync(
                 _ = tick.tick() => true,
             };
             let mut failed = None;
-            while let Some((key, record)) = queue.front() {
-                match team.put_record(&origin, key, record).await {
+            while let Some(out) = queue.front() {
+                match team.put_record(&out.origin, &out.key, &out.record).await {
                     Ok(()) => {
                         queue.pop_front();
                     }
@@ -571,6 +587,16 @@ pub fn spawn_sync(
                         break;
                     }
                 }
+            }
+            // Unsent records outlive this process in the outbox beside the
+            // journal (the local journal has them anyway; the team's does
+            // once a later process sends them).
+            if let Some(path) = &outbox
+                && (failed.is_some() || kept)
+            {
+                let (path, lines) = (path.clone(), outbox_lines(&queue));
+                kept = !queue.is_empty();
+                let _ = tokio::task::spawn_blocking(move || write_outbox(&path, &lines)).await;
             }
             if read && failed.is_none() {
                 let from = (newest - OVERLAP).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -606,6 +632,58 @@ pub fn spawn_sync(
     (TeamSender(sender), handle)
 }
 
+/// A record on its way to the team table.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Outgoing {
+    key: String,
+    origin: String,
+    record: JournalRecord,
+}
+
+/// The outbox's lines for what is queued (empty: nothing left).
+fn outbox_lines(queue: &std::collections::VecDeque<Outgoing>) -> String {
+    queue
+        .iter()
+        .filter_map(|o| serde_json::to_string(o).ok())
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// Replace the outbox with `lines` (0600, never through a link); remove it
+/// when there is nothing left.
+fn write_outbox(path: &std::path::Path, lines: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if lines.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.write_all(lines.as_bytes())?;
+    file.sync_data()
+}
+
+/// What an earlier process left in the outbox (lines that do not parse are
+/// skipped).
+fn read_outbox(path: &std::path::Path) -> std::collections::VecDeque<Outgoing> {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file()) {
+        return std::collections::VecDeque::new();
+    }
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
 /// How often the team journal is read.
 pub const READ_EVERY: Duration = Duration::from_secs(2);
 /// How long leaving waits for queued records to reach the table.
@@ -626,7 +704,12 @@ pub fn attach(
         "console" => format!("{}@{}", crate::app::operator(), team.host),
         via => format!("{}@{} ({via})", crate::app::operator(), team.host),
     };
-    let (sender, handle) = spawn_sync(team.clone(), origin, tx, READ_EVERY);
+    // Beside the journal, one per service identity.
+    let outbox = journal.path().parent().map(|dir| {
+        let id = super::lease::fnv(&team.identity);
+        dir.join(format!("team-outbox-{id:016x}.jsonl"))
+    });
+    let (sender, handle) = spawn_sync(team.clone(), origin, tx, READ_EVERY, outbox);
     (journal.with_team(sender), Some(handle))
 }
 
