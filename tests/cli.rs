@@ -440,6 +440,22 @@ fn watch_decides_from_aws_also_after_the_fact() -> TestResult {
     Ok(())
 }
 
+/// `flightdeck status` on `config`, its journal and `--log debug.log` in
+/// `dir`, HOME there, no terminal.
+fn status_command(dir: &Path, config: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+    cmd.arg("--config")
+        .arg(config)
+        .arg("--journal")
+        .arg(dir.join("j.jsonl"))
+        .arg("--log")
+        .arg(dir.join("debug.log"))
+        .arg("status")
+        .env("HOME", dir)
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// A config whose AWS endpoint nothing answers on.
 fn unreachable_config(dir: &Path) -> Result<std::path::PathBuf, std::io::Error> {
     let config = dir.join("config.toml");
@@ -455,16 +471,7 @@ fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestR
     let dir = tempfile::tempdir()?;
     let config = unreachable_config(dir.path())?;
     let log = dir.path().join("debug.log");
-    let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-        .args([
-            "--config",
-            path(&config),
-            "--journal",
-            path(&dir.path().join("j.jsonl")),
-            "--log",
-            path(&log),
-            "status",
-        ])
+    let out = status_command(dir.path(), &config)
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_SESSION_TOKEN")
@@ -472,8 +479,6 @@ fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestR
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", dir.path().join("none"))
         .env("AWS_SHARED_CREDENTIALS_FILE", dir.path().join("none"))
-        .env("HOME", dir.path())
-        .stdin(Stdio::null())
         .output()?;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(code(&out), 1, "{err}");
@@ -506,18 +511,9 @@ fn missing_credentials_is_one_short_line_and_the_rest_goes_to_the_log() -> TestR
 fn an_unreachable_endpoint_is_one_short_line_with_what_to_check() -> TestResult {
     let dir = tempfile::tempdir()?;
     let config = unreachable_config(dir.path())?;
-    let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-        .args([
-            "--config",
-            path(&config),
-            "--journal",
-            path(&dir.path().join("j.jsonl")),
-            "status",
-        ])
+    let out = status_command(dir.path(), &config)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("HOME", dir.path())
-        .stdin(Stdio::null())
         .output()?;
     let err = String::from_utf8_lossy(&out.stderr);
     // STS does not answer: the account comes from the ARNs and the command
@@ -617,20 +613,9 @@ fn denied_access_is_one_short_line_naming_the_permission_and_the_resource() -> T
     let text = std::fs::read_to_string(&config)?.replace("http://127.0.0.1:9", &url);
     std::fs::write(&config, text)?;
     let log = dir.path().join("debug.log");
-    let out = Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-        .args([
-            "--config",
-            path(&config),
-            "--journal",
-            path(&dir.path().join("j.jsonl")),
-            "--log",
-            path(&log),
-            "status",
-        ])
+    let out = status_command(dir.path(), &config)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("HOME", dir.path())
-        .stdin(Stdio::null())
         .output()?;
     let err = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);

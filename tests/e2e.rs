@@ -680,6 +680,44 @@ impl BadCanary {
         stop
     }
 
+    /// `flightdeck drive` on this release in the background (journal
+    /// `driver.jsonl`), with what it prints, line by line.
+    fn spawn_drive(
+        &self,
+        extra: &[&str],
+    ) -> Result<(std::process::Child, mpsc::Receiver<String>), Box<dyn std::error::Error>> {
+        use std::io::BufRead;
+        let config = self.dir.path().join("config.toml");
+        let journal = self.dir.path().join("driver.jsonl");
+        let mut driver = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .args([
+                OsStr::new("--config"),
+                config.as_os_str(),
+                OsStr::new("--journal"),
+                journal.as_os_str(),
+                OsStr::new("drive"),
+            ])
+            .args(extra)
+            .env("USER", "ci")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stdout = driver.stdout.take().ok_or("no stdout")?;
+        let (lines_tx, lines) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok((driver, lines))
+    }
+
     /// `flightdeck drive` on this release, to its end (at most 120 s).
     fn drive(&self, extra: &[&str]) -> Result<std::process::Output, Box<dyn std::error::Error>> {
         let config = self.dir.path().join("config.toml");
@@ -700,6 +738,24 @@ impl BadCanary {
             .stdin(std::process::Stdio::null())
             .output()?)
     }
+}
+
+/// The first line the driver prints for which `ok` holds (within
+/// `PATIENCE`).
+fn next_line(
+    lines: &mpsc::Receiver<String>,
+    what: &str,
+    ok: &dyn Fn(&str) -> bool,
+) -> Result<String, String> {
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200))
+            && ok(&line)
+        {
+            return Ok(line);
+        }
+    }
+    Err(format!("the driver never printed {what}"))
 }
 
 /// The journal's records, parsed.
@@ -1342,7 +1398,6 @@ fn drive_promotes_a_good_canary_and_rolls_back_a_bad_one_on_moto() -> TestResult
 
 #[test]
 fn a_pause_from_the_cli_stops_a_running_drive_within_one_poll_with_team_state() -> TestResult {
-    use std::io::BufRead;
     // A good canary on a slow plan, driven headless; the team's table on
     // moto's DynamoDB.
     let table = format!("drive-pause-{}", std::process::id());
@@ -1364,42 +1419,8 @@ fn a_pause_from_the_cli_stops_a_running_drive_within_one_poll_with_team_state() 
         .await
     })?;
     let config = bad.dir.path().join("config.toml");
-    let mut driver = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-        .args([
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("--journal"),
-            bad.dir.path().join("driver.jsonl").as_os_str(),
-            OsStr::new("drive"),
-        ])
-        .env("USER", "ci")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()?;
-    let stdout = driver.stdout.take().ok_or("no stdout")?;
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wait_line = |what: &str, ok: &dyn Fn(&str) -> bool| -> Result<String, String> {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            if let Ok(line) = lines.recv_timeout(Duration::from_millis(200))
-                && ok(&line)
-            {
-                return Ok(line);
-            }
-        }
-        Err(format!("the driver never printed {what}"))
-    };
+    let (mut driver, lines) = bad.spawn_drive(&[])?;
+    let wait_line = |what: &str, ok: &dyn Fn(&str) -> bool| next_line(&lines, what, ok);
     wait_line("its first state", &|l| l.contains("progressing"))?;
     // Another person, another journal, the same team table.
     let cli = |action: &str| {
@@ -1622,49 +1643,16 @@ fn two_consoles_on_two_homes_see_each_other_through_the_team_table() -> TestResu
 
 #[test]
 fn a_cli_rollback_takes_over_from_a_driver_mid_plan_and_the_driver_exits_5() -> TestResult {
-    use std::io::BufRead;
     // A good canary, but moto never starts the canary's new tasks: the
     // driver's advance waits mid-plan for targets that never come.
     let release = BadCanary::good("e2e-drive-taken")?;
     let config = release.dir.path().join("config.toml");
-    let mut driver = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
-        .args([
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("--journal"),
-            release.dir.path().join("driver.jsonl").as_os_str(),
-            OsStr::new("drive"),
-            OsStr::new("--timeout"),
-            OsStr::new("120s"),
-        ])
-        .env("USER", "ci")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    let stdout = driver.stdout.take().ok_or("no stdout")?;
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200))
-            && line.contains("set_weight step 2/")
-        {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = driver.kill();
-            return Err("the driver never got mid-plan".into());
-        }
+    let (mut driver, lines) = release.spawn_drive(&["--timeout", "120s"])?;
+    if let Err(e) = next_line(&lines, "a change mid-plan", &|l| {
+        l.contains("set_weight step 2/")
+    }) {
+        let _ = driver.kill();
+        return Err(e.into());
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
         .args([

@@ -599,8 +599,6 @@ pub struct TeamView {
     pub process: String,
     /// Why the table cannot be reached (None: it answers).
     pub unreachable: Option<String>,
-    /// The last team journal key seen.
-    pub last_key: String,
     /// Who drives the release (`flightdeck drive` elsewhere), from its
     /// latest record, and when that was.
     pub driver: Option<(String, Time)>,

@@ -9,15 +9,10 @@ use crate::core::model::{JournalKind, Level, Model, TeamEntry};
 
 pub(super) fn on_records(model: &mut Model, entries: Vec<TeamEntry>, ctx: &Ctx) {
     let identity = model.service.identity();
-    let Some(team) = model.team.as_mut() else {
+    // The sync keeps its own read cursor; here only who we are matters.
+    let Some(me) = model.team.as_ref().map(|t| t.process.clone()) else {
         return;
     };
-    let me = team.process.clone();
-    if let Some(newest) = entries.iter().map(|e| &e.key).max()
-        && *newest > team.last_key
-    {
-        team.last_key = newest.clone();
-    }
     for entry in entries {
         let r = &entry.record;
         // Another service's records never reach here (the table is keyed
