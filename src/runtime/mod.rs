@@ -10,6 +10,7 @@
 //! that stops reading delays the picture, never a poll, a verdict or a
 //! rollback.
 
+mod grid;
 mod input;
 pub mod pollers;
 pub mod runner;
@@ -111,7 +112,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     let mut stall_noted = false;
     let result: Result<()> = loop {
         let wait_draw = model.dirty && screen_ok;
-        let next_draw = last_draw + if urgent { FRAME } else { IDLE_FRAME };
+        let next_draw = draw_due(last_draw, urgent);
         let stop_at = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             msg = rx.recv() => {
@@ -214,10 +215,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
             None => stall_noted = false,
             _ => {}
         }
-        if screen_ok
-            && model.dirty
-            && Instant::now() >= last_draw + if urgent { FRAME } else { IDLE_FRAME }
-        {
+        if screen_ok && model.dirty && Instant::now() >= draw_due(last_draw, urgent) {
             // Into memory and handed over: a closed terminal comes back as
             // `Msg::Shutdown` from the writer, a stalled one as nothing.
             screen.draw(&model, themes.get(&model.theme));
@@ -261,12 +259,24 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     result.map(|()| (model.exit_code, model.switch_to.take()))
 }
 
+/// When the next frame may be drawn: soon after an urgent change; else on
+/// the wake-up grid, with the polls and the tick that made the model dirty
+/// (0.9–1.9 s after the last frame).
+fn draw_due(last_draw: Instant, urgent: bool) -> Instant {
+    if urgent {
+        last_draw + FRAME
+    } else {
+        grid::align(last_draw + IDLE_FRAME - FRAME * 3, IDLE_FRAME)
+    }
+}
+
 pub(crate) fn spawn_tick(
     tx: mpsc::UnboundedSender<Msg>,
     calls: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut interval = tokio::time::interval(Duration::from_secs(1));
+        let mut interval =
+            tokio::time::interval_at(grid::align(Instant::now(), grid::STEP), grid::STEP);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             interval.tick().await;

@@ -53,7 +53,8 @@ impl Intervals {
         fleet: Duration::from_secs(2),
         traffic: Duration::from_secs(1),
         metrics: Duration::from_secs(1),
-        logs: Duration::from_millis(250),
+        // One read a frame: idle frames are a second apart.
+        logs: Duration::from_secs(1),
         call_timeout: Duration::from_secs(30),
     };
 }
@@ -134,7 +135,9 @@ fn refresh_ends_wait(now: Instant, held_until: Option<Instant>) -> bool {
 /// does.
 async fn sleep_or_refresh(wait: Duration, held: Option<Duration>, refresh: &Notify) {
     let start = Instant::now();
-    let end = start + wait;
+    // On this process's one-second grid, with the other pollers and the
+    // frame (a provider's asked-for wait stays exact).
+    let end = super::grid::align(start + wait, wait);
     let held_until = held.map(|h| start + h.min(wait));
     let mut refreshed = false;
     loop {

@@ -124,6 +124,15 @@ impl LogCursor {
         self.newest.map(|t| t - Self::OVERLAP)
     }
 
+    /// Whether a line (its time and provider id) was not given before: a
+    /// source that can tell cheaply skips copying lines the cursor drops.
+    pub fn is_new(&self, at: Time, id: &str) -> bool {
+        self.seen
+            .range((at, String::new())..)
+            .take_while(|(t, _)| *t == at)
+            .all(|(_, seen)| seen != id)
+    }
+
     /// The lines (with their provider ids) not given before, oldest first
     /// (stable among equal times); they are remembered for the overlap.
     pub fn take_new(&mut self, mut lines: Vec<(String, LogLine)>) -> Vec<LogLine> {
@@ -211,4 +220,34 @@ pub struct Sources {
     /// API calls made to the provider so far, when the adapters count them
     /// (shown in the help overlay as a total and a rate).
     pub calls: Option<Arc<std::sync::atomic::AtomicU64>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(secs: i64, text: &str) -> LogLine {
+        LogLine {
+            at: chrono::DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap_or_default(),
+            task: "t".into(),
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn is_new_agrees_with_what_take_new_keeps() {
+        let mut cursor = LogCursor::default();
+        let first = vec![("1".to_string(), line(0, "a")), ("2".into(), line(0, "b"))];
+        assert_eq!(cursor.take_new(first).len(), 2);
+        // Same time, other id: new; same time and id: given already.
+        assert!(cursor.is_new(line(0, "").at, "3"));
+        assert!(!cursor.is_new(line(0, "").at, "2"));
+        assert!(!cursor.is_new(line(0, "").at, "1"));
+        // The id at another time is another line.
+        assert!(cursor.is_new(line(1, "").at, "1"));
+        let again = vec![("2".to_string(), line(0, "b")), ("3".into(), line(0, "c"))];
+        let kept = cursor.take_new(again);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].text, "c");
+    }
 }

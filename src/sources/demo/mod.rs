@@ -170,7 +170,7 @@ impl Traffic for DemoSource {
 impl Logs for DemoSource {
     async fn read(&self, mut cursor: LogCursor) -> Result<(Vec<LogLine>, LogCursor), SourceError> {
         let tasks = self.followed.lock().map(|f| f.clone()).unwrap_or_default();
-        let lines = self.world()?.logs_from(cursor.start(), &tasks);
+        let lines = self.world()?.logs_from(&cursor, &tasks);
         let new = cursor.take_new(lines);
         Ok((new, cursor))
     }

@@ -15,6 +15,7 @@ use crate::core::model::{
     ServiceEvent, ServiceInfo, SourceError, Stage, StageStatus, TargetHealth, TaskInfo, Time,
     Track, TrafficSplit,
 };
+use crate::sources::LogCursor;
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "eu-west-1";
@@ -661,7 +662,8 @@ impl World {
     /// Lines since `start` (inclusive: the cursor drops what it has seen),
     /// with their ids: of the tasks with these short ids, or the canary's
     /// when none is given.
-    pub fn logs_from(&self, start: Option<Time>, tasks: &[String]) -> Vec<(String, LogLine)> {
+    pub fn logs_from(&self, cursor: &LogCursor, tasks: &[String]) -> Vec<(String, LogLine)> {
+        let start = cursor.start();
         self.logs
             .iter()
             .filter(|(_, track, l)| {
@@ -672,7 +674,10 @@ impl World {
                         tasks.contains(&l.task)
                     }
             })
-            .map(|(seq, _, l)| (seq.to_string(), l.clone()))
+            .map(|(seq, _, l)| (seq.to_string(), l))
+            // Only what the cursor would keep is copied.
+            .filter(|(id, l)| cursor.is_new(l.at, id))
+            .map(|(id, l)| (id, l.clone()))
             .collect()
     }
 
