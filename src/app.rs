@@ -603,7 +603,11 @@ pub async fn live_session(
             .max(every.call_timeout + std::time::Duration::from_secs(15));
         Arc::new(
             crate::sources::team::Team::new(&sdk, &t.table, &meta.identity(), clock.clone())
-                .with_expiry(expiry),
+                .with_expiry(expiry)
+                .with_driver_expiry(
+                    t.driver_expiry
+                        .map_or(crate::sources::team::EXPIRY, |d| d.0),
+                ),
         )
     });
     let team_view = team.as_ref().map(|t| crate::core::model::TeamView {

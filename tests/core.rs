@@ -1237,6 +1237,20 @@ fn team_records_from_others_are_shown_by_who_and_a_pause_from_anyone_is_obeyed()
     ]));
     h.carry_out(fx);
     assert!(h.model.plan_state.paused, "still paused");
+    // Who drives comes from the driver's seat.
+    h.send(Msg::TeamDriver(Some(
+        flightdeck::core::model::LeaseHolder {
+            operator: "ci".into(),
+            via: "drive".into(),
+            change: "seat-runner:9:c".into(),
+            action: "drive".into(),
+            host: "runner-7".into(),
+            pid: 9,
+            started: None,
+            since: "2026-12-01T10:30:00Z".into(),
+            call_until: None,
+        },
+    )));
     let team = h.model.team.clone().unwrap_or_default();
     assert_eq!(
         team.driver.map(|(who, _)| who).as_deref(),
@@ -1260,4 +1274,69 @@ fn team_records_from_others_are_shown_by_who_and_a_pause_from_anyone_is_obeyed()
         .filter(|e| e.text.starts_with("team state unreachable"))
         .count();
     assert_eq!(said, 1);
+}
+
+#[test]
+fn with_another_driver_in_the_seat_this_console_only_watches_until_it_takes_over() {
+    use flightdeck::core::model::{LeaseHolder, TeamView};
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("bad-canary", sunday(), false);
+    h.change_and_wait(']', "hotfix INC-7", 120);
+    assert_eq!(h.model.canary_weight(), Some(50));
+    h.model.team = Some(TeamView {
+        table: "flightdeck".into(),
+        process: "me:1:a".into(),
+        ..TeamView::default()
+    });
+    let driver = LeaseHolder {
+        operator: "ci".into(),
+        via: "drive".into(),
+        change: "seat-runner:9:c".into(),
+        action: "drive".into(),
+        host: "runner-7".into(),
+        pid: 9,
+        started: None,
+        since: "2026-12-01T10:30:00Z".into(),
+        call_until: None,
+    };
+    h.send(Msg::TeamDriver(Some(driver.clone())));
+    // The canary fails: the driver elsewhere acts, not this console.
+    h.run_for(150);
+    let rollbacks = |h: &Harness| {
+        h.changes()
+            .into_iter()
+            .filter(|c| c.action == "rollback")
+            .count()
+    };
+    assert_eq!(rollbacks(&h), 0, "a console that watches does not act");
+    assert_eq!(h.model.canary_weight(), Some(50));
+    // `:drive` without the name asks for it; nothing is taken yet.
+    let fx = h.send(Msg::Command("drive".into()));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::TakeOverDriving)));
+    let status = h
+        .model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(status.contains("type `:drive auth-service`"), "{status}");
+    assert!(
+        status.contains("ci@runner-7 (drive) drives now"),
+        "{status}"
+    );
+    // With the name typed, the console takes the seat over and, driving,
+    // rolls the failing canary back itself.
+    let fx = h.send(Msg::Command("drive auth-service".into()));
+    assert!(fx.iter().any(|e| matches!(e, Effect::TakeOverDriving)));
+    let fx = h.send(Msg::Seat(Ok(Some(driver.describe()))));
+    h.carry_out(fx);
+    h.run_for(150);
+    assert_eq!(rollbacks(&h), 1, "the console drives now");
+    assert_eq!(h.model.canary_weight(), Some(0));
+    // Taken over in turn: said, journaled, and the console watches again.
+    let fx = h.send(Msg::TeamDriver(Some(driver)));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Journal(r) if r.action == "drive" && r.result == "taken over")
+    ));
+    assert!(!h.model.team.as_ref().is_some_and(|t| t.driving));
 }

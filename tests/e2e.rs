@@ -1705,3 +1705,124 @@ fn a_cli_rollback_takes_over_from_a_driver_mid_plan_and_the_driver_exits_5() -> 
     assert!(stopped.is_some(), "the driver's change ends preempted");
     Ok(())
 }
+
+#[test]
+fn one_driver_sits_in_the_seat_a_killed_one_loses_it_and_a_console_takes_over_driving() -> TestResult
+{
+    let table = format!("team-seat-{}", std::process::id());
+    let release = BadCanary::with(
+        "e2e-seat",
+        "0.1",
+        "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
+        &format!("[team]\ntable = \"{table}\"\ndriver_expiry = \"3s\""),
+    )?;
+    release.rt.block_on(
+        flightdeck::sources::team::Team::new(
+            &release.layout.sdk,
+            &table,
+            "",
+            std::sync::Arc::new(flightdeck::sources::SystemClock),
+        )
+        .create_table(),
+    )?;
+    let (mut first, lines) = release.spawn_drive(&[])?;
+    next_line(&lines, "the first driver's state", &|l| {
+        l.contains("progressing")
+    })?;
+
+    // A second driver is refused while the first sits there, and says who.
+    let second = release.drive(&[])?;
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(3), "{err}");
+    assert!(err.contains("driven by ci@"), "{err}");
+
+    // Killed -9: it cannot give the seat back; after the expiry (3 s) the
+    // next driver takes it, and its journal says from whom.
+    first.kill()?;
+    let _ = first.wait();
+    std::thread::sleep(Duration::from_secs(4));
+    let (mut driver, lines) = release.spawn_drive(&["--timeout", "120s"])?;
+    next_line(&lines, "the next driver's state", &|l| {
+        l.contains("progressing")
+    })?;
+    // The first driver's (from nobody) is in the same journal: wait for
+    // the second's.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let took = loop {
+        let took: Vec<serde_json::Value> = records(&release.dir.path().join("driver.jsonl"))
+            .into_iter()
+            .filter(|r| r["action"] == "drive" && r["result"] == "ok")
+            .collect();
+        if took.len() >= 2 || Instant::now() > deadline {
+            break took.into_iter().nth(1);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let took = took.ok_or("the new driver journals taking the seat")?;
+    assert!(
+        took["from"].as_str().is_some_and(|f| f.starts_with("ci@")),
+        "taken from the silent driver: {took}"
+    );
+
+    // A console sees who drives and takes over with the service's name
+    // typed; the driver stops and exits 3.
+    let home = release.dir.path().join("ana");
+    std::fs::create_dir_all(&home)?;
+    let config = release.dir.path().join("config.toml");
+    let journal = home.join("journal.jsonl");
+    let home_text = home.to_string_lossy().to_string();
+    let mut console = Running::start(
+        &[
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            journal.as_os_str(),
+        ],
+        &[("USER", "ana"), ("HOME", &home_text)],
+        ROWS,
+        COLS,
+    )?;
+    console.screen.wait_for("the driver in the header", |s| {
+        s.contains("driven by ci@") || s.contains("team, driven")
+    })?;
+    console.send(":drive\r")?;
+    console
+        .screen
+        .wait_for("the typed confirmation asked", |s| {
+            s.contains("type `:drive auth-e2e`")
+        })?;
+    console.send(":drive auth-e2e\r")?;
+    console
+        .screen
+        .wait_for("driving here", |s| s.contains("driving here"))?;
+    eprintln!("the console drives");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = driver.try_wait()? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = driver.kill();
+            return Err("the driver did not stop after the console took over".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = driver.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("taken over by ana@"), "{err}");
+    console.send("q")?;
+    assert!(console.wait_exit("after q")?.success());
+    // The console's journal has its taking of the seat, from the driver.
+    let took = records(&journal)
+        .into_iter()
+        .find(|r| r["action"] == "drive" && r["result"] == "ok")
+        .ok_or("the console journals taking the seat")?;
+    assert!(
+        took["from"].as_str().is_some_and(|f| f.starts_with("ci@")),
+        "{took}"
+    );
+    Ok(())
+}

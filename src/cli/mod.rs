@@ -414,6 +414,15 @@ async fn drive(d: &mut Driver, timeout: Option<Duration>, json: bool) -> u8 {
         // No lease to be had at all: each change says so when it begins.
         Err(_) => {}
     }
+    // With [team]: the driver's seat, or refused while another driver
+    // (another `drive`, a console that took over) sits there.
+    let seat = match d.sources.team.clone() {
+        Some(team) => match take_seat(d, &team).await {
+            Ok(seat) => Some(seat),
+            Err(code) => return code,
+        },
+        None => None,
+    };
     let code = watch::watch(d, Some(Until::Promoted), timeout, json).await;
     // Timed out, stopped by a signal, or ended otherwise: a change under way
     // is carried to its step boundary (a rollback to its end), never
@@ -428,7 +437,47 @@ async fn drive(d: &mut Driver, timeout: Option<Duration>, json: bool) -> u8 {
             return ERROR;
         }
     }
+    if let Some(seat) = seat {
+        seat.leave().await;
+    }
     code
+}
+
+/// Sit in the team's driver's seat for `drive`: refused (3) while another
+/// live driver sits there, an error (1) when the table cannot say.
+async fn take_seat(
+    d: &mut Driver,
+    team: &crate::sources::team::Team,
+) -> Result<crate::sources::team::Seat, u8> {
+    let me = team.seat_holder(&d.operator, "drive");
+    let seat = crate::sources::team::Seat::sit(team, me, false, d.tx.clone());
+    let limit = tokio::time::Instant::now() + runner::CALL_TIMEOUT + Duration::from_secs(5);
+    let answer = loop {
+        match tokio::time::timeout_at(limit, d.rx.recv()).await {
+            Ok(Some(Msg::Seat(answer))) => {
+                d.send(Msg::Seat(answer.clone()));
+                break answer;
+            }
+            Ok(Some(msg)) => d.send(msg),
+            _ => {
+                break Err(crate::core::model::SourceError::new(
+                    "the team table did not answer",
+                ));
+            }
+        }
+    };
+    match answer {
+        Ok(_) => Ok(seat),
+        Err(e) => {
+            seat.leave().await;
+            eprintln!("flightdeck: refused: {e}");
+            Err(if e.kind == crate::core::model::ErrorKind::Held {
+                REFUSED
+            } else {
+                ERROR
+            })
+        }
+    }
 }
 
 /// `flightdeck team create-table`: exit 0 made (or there already), 1 when

@@ -121,6 +121,17 @@ pub(super) async fn watch(
         if d.model.quit || d.model.stopping.is_some() {
             return ERROR;
         }
+        // `drive` whose driver's seat a console took over: it watches no
+        // longer (a change under way stopped at its step boundary).
+        if d.model.via == "drive"
+            && d.model.running.is_none()
+            && let Some(team) = &d.model.team
+            && !team.driving
+            && let Some((who, _)) = &team.driver
+        {
+            eprintln!("flightdeck: driving was taken over by {who}; this drive stops");
+            return REFUSED;
+        }
         // `drive`: automation that paused itself needs a person; waiting
         // would only hang the pipeline job. Preempted (another actor's
         // rollback took the lease over): that rollback is given time to

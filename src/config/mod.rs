@@ -201,6 +201,9 @@ pub struct TeamSection {
     /// Another endpoint for DynamoDB only (DynamoDB Local, a VPC endpoint),
     /// when not the one of `[aws]`.
     pub endpoint_url: Option<String>,
+    /// How long a driver (`flightdeck drive`, a console that took over
+    /// driving) that stops heart-beating keeps the driver's seat: 45s.
+    pub driver_expiry: Option<PollDur>,
 }
 
 #[derive(Debug, Deserialize)]

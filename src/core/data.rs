@@ -169,6 +169,18 @@ impl LeaseHolder {
     }
 }
 
+impl LeaseHolder {
+    /// "ana@runner-7 (drive)": who sits in the driver's seat.
+    pub fn who(&self) -> String {
+        let host = if self.host.is_empty() {
+            String::new()
+        } else {
+            format!("@{}", self.host)
+        };
+        format!("{}{host} ({})", short_operator(&self.operator), self.via)
+    }
+}
+
 /// Who, in a few characters: `arn:aws:sts::1:assumed-role/R/ana (ana)` is
 /// `ana`; the automation keeps its prefix.
 fn short_operator(operator: &str) -> String {
@@ -599,9 +611,12 @@ pub struct TeamView {
     pub process: String,
     /// Why the table cannot be reached (None: it answers).
     pub unreachable: Option<String>,
-    /// Who drives the release (`flightdeck drive` elsewhere), from its
-    /// latest record, and when that was.
+    /// Who sits in the driver's seat (`flightdeck drive`, or a console
+    /// that took over driving), and since when; None: nobody (every
+    /// console's automation acts, the lease keeps one change at a time).
     pub driver: Option<(String, Time)>,
+    /// This process sits in the driver's seat.
+    pub driving: bool,
     /// When the newest pause or resume known here was made (here or by
     /// anyone): an older one that arrives late changes nothing.
     pub pause_at: Option<Time>,

@@ -80,6 +80,10 @@ pub enum OperatorAction {
 pub enum Effect {
     /// Begin a change: its lease, then its start record.
     Begin(BeginCall),
+    /// Take over the driver's seat (`:drive SERVICE`): this console's
+    /// automation drives, the driver that sat there stops at its next
+    /// step boundary. Answered with `Msg::Seat`.
+    TakeOverDriving,
     /// Carry out one call step of a change (the lease is checked first).
     Step(StepCall),
     /// During a wait: is the change's lease still held? Answered only when

@@ -78,4 +78,9 @@ pub enum Msg {
     TeamRecords(Vec<crate::core::model::TeamEntry>),
     /// The team table answers again (None) or does not (why).
     TeamState(Option<String>),
+    /// Who sits in the driver's seat now (None: nobody, or gone silent).
+    TeamDriver(Option<crate::core::model::LeaseHolder>),
+    /// This process's seat: taken (`Some(who)`: from that driver), refused
+    /// (`Held`) or taken over by another (`Preempted`).
+    Seat(Result<Option<String>, crate::core::model::SourceError>),
 }

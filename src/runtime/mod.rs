@@ -110,6 +110,8 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     let mut suspend = false;
     let mut deadline: Option<Instant> = None;
     let mut stall_noted = false;
+    // The team's driver's seat, once this console took it over.
+    let mut seat: Option<crate::sources::team::Seat> = None;
     let result: Result<()> = loop {
         let wait_draw = model.dirty && screen_ok;
         let next_draw = draw_due(last_draw, urgent);
@@ -155,6 +157,17 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
                             }
                             Effect::FollowLogs(tasks) => sources.logs.follow(&tasks),
                             Effect::Quit => {}
+                            Effect::TakeOverDriving => {
+                                if let (Some(team), None) = (&sources.team, &seat) {
+                                    let me = team.seat_holder(&operator, "console");
+                                    seat = Some(crate::sources::team::Seat::sit(
+                                        team,
+                                        me,
+                                        true,
+                                        tx.clone(),
+                                    ));
+                                }
+                            }
                             other => {
                                 let _ = effects.send(other);
                             }
@@ -239,6 +252,9 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         return result.map(|()| (1, None));
     }
     crate::notify::drain(notifier).await;
+    if let Some(seat) = seat {
+        seat.leave().await;
+    }
     crate::sources::team::drain(team_sync).await;
     if let Some(running) = &model.running {
         eprintln!(

@@ -152,7 +152,7 @@ pub fn spawn_with_timeout(
                 // drivers that send every effect to the runner.
                 Effect::SelectRun(id) => runner.sources.pipeline.select_run(id),
                 Effect::FollowLogs(tasks) => runner.sources.logs.follow(&tasks),
-                Effect::Refresh | Effect::Quit => {}
+                Effect::Refresh | Effect::Quit | Effect::TakeOverDriving => {}
             }
         }
     });

@@ -6,6 +6,11 @@
 //!   a `version` every write is conditional on, and `expires` (epoch
 //!   seconds): a holder that stops heart-beating (every lease check is a
 //!   heartbeat) loses the lease `EXPIRY` after its last one.
+//! - `driver`: the driver's seat, the same kind of item as the lease: who
+//!   runs the release's automation (`flightdeck drive`, or a console that
+//!   took over driving). While a live driver sits there, other consoles
+//!   watch and do not act on their own; a driver that stops heart-beating
+//!   loses the seat after `[team] driver_expiry` (45 s).
 //! - `j#<time>#<process>#<seq>`: one journal record each, with who wrote it
 //!   (`origin`, e.g. `ana@laptop`) and from which process.
 //!
@@ -59,6 +64,10 @@ pub struct Team {
     /// This process: `host:pid:random`, unique among the table's writers.
     process: String,
     seq: AtomicU64,
+    /// The item this one arbitrates: `lease` or `driver`.
+    slot: &'static str,
+    /// How long a silent driver keeps the driver's seat.
+    driver_expiry: Duration,
 }
 
 impl Team {
@@ -78,6 +87,54 @@ impl Team {
             process: format!("{host}:{}:{:x}", std::process::id(), fastrand::u32(..)),
             host,
             seq: AtomicU64::new(0),
+            slot: "lease",
+            driver_expiry: EXPIRY,
+        }
+    }
+
+    /// How long a driver that stops heart-beating keeps the seat
+    /// (`[team] driver_expiry`).
+    pub fn with_driver_expiry(mut self, expiry: Duration) -> Team {
+        self.driver_expiry = expiry;
+        self
+    }
+
+    /// The driver's seat of the same service: a lease of its own (same
+    /// arbitration, item `driver`).
+    pub fn driver_seat(&self) -> Team {
+        let expiry = self.driver_expiry;
+        Team {
+            client: self.client.clone(),
+            table: self.table.clone(),
+            identity: self.identity.clone(),
+            clock: self.clock.clone(),
+            expiry,
+            host: self.host.clone(),
+            process: self.process.clone(),
+            seq: AtomicU64::new(0),
+            slot: "driver",
+            driver_expiry: expiry,
+        }
+    }
+
+    /// Who sits in this seat now, if alive (not past its expiry).
+    pub async fn holder(&self) -> Result<Option<LeaseHolder>, SourceError> {
+        let (state, _, expires) = self.read_lease().await?;
+        Ok(state.holder.filter(|_| expires > self.now_secs()))
+    }
+
+    /// The holder this process sits in the seat as: one per process.
+    pub fn seat_holder(&self, operator: &str, via: &str) -> LeaseHolder {
+        LeaseHolder {
+            operator: operator.to_string(),
+            via: via.to_string(),
+            change: seat_change(&self.process),
+            action: "drive".into(),
+            host: String::new(),
+            pid: 0,
+            started: None,
+            since: String::new(),
+            call_until: None,
         }
     }
 
@@ -224,7 +281,7 @@ impl Team {
             .get_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(self.identity.clone()))
-            .key("sk", AttributeValue::S("lease".into()))
+            .key("sk", AttributeValue::S(self.slot.into()))
             .consistent_read(true)
             .send()
             .await
@@ -252,8 +309,8 @@ impl Team {
             .transpose()
             .map_err(|e| {
                 SourceError::new(format!(
-                    "the team lease of {} cannot be read ({e})",
-                    self.identity
+                    "the team {} of {} cannot be read ({e})",
+                    self.slot, self.identity
                 ))
                 .with_hint("a rollback goes on without it; fix or delete the item")
             })?
@@ -276,7 +333,7 @@ impl Team {
             .put_item()
             .table_name(&self.table)
             .item("pk", AttributeValue::S(self.identity.clone()))
-            .item("sk", AttributeValue::S("lease".into()))
+            .item("sk", AttributeValue::S(self.slot.into()))
             .item("state", AttributeValue::S(body))
             .item("version", AttributeValue::N((version + 1).to_string()))
             .item("expires", AttributeValue::N(expires.to_string()));
@@ -322,6 +379,35 @@ impl Team {
             ),
         )
         .with_hint("another actor is taking it; look at the Journal pane and try again"))
+    }
+
+    /// The lease's refusals, said of the driver's seat when that is what
+    /// this item is.
+    fn in_seat_words(&self, mut e: SourceError) -> SourceError {
+        if self.slot != "driver" {
+            return e;
+        }
+        for (lease, seat) in [
+            (
+                "another change holds this service: ",
+                "the release is driven by ",
+            ),
+            (
+                "the change lease was taken over by ",
+                "driving was taken over by ",
+            ),
+        ] {
+            if let Some(rest) = e.message.strip_prefix(lease) {
+                e.message = format!("{seat}{rest}");
+            }
+        }
+        if e.kind == ErrorKind::Held {
+            e.hint = Some(
+                "wait for that driver to end, or take over driving from a console (`:drive SERVICE`)"
+                    .into(),
+            );
+        }
+        e
     }
 
     fn stamped(&self, me: &LeaseHolder) -> LeaseHolder {
@@ -458,6 +544,7 @@ impl Lease for Team {
             (result, changed)
         })
         .await
+        .map_err(|e| self.in_seat_words(e))
     }
 
     async fn check(
@@ -474,12 +561,86 @@ impl Lease for Team {
             (result, changed)
         })
         .await
+        .map_err(|e| self.in_seat_words(e))
     }
 
     async fn release(&self, me: &LeaseHolder, generation: u64) {
         let _ = self
             .decide(|state, _| ((Ok(())), release_in(state, me, generation)))
             .await;
+    }
+}
+
+/// The seat's holder id of a process (`LeaseHolder::change`).
+pub fn seat_change(process: &str) -> String {
+    format!("seat-{process}")
+}
+
+/// Sitting in the driver's seat: taken (over, with `take_over`), then
+/// heart-beaten every third of its expiry until `leave`, or until someone
+/// takes it over. What happens is told as `Msg::Seat`: `Ok(Some(who))`
+/// when it was taken from a live or silent driver, `Err` when refused
+/// (`Held`) or lost (`Preempted`).
+pub struct Seat {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Seat {
+    pub fn sit(
+        team: &Team,
+        me: LeaseHolder,
+        take_over: bool,
+        tx: tokio::sync::mpsc::UnboundedSender<crate::core::msg::Msg>,
+    ) -> Seat {
+        use crate::core::msg::Msg;
+        let seat = team.driver_seat();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let grant = match seat.acquire(&me, take_over).await {
+                Ok(grant) => grant,
+                Err(e) => {
+                    let _ = tx.send(Msg::Seat(Err(e)));
+                    return;
+                }
+            };
+            let from = grant.took_over.as_ref().or(grant.expired.as_ref());
+            let _ = tx.send(Msg::Seat(Ok(from.map(LeaseHolder::describe))));
+            let beat = seat.expiry / 3;
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => {
+                        seat.release(&me, grant.generation).await;
+                        return;
+                    }
+                    _ = tokio::time::sleep(beat) => {
+                        match seat.check(&me, grant.generation, None).await {
+                            Err(e) if e.kind == ErrorKind::Preempted => {
+                                let _ = tx.send(Msg::Seat(Err(e)));
+                                return;
+                            }
+                            // The table not answering: beat again; the
+                            // others see the seat expire if it lasts.
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        });
+        Seat {
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Get up: the seat is given back (if still ours), waiting at most a
+    /// few seconds for the table.
+    pub async fn leave(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        self.task.abort();
     }
 }
 
@@ -558,6 +719,8 @@ pub fn spawn_sync(
         let mut newest = team.clock.now() - chrono::Duration::days(1);
         let mut seen = Seen::default();
         let mut down: Option<String> = None;
+        let seat = team.driver_seat();
+        let mut driver: Option<Option<crate::core::model::LeaseHolder>> = None;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut open = true;
@@ -616,6 +779,17 @@ pub fn spawn_sync(
                         }
                     }
                     Err(e) => failed = Some(e.to_string()),
+                }
+                // Who drives: told when it changes.
+                if failed.is_none() {
+                    match seat.holder().await {
+                        Ok(now) if driver.as_ref() != Some(&now) => {
+                            let _ = tx.send(Msg::TeamDriver(now.clone()));
+                            driver = Some(now);
+                        }
+                        Ok(_) => {}
+                        Err(e) => failed = Some(e.to_string()),
+                    }
                 }
             }
             if failed != down && (read || failed.is_some()) {

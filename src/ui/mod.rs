@@ -227,16 +227,18 @@ fn draw_header(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             ));
         }
         Some(team) => {
-            let driver = team
-                .driver
-                .as_ref()
-                .filter(|(_, at)| model.now - *at < chrono::Duration::minutes(2))
-                .map_or(String::new(), |(who, _)| format!(", driven by {who}"));
+            let driver = match &team.driver {
+                _ if team.driving => ", driving here".to_string(),
+                Some((who, _)) => format!(", driven by {who}"),
+                None => String::new(),
+            };
             segments.push((
                 3,
                 Span::styled(format!("│ team: {}{driver} ", team.table), base),
                 Span::styled(
-                    if driver.is_empty() {
+                    if team.driving {
+                        "│ team, driving ".to_string()
+                    } else if driver.is_empty() {
                         "│ team ".to_string()
                     } else {
                         "│ team, driven ".to_string()

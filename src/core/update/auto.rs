@@ -55,7 +55,7 @@ fn stale_since<T>(l: &Loadable<T>) -> Option<(crate::core::model::Time, String)>
 }
 
 pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    if !model.observer {
+    if !super::team::watching(model) {
         note_stale(model, ctx, fx);
     }
     if let Some(status) = &mut model.status
@@ -68,7 +68,7 @@ pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     }
     run_analysis(model, ctx, fx);
     super::change::check_wait(model, ctx, fx);
-    if model.observer {
+    if super::team::watching(model) {
         return;
     }
     stop_held_automation(model, ctx, fx);
@@ -123,7 +123,7 @@ fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     // pass.
     if let Some(before) = previous
         && before != verdict.outcome
-        && !model.observer
+        && !super::team::watching(model)
     {
         let mut record = super::change::simple_record(
             model,
@@ -149,7 +149,7 @@ fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         model.analysis.verdicts.remove(0);
     }
     if model.analysis.consecutive_failures >= settings.failures_before_action.max(1)
-        && !model.observer
+        && !super::team::watching(model)
     {
         act_on_failure(model, settings.on_failure, &reason, ctx, fx);
     }

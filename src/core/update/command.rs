@@ -9,9 +9,9 @@ use crate::core::action::{Key, KeyCode};
 use crate::core::model::{Level, Model, Overlay, Pane, Prompt, Proposal};
 
 /// Commands of the `:` line, for completion and hints.
-pub const COMMANDS: [&str; 17] = [
+pub const COMMANDS: [&str; 18] = [
     "advance", "weight", "promote", "pause", "resume", "approve", "reject", "rollback", "abandon",
-    "ack", "run", "theme", "service", "filter", "help", "quit", "q",
+    "ack", "run", "theme", "service", "filter", "drive", "help", "quit", "q",
 ];
 
 pub(super) fn on_command_key(
@@ -55,6 +55,7 @@ pub(super) fn command_hint(text: &str) -> Option<String> {
         "run" => Some("run N   show pipeline run #N (no N: the newest)"),
         "service" => Some("service NAME   switch service"),
         "filter" => Some("filter TEXT   filter the focused pane"),
+        "drive" => Some("drive SERVICE   take over driving (the service's name, typed)"),
         _ => None,
     };
     if text.contains(' ')
@@ -75,6 +76,41 @@ pub(super) fn command_hint(text: &str) -> Option<String> {
     } else {
         Some(matches.join(" "))
     }
+}
+
+/// `:drive SERVICE`: this console takes the team's driver's seat (its
+/// automation acts; the driver there stops at its next step boundary).
+/// The service's name typed is the confirmation.
+fn take_over_driving(model: &mut Model, arg: &str, fx: &mut Vec<Effect>) {
+    let Some(team) = &model.team else {
+        return model.set_status(
+            Level::Error,
+            "no driver's seat without [team]: each console's automation acts on its own (the lease keeps one change at a time)",
+        );
+    };
+    if model.read_only {
+        return model.set_status(Level::Error, "read-only: this console does not drive");
+    }
+    if team.driving {
+        return model.set_status(Level::Info, "already driving here");
+    }
+    let name = model.service.name.clone();
+    if arg != name {
+        let from = team
+            .driver
+            .as_ref()
+            .map_or("nobody drives now".to_string(), |(who, _)| {
+                format!("{who} drives now and stops at its next step boundary")
+            });
+        return model.set_status(
+            Level::Warn,
+            format!(
+                "take over driving: type `:drive {name}` ({from}; the automation here then acts)"
+            ),
+        );
+    }
+    model.set_status(Level::Info, "taking the driver's seat…");
+    fx.push(Effect::TakeOverDriving);
 }
 
 /// `:run N` shows run #N of the recent runs in the Pipeline pane; `:run`
@@ -150,6 +186,7 @@ pub(super) fn run_command(model: &mut Model, line: &str, ctx: &Ctx, fx: &mut Vec
             Err(why) => model.set_status(Level::Error, format!(":weight {arg}: {why}")),
         },
         "run" => select_run(model, &arg, fx),
+        "drive" => take_over_driving(model, &arg, fx),
         "theme" => {
             if model.themes.contains(&arg) {
                 model.theme = arg.clone();

@@ -14,7 +14,7 @@ mod change;
 mod command;
 mod data;
 mod input;
-mod team;
+pub mod team;
 
 use super::effect::Effect;
 use super::model::{JournalKind, Level, Model, Overlay};
@@ -116,6 +116,8 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         Msg::Suspend => {}
         Msg::TeamRecords(entries) => team::on_records(model, entries, ctx),
         Msg::TeamState(why) => team::on_state(model, why, ctx),
+        Msg::TeamDriver(holder) => team::on_driver(model, holder, ctx, &mut fx),
+        Msg::Seat(result) => team::on_seat(model, result, ctx, &mut fx),
         Msg::ScreenStalled { took, over } => {
             let seconds = took.as_secs();
             let text = if over {

@@ -3,9 +3,11 @@
 //! pause or resume from anyone obeyed here, the newest baseline used by
 //! this console's rollback, and who drives the release.
 
-use super::Ctx;
+use super::{Ctx, Effect};
 use crate::core::change::Baseline;
-use crate::core::model::{JournalKind, Level, Model, TeamEntry};
+use crate::core::model::{
+    ErrorKind, JournalKind, LeaseHolder, Level, Model, SourceError, TeamEntry,
+};
 
 pub(super) fn on_records(model: &mut Model, entries: Vec<TeamEntry>, ctx: &Ctx) {
     let identity = model.service.identity();
@@ -52,11 +54,6 @@ pub(super) fn on_records(model: &mut Model, entries: Vec<TeamEntry>, ctx: &Ctx) 
                 entry.origin, r.action, r.from, r.to, r.result
             ),
         );
-        if r.via.as_deref() == Some("drive")
-            && let Some(team) = model.team.as_mut()
-        {
-            team.driver = Some((entry.origin.clone(), at));
-        }
         // A person's pause or resume, newer than the last one known here.
         // Another process's automation pausing itself (its own change
         // failed) is its own business: shown, not obeyed.
@@ -113,4 +110,107 @@ pub(super) fn on_state(model: &mut Model, why: Option<String>, ctx: &Ctx) {
     };
     team.unreachable = why;
     model.push_journal(ctx.now, JournalKind::Error, text);
+}
+
+/// Who sits in the driver's seat, read from the table. Another driver
+/// where this process sat: it was taken over (said once, and journaled).
+pub(super) fn on_driver(
+    model: &mut Model,
+    holder: Option<LeaseHolder>,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(team) = model.team.as_mut() else {
+        return;
+    };
+    let mine = format!("seat-{}", team.process);
+    match holder {
+        Some(h) if h.change == mine => {
+            team.driver = Some(("here".into(), since(&h, ctx)));
+        }
+        Some(h) => {
+            team.driver = Some((h.who(), since(&h, ctx)));
+            if team.driving {
+                lost_seat(
+                    model,
+                    &format!("driving was taken over by {}", h.who()),
+                    ctx,
+                    fx,
+                );
+            }
+        }
+        // Nobody, or a driver gone silent: while this process beats its
+        // seat, a read that misses it changes nothing.
+        None if team.driving => {}
+        None => team.driver = None,
+    }
+}
+
+fn since(h: &LeaseHolder, ctx: &Ctx) -> crate::core::model::Time {
+    chrono::DateTime::parse_from_rfc3339(&h.since)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(ctx.now)
+}
+
+/// The answer to sitting in the seat (`drive`, or `:drive` in a console).
+pub(super) fn on_seat(
+    model: &mut Model,
+    result: Result<Option<String>, SourceError>,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(team) = model.team.as_mut() else {
+        return;
+    };
+    match result {
+        Ok(from) => {
+            team.driving = true;
+            team.driver = Some(("here".into(), ctx.now));
+            let from_text = from.clone().unwrap_or_else(|| "nobody".into());
+            let mut record =
+                super::change::simple_record(model, ctx, "drive", &from_text, &ctx.operator);
+            record.via = Some(model.via.to_string());
+            fx.push(Effect::Journal(record));
+            let text = match from {
+                Some(who) => format!("driving here: took the driver's seat over from {who}"),
+                None => "driving here: the driver's seat was free".to_string(),
+            };
+            model.set_status(Level::Info, text.clone());
+            model.push_journal(ctx.now, JournalKind::Operator, text);
+        }
+        Err(e) if e.kind == ErrorKind::Preempted => {
+            if team.driving {
+                lost_seat(model, &e.message, ctx, fx);
+            }
+        }
+        Err(e) => {
+            team.driving = false;
+            model.set_status(Level::Error, format!("the driver's seat: {e}"));
+        }
+    }
+}
+
+/// Driving was taken over: this process's automation stops acting (a
+/// change under way stops at its step boundary through the change lease).
+fn lost_seat(model: &mut Model, why: &str, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    if let Some(team) = model.team.as_mut() {
+        team.driving = false;
+    }
+    let text = format!("{why}; the automation here only watches now");
+    let mut record = super::change::simple_record(model, ctx, "drive", &ctx.operator, why);
+    record.result = "taken over".into();
+    record.via = Some(model.via.to_string());
+    fx.push(Effect::Journal(record));
+    model.set_status(Level::Warn, text.clone());
+    model.push_journal(ctx.now, JournalKind::Operator, text);
+}
+
+/// Whether this process's automation only watches: a scriptable command,
+/// or another live driver in the team's driver's seat.
+pub fn watching(model: &Model) -> bool {
+    model.observer
+        || model
+            .team
+            .as_ref()
+            .is_some_and(|t| t.driver.is_some() && !t.driving)
 }
