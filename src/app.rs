@@ -287,6 +287,7 @@ impl crate::sources::Pipeline for Unreadable {
 /// The `[github]` pipeline, or why it cannot be read.
 fn pipeline_source(
     config: &Config,
+    service: &config::ServiceConfig,
     timeout: std::time::Duration,
     calls: &Arc<std::sync::atomic::AtomicU64>,
 ) -> Arc<dyn crate::sources::Pipeline> {
@@ -297,14 +298,18 @@ fn pipeline_source(
             "GitHub pipeline (no [github] in the config)",
         ));
     };
+    let own = |field: fn(&config::ServiceGithubSection) -> Option<&String>| {
+        service.github.as_ref().and_then(field).cloned()
+    };
     let token = match Token::discover() {
         Ok(t) => t,
         Err(why) => return Arc::new(Unreadable(SourceError::of_kind(ErrorKind::Auth, why))),
     };
     let settings = Settings {
         api_url: g.api_url.clone(),
-        repo: g.repo.clone(),
-        workflow: g.workflow.clone(),
+        // The service's own repo and workflow, over [github].
+        repo: own(|o| o.repo.as_ref()).unwrap_or_else(|| g.repo.clone()),
+        workflow: own(|o| o.workflow.as_ref()).unwrap_or_else(|| g.workflow.clone()),
         branch: g.branch.clone(),
         targets: g
             .stage_targets
@@ -438,6 +443,7 @@ pub fn notify_settings(
 fn metrics_source(
     config: &Config,
     service: &config::ServiceConfig,
+    found: &crate::sources::aws::discover::Resolved,
     sdk: &aws_config::SdkConfig,
     timeout: std::time::Duration,
     calls: &Arc<std::sync::atomic::AtomicU64>,
@@ -462,9 +468,9 @@ fn metrics_source(
         MetricsProvider::Cloudwatch => Arc::new(
             crate::sources::aws::cloudwatch::CloudWatchMetrics::new(
                 sdk,
-                &service.listener,
-                &service.stable_target_group_arn,
-                service.canary_target_group_arn.as_deref(),
+                &found.listener,
+                &found.stable_target_group_arn,
+                found.canary_target_group_arn.as_deref(),
             )
             .map_err(where_)?
             .with_counter(calls.clone()),
@@ -494,6 +500,37 @@ fn metrics_source(
     })
 }
 
+/// What `[aws]` says.
+pub fn aws_settings(config: &Config) -> crate::sources::aws::AwsSettings {
+    let aws = config.file.aws.as_ref();
+    crate::sources::aws::AwsSettings {
+        region: aws.and_then(|a| a.region.clone()),
+        profile: aws.and_then(|a| a.profile.clone()),
+        endpoint_url: aws.and_then(|a| a.endpoint_url.clone()),
+    }
+}
+
+/// The SDK config for one service: its `region` and `profile` over
+/// `[aws]`, and with `account` the role it names, assumed (STS AssumeRole,
+/// refreshed by the SDK before it expires) from the credentials found.
+pub async fn service_sdk(
+    config: &Config,
+    service: &config::ServiceConfig,
+    timeout: std::time::Duration,
+) -> aws_config::SdkConfig {
+    let mut settings = aws_settings(config);
+    if let Some(region) = &service.region {
+        settings.region = Some(region.clone());
+    }
+    if let Some(profile) = &service.profile {
+        settings.profile = Some(profile.clone());
+    }
+    match &service.role_arn {
+        None => crate::sources::aws::sdk_config(&settings, timeout).await,
+        Some(role) => crate::sources::aws::assume_role(&settings, timeout, role, &operator()).await,
+    }
+}
+
 /// A live session on AWS for the config's service: ECS and the ALB through
 /// the SDK, the caller's identity from STS. Returns the model, the sources
 /// and the operator for the journal (caller ARN, with $USER beside it).
@@ -502,14 +539,8 @@ pub async fn live_session(
     config: &Config,
 ) -> Result<(Model, Sources, String), StartError> {
     let service = config.service(cli.service.as_deref())?.clone();
-    let aws = config.file.aws.as_ref();
-    let settings = crate::sources::aws::AwsSettings {
-        region: aws.and_then(|a| a.region.clone()),
-        profile: aws.and_then(|a| a.profile.clone()),
-        endpoint_url: aws.and_then(|a| a.endpoint_url.clone()),
-    };
     let every = intervals(Some(config), false);
-    let sdk = crate::sources::aws::sdk_config(&settings, every.call_timeout).await;
+    let sdk = service_sdk(config, &service, every.call_timeout).await;
     // A throttled or unreachable STS is retried briefly, then the account
     // comes from the configured ARNs: it never blocks the console (nor so a
     // rollback). Missing or expired credentials stop here, with what to do.
@@ -522,8 +553,12 @@ pub async fn live_session(
                 ErrorKind::Timeout | ErrorKind::Throttled { .. } | ErrorKind::Unavailable
             ) =>
         {
-            let account = crate::sources::aws::account_from_arn(service.listener.arn())
-                .or_else(|| crate::sources::aws::account_from_arn(&service.stable_target_group_arn))
+            let account = service
+                .role_arn
+                .iter()
+                .chain(service.listener.as_ref().map(|l| l.arn().to_string()).iter())
+                .chain(service.stable_target_group_arn.iter())
+                .find_map(|arn| crate::sources::aws::account_from_arn(arn))
                 .unwrap_or_else(|| "unknown".into());
             (account, format!("unknown (STS: {})", e.message))
         }
@@ -537,41 +572,55 @@ pub async fn live_session(
     let region = sdk
         .region()
         .map_or("unknown".to_string(), |r| r.to_string());
+    // The ARNs the config leaves out, from the services (see discover).
+    let found = crate::sources::aws::discover::resolve(&sdk, &(&service).into())
+        .await
+        .map_err(|e| StartError {
+            code: 1,
+            message: format!(
+                "{}: service `{}`: {e}",
+                config.path.display(),
+                service.name
+            ),
+        })?;
+    for line in &found.found {
+        crate::debug_log::write("discovered", line);
+    }
     let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let fleet = Arc::new(
         crate::sources::aws::ecs::AwsFleet::new(
             &sdk,
             service.cluster.clone(),
             service.stable_service.clone(),
-            service.canary_service.clone(),
-            service.stable_target_group_arn.clone(),
-            service.canary_target_group_arn.clone(),
+            found.canary_service.clone(),
+            found.stable_target_group_arn.clone(),
+            found.canary_target_group_arn.clone(),
         )
         .with_counter(calls.clone()),
     );
     let traffic = Arc::new(
         crate::sources::aws::elb::AwsTraffic::new(
             &sdk,
-            service.listener.clone(),
-            service.stable_target_group_arn.clone(),
-            service.canary_target_group_arn.clone(),
+            found.listener.clone(),
+            found.stable_target_group_arn.clone(),
+            found.canary_target_group_arn.clone(),
         )
         .with_counter(calls.clone()),
     );
-    let metrics = metrics_source(config, &service, &sdk, every.call_timeout, &calls)
+    let metrics = metrics_source(config, &service, &found, &sdk, every.call_timeout, &calls)
         .map_err(StartError::usage)?;
     let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
     let mut sources = Sources {
-        pipeline: pipeline_source(config, every.call_timeout, &calls),
+        pipeline: pipeline_source(config, &service, every.call_timeout, &calls),
         fleet,
         traffic,
-        logs: match &service.log_group {
+        logs: match &found.log_group {
             Some(group) => Arc::new(
                 crate::sources::aws::logs::AwsLogs::new(&sdk, group.clone())
                     .with_counter(calls.clone()),
             ),
             None => Arc::new(Unreadable::not_connected(
-                "logs (no log_group for this service)",
+                "logs (no log_group for this service, and its task definition has no awslogs group)",
             )),
         },
         metrics,
@@ -589,15 +638,23 @@ pub async fn live_session(
         protected: service.protected,
         cluster: service.cluster.clone(),
         stable_service: service.stable_service.clone(),
-        canary_service: service.canary_service.clone(),
-        listener_rule: service.listener.arn().to_string(),
+        canary_service: found.canary_service.clone(),
+        listener_rule: found.listener.arn().to_string(),
         account,
         region,
         change_window: service.change_window,
     };
     // The team state: the shared lease and journal on the team's table.
+    let own_aws = service.role_arn.is_some() || service.region.is_some() || service.profile.is_some();
+    let base_sdk = if own_aws && config.file.team.is_some() {
+        crate::sources::aws::sdk_config(&aws_settings(config), every.call_timeout).await
+    } else {
+        sdk.clone()
+    };
     let team = config.file.team.as_ref().map(|t| {
-        let sdk = crate::sources::team::sdk_for(&sdk, t);
+        // The team's table is where [aws] (and [team]) say, whatever
+        // account this service is in.
+        let sdk = crate::sources::team::sdk_for(&base_sdk, t);
         // A holder in its slowest call is not taken for dead.
         let expiry = crate::sources::team::EXPIRY
             .max(every.call_timeout + std::time::Duration::from_secs(15));

@@ -30,6 +30,20 @@ fn main() -> ExitCode {
     {
         return fail(2, &why);
     }
+    // `init` writes the config: it does not read one.
+    if let Some(flightdeck::cli::Command::Init(args)) = &cli.command {
+        return match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => ExitCode::from(rt.block_on(flightdeck::cli::init::run(
+                args,
+                cli.config.clone(),
+                flightdeck::runtime::runner::CALL_TIMEOUT,
+            ))),
+            Err(e) => fail(1, &format!("cannot start the async runtime: {e}")),
+        };
+    }
     let config = match app::load_config(&cli) {
         Ok(config) => config,
         Err(e) => return fail(e.code, &e.message),

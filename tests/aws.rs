@@ -529,3 +529,202 @@ async fn a_scale_planned_on_another_count_is_refused() -> TestResult {
     assert_eq!(layout.read_back().await?.3, 0);
     Ok(())
 }
+
+/// A config for the layout that names only the cluster and the stable
+/// service (the canary by the default suffix), with `extra` keys.
+fn names_only(l: &Layout, extra: &str) -> Result<flightdeck::config::Config, Error> {
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let text = format!(
+        "[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"{url}\"\n\n[[service]]\nname = \"auth\"\nenvironment = \"production\"\ncluster = \"{}\"\nstable_service = \"{}\"\n{extra}\n",
+        l.cluster, l.stable
+    );
+    Ok(flightdeck::config::parse(
+        std::path::Path::new("names.toml"),
+        &text,
+    )?)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn discovery_finds_the_seed_layout_from_names_only() -> TestResult {
+    use flightdeck::sources::aws::discover::resolve;
+    let l = layout("discover").await?;
+    let config = names_only(&l, "")?;
+    let service = config.service(None)?;
+    let found = resolve(&l.sdk, &service.into()).await?;
+    assert_eq!(found.canary_service.as_deref(), Some(l.canary.as_str()));
+    assert_eq!(found.stable_target_group_arn, l.stable_tg);
+    assert_eq!(found.canary_target_group_arn.as_deref(), Some(l.canary_tg.as_str()));
+    // The listener's default action forwards to both groups too (1/0): the
+    // rule wins.
+    assert_eq!(found.listener, Listener::Rule(l.rule.clone()));
+    assert_eq!(found.log_group, Some(format!("/aws/ecs/{}", l.family)));
+    assert_eq!(found.found.len(), 5, "{:?}", found.found);
+
+    // What the config gives wins and is not looked up.
+    let config = names_only(
+        &l,
+        "listener_arn = \"arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/x/1/2\"\nlog_group = \"/mine\"",
+    )?;
+    let found = resolve(&l.sdk, &config.service(None)?.into()).await?;
+    assert_eq!(
+        found.listener,
+        Listener::Default("arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/x/1/2".into())
+    );
+    assert_eq!(found.log_group.as_deref(), Some("/mine"));
+    assert_eq!(found.stable_target_group_arn, l.stable_tg);
+
+    // A canary by another suffix: a clear error naming the service and the
+    // key to set.
+    let config = names_only(&l, "canary_suffix = \"-next\"")?;
+    let err = resolve(&l.sdk, &config.service(None)?.into())
+        .await
+        .err()
+        .ok_or("a missing canary service was found")?;
+    assert!(err.message.contains(&format!("no service `{}-next`", l.stable)), "{err}");
+    assert!(err.hint.as_deref().is_some_and(|h| h.contains("canary_service")), "{err}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn discovery_names_the_candidates_when_the_rule_is_ambiguous_or_missing() -> TestResult {
+    use flightdeck::sources::aws::discover::resolve;
+    let l = layout("ambiguous").await?;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&l.sdk);
+    let second = elb
+        .create_rule()
+        .listener_arn(&l.listener)
+        .priority(20)
+        .conditions(
+            aws_sdk_elasticloadbalancingv2::types::RuleCondition::builder()
+                .field("path-pattern")
+                .values("/api/auth2/*")
+                .build(),
+        )
+        .actions(forward(&l.stable_tg, 50, &l.canary_tg, 50, None))
+        .send()
+        .await?
+        .rules()
+        .first()
+        .and_then(|r| r.rule_arn())
+        .unwrap_or_default()
+        .to_string();
+    let config = names_only(&l, "")?;
+    let service = config.service(None)?;
+    let err = resolve(&l.sdk, &service.into()).await.err().ok_or("two rules were not ambiguous")?;
+    assert!(err.message.contains("2 listener rules forward to both"), "{err}");
+    assert!(err.message.contains(&l.rule) && err.message.contains(&second), "{err}");
+    assert!(err.hint.as_deref().is_some_and(|h| h.contains("listener_rule_arn")), "{err}");
+
+    // No rule: the listener's default action, which forwards to both.
+    for rule in [&l.rule, &second] {
+        elb.delete_rule().rule_arn(rule).send().await?;
+    }
+    let found = resolve(&l.sdk, &service.into()).await?;
+    assert_eq!(found.listener, Listener::Default(l.listener.clone()));
+
+    // Nothing forwards to both: the error names the groups.
+    let only_stable = aws_sdk_elasticloadbalancingv2::types::Action::builder()
+        .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+        .target_group_arn(&l.stable_tg)
+        .build()?;
+    elb.modify_listener()
+        .listener_arn(&l.listener)
+        .default_actions(only_stable)
+        .send()
+        .await?;
+    let err = resolve(&l.sdk, &service.into()).await.err().ok_or("no rule was found")?;
+    assert!(err.message.contains("no listener rule forwards to both"), "{err}");
+    assert!(err.message.contains(&l.stable_tg) && err.message.contains(&l.canary_tg), "{err}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_service_in_another_account_and_region_is_read_with_its_role() -> TestResult {
+    let l = layout("account").await?;
+    let config = names_only(
+        &l,
+        "region = \"us-east-1\"\naccount = \"arn:aws:iam::210987654321:role/flightdeck-operator\"",
+    )?;
+    let service = config.service(None)?;
+    let sdk = flightdeck::app::service_sdk(&config, service, Duration::from_secs(10)).await;
+    assert_eq!(sdk.region().map(|r| r.to_string()).as_deref(), Some("us-east-1"));
+    let (account, caller) = flightdeck::sources::aws::identity(&sdk).await?;
+    assert_eq!(account, "210987654321", "{caller}");
+    assert!(
+        caller.contains("assumed-role/flightdeck-operator/flightdeck-"),
+        "{caller}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn init_writes_a_config_of_a_clusters_three_releases_that_loads_and_shows_them() -> TestResult {
+    let cluster = "suma-init";
+    let mut layouts = Vec::new();
+    for name in ["init-a", "init-b", "init-c"] {
+        layouts.push(common::moto::layout_in(name, cluster).await?);
+    }
+    // A service without a canary is listed, not paired.
+    let ecs = aws_sdk_ecs::Client::new(&layouts[0].sdk);
+    ecs.create_service()
+        .cluster(cluster)
+        .service_name("cron-production")
+        .task_definition(format!("{}:1", layouts[0].family))
+        .desired_count(0)
+        .send()
+        .await?;
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("flightdeck").join("config.toml");
+    let init = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .arg("--config")
+            .arg(&path)
+            .args(["init", "--cluster", cluster, "--region", "eu-west-1"])
+            .args(extra)
+            .env("AWS_ENDPOINT_URL", &url)
+            .output()
+    };
+    let dry = init(&["--dry-run"])?;
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(!path.exists(), "--dry-run wrote the file");
+    let printed = String::from_utf8(dry.stdout)?;
+    assert!(printed.contains("cron-production"), "{printed}");
+    let out = init(&[])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 release(s)"));
+    let written = std::fs::read_to_string(&path)?;
+    assert_eq!(written, printed);
+    // Never over an existing config without --force.
+    let again = init(&[])?;
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+
+    let config = flightdeck::config::load(&path)?;
+    assert_eq!(config.services.len(), 3, "{written}");
+    for l in &layouts {
+        let service = config
+            .services
+            .iter()
+            .find(|s| s.stable_service == l.stable)
+            .ok_or_else(|| format!("{} is not in {written}", l.stable))?;
+        assert_eq!(service.canary_service.as_deref(), Some(l.canary.as_str()));
+        assert!(service.listener.is_none() && service.stable_target_group_arn.is_none());
+        assert!(written.contains(&l.rule), "the rule found is not noted: {written}");
+        // Opened from names only, it reads the release: 90/10.
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--service", &service.name, "--journal"])
+            .arg(dir.path().join("journal.jsonl"))
+            .args(["status", "--json"])
+            .env("AWS_ENDPOINT_URL", &url)
+            .output()?;
+        let text = String::from_utf8_lossy(&status.stdout);
+        assert!(status.status.success(), "{text}{}", String::from_utf8_lossy(&status.stderr));
+        let json: serde_json::Value = serde_json::from_str(&text)?;
+        assert_eq!(json["traffic"]["canary"], 10, "{json}");
+        assert_eq!(json["service"]["listener_rule"], l.rule.as_str(), "{json}");
+    }
+    Ok(())
+}

@@ -61,6 +61,8 @@ fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std:
         "cluster",
         "stable_service",
         "canary_service",
+        "canary_suffix",
+        "account",
         "listener_rule_arn",
         "listener_arn",
         "stable_target_group_arn",

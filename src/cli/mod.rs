@@ -109,6 +109,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a config from what runs: list the clusters' services, pair
+    /// each stable service with its canary (NAME and NAME-canary), check
+    /// that discovery finds each pair's rule, target groups and log group,
+    /// and write the config to --config PATH (default
+    /// ~/.config/flightdeck/config.toml; never over one without --force)
+    Init(init::InitArgs),
     /// The team state's DynamoDB table (`[team]`)
     Team {
         #[command(subcommand)]
@@ -362,7 +368,9 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
                 changes::change(&mut d, "rollback", &args, service_given).await
             }
             // Done before a session starts (main.rs).
-            Command::Completions { .. } | Command::Man | Command::Team { .. } => OK,
+            Command::Completions { .. } | Command::Man | Command::Team { .. } | Command::Init(_) => {
+                OK
+            }
         }
     };
     signals.abort();
@@ -546,6 +554,7 @@ fn gate(command: &Command, service_given: bool, services: &[String]) -> Option<u
         | Command::Watch { .. }
         | Command::Drive { .. }
         | Command::Team { .. }
+        | Command::Init(_)
         | Command::Completions { .. }
         | Command::Man => return None,
         Command::Weight { change, .. } => change,
@@ -613,6 +622,7 @@ fn spawn_signals(tx: mpsc::UnboundedSender<Msg>) -> tokio::task::JoinHandle<()> 
 }
 
 mod changes;
+pub mod init;
 mod status;
 mod watch;
 

@@ -158,6 +158,7 @@ pub fn status_json(model: &Model) -> Value {
             "environment": model.service.environment,
             "protected": model.service.protected,
             "cluster": model.service.cluster,
+            "listener_rule": model.service.listener_rule,
             "account": model.service.account,
             "region": model.service.region,
             "read_only": model.read_only,

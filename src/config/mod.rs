@@ -373,6 +373,15 @@ pub struct AnalysisSection {
     pub requests_query: Option<Spanned<String>>,
 }
 
+/// `[service.github]`: a service's own repository or workflow, over
+/// `[github]` (which gives the rest: branch, api_url, stage_targets).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceGithubSection {
+    pub repo: Option<String>,
+    pub workflow: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSection {
@@ -384,11 +393,21 @@ pub struct ServiceSection {
     pub cluster: String,
     pub stable_service: String,
     pub canary_service: Option<String>,
+    /// The canary service's name when `canary_service` is not set:
+    /// `stable_service` + this (default `-canary`); discovery only.
+    pub canary_suffix: Option<String>,
     pub listener_rule_arn: Option<String>,
     pub listener_arn: Option<String>,
-    pub stable_target_group_arn: String,
+    pub stable_target_group_arn: Option<String>,
     pub canary_target_group_arn: Option<String>,
     pub log_group: Option<String>,
+    /// This service's AWS, over `[aws]`.
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// An IAM role ARN in the service's account, assumed for its calls.
+    pub account: Option<Spanned<String>>,
+    /// This service's pipeline, over `[github]`.
+    pub github: Option<ServiceGithubSection>,
     pub steps: Option<Spanned<Vec<StepSection>>>,
     #[serde(default)]
     pub analysis: AnalysisSection,
@@ -444,10 +463,20 @@ pub struct ServiceConfig {
     pub cluster: String,
     pub stable_service: String,
     pub canary_service: Option<String>,
-    pub listener: Listener,
-    pub stable_target_group_arn: String,
+    /// `stable_service` + this names the canary service when
+    /// `canary_service` is not set (discovery).
+    pub canary_suffix: String,
+    /// The weighted forward action; found from the services' target groups
+    /// when not set (see `sources::aws::discover`).
+    pub listener: Option<Listener>,
+    pub stable_target_group_arn: Option<String>,
     pub canary_target_group_arn: Option<String>,
     pub log_group: Option<String>,
+    /// This service's AWS region, profile and role, over `[aws]`.
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub github: Option<ServiceGithubSection>,
     pub plan: Plan,
     pub analysis: AnalysisSettings,
     /// The metrics queries for Datadog and Prometheus, checked present
@@ -494,6 +523,20 @@ impl Config {
             }
         })
     }
+}
+
+/// The canary service is the stable one's name with this after it, unless
+/// `canary_service` or `canary_suffix` says otherwise.
+pub const DEFAULT_CANARY_SUFFIX: &str = "-canary";
+
+/// `arn:PARTITION:iam::ACCOUNT:role/NAME`.
+fn is_role_arn(arn: &str) -> bool {
+    let fields: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(fields.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty()))
 }
 
 /// The default config path: `~/.config/flightdeck/config.toml` on Linux.
@@ -600,8 +643,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             ));
         }
         let listener = match (&s.listener_rule_arn, &s.listener_arn) {
-            (Some(rule), None) => Listener::Rule(rule.clone()),
-            (None, Some(listener)) => Listener::Default(listener.clone()),
+            (Some(rule), None) => Some(Listener::Rule(rule.clone())),
+            (None, Some(listener)) => Some(Listener::Default(listener.clone())),
             (Some(_), Some(_)) => {
                 return Err(error_at(
                     Some(s.name.span()),
@@ -609,14 +652,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     "set one of listener_rule_arn (a weighted rule) or listener_arn (a listener's default action), not both".into(),
                 ));
             }
-            (None, None) => {
-                return Err(error_at(
-                    Some(s.name.span()),
-                    key("listener_rule_arn"),
-                    "missing: expected listener_rule_arn (or listener_arn) of the weighted forward rule".into(),
-                ));
-            }
+            // Found at start from the services' target groups.
+            (None, None) => None,
         };
+        if let Some(role) = &s.account
+            && !is_role_arn(role.get_ref())
+        {
+            return Err(error_at(
+                Some(role.span()),
+                key("account"),
+                format!(
+                    "`{}` is not an IAM role ARN: expected arn:aws:iam::ACCOUNT:role/NAME, the role flightdeck assumes in that account",
+                    crate::text::one_line(role.get_ref(), 80)
+                ),
+            ));
+        }
+        if let Some(suffix) = &s.canary_suffix
+            && suffix.is_empty()
+        {
+            return Err(error_at(
+                Some(s.name.span()),
+                key("canary_suffix"),
+                "is empty: the canary service would be the stable one; set canary_service or a suffix such as \"-canary\"".into(),
+            ));
+        }
         let plan = match &s.steps {
             None => Plan::default(),
             Some(steps) => {
@@ -788,7 +847,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                     requests: found[2].clone(),
                 })
             }
-            Some(MetricsProvider::Cloudwatch) if s.canary_target_group_arn.is_none() => {
+            // With every ARN given nothing is looked up: the canary's group
+            // must be among them.
+            Some(MetricsProvider::Cloudwatch)
+                if s.canary_target_group_arn.is_none()
+                    && listener.is_some()
+                    && s.stable_target_group_arn.is_some() =>
+            {
                 return Err(error_at(
                     Some(s.name.span()),
                     key("canary_target_group_arn"),
@@ -805,10 +870,18 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             cluster: s.cluster.clone(),
             stable_service: s.stable_service.clone(),
             canary_service: s.canary_service.clone(),
+            canary_suffix: s
+                .canary_suffix
+                .clone()
+                .unwrap_or_else(|| DEFAULT_CANARY_SUFFIX.into()),
             listener,
             stable_target_group_arn: s.stable_target_group_arn.clone(),
             canary_target_group_arn: s.canary_target_group_arn.clone(),
             log_group: s.log_group.clone(),
+            region: s.region.clone(),
+            profile: s.profile.clone(),
+            role_arn: s.account.as_ref().map(|a| a.get_ref().clone()),
+            github: s.github.clone(),
             plan,
             analysis,
             queries,

@@ -89,6 +89,12 @@ fn strings(v: &serde_json::Value) -> Vec<String> {
 }
 
 pub async fn layout(name: &str) -> Result<Layout, Error> {
+    layout_in(name, &format!("suma-{name}")).await
+}
+
+/// The seed's layout in `cluster` (made if missing): several layouts can
+/// share one.
+pub async fn layout_in(name: &str, cluster: &str) -> Result<Layout, Error> {
     let sdk = sdk().await?;
     let net = net()?;
     let subnets = strings(&net["subnets"]);
@@ -99,9 +105,12 @@ pub async fn layout(name: &str) -> Result<Layout, Error> {
     let vpc = net["vpc"].as_str().unwrap_or_default().to_string();
     let ecs_c = aws_sdk_ecs::Client::new(&sdk);
     let elb_c = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
-    let cluster = format!("suma-{name}");
+    let cluster = cluster.to_string();
     let family = format!("auth-{name}");
-    ecs_c.create_cluster().cluster_name(&cluster).send().await?;
+    let known = ecs_c.describe_clusters().clusters(&cluster).send().await?;
+    if !known.clusters().iter().any(|c| c.status() == Some("ACTIVE")) {
+        ecs_c.create_cluster().cluster_name(&cluster).send().await?;
+    }
     for image in ["auth:41", "auth:42"] {
         let logs = ecs::LogConfiguration::builder()
             .log_driver(ecs::LogDriver::Awslogs)

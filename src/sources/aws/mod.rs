@@ -5,6 +5,7 @@
 //! the request id, and what to do about it.
 
 pub mod cloudwatch;
+pub mod discover;
 pub mod ecs;
 pub mod elb;
 pub mod logs;
@@ -31,6 +32,10 @@ pub struct AwsSettings {
 /// profile and endpoint over it (`AWS_ENDPOINT_URL` works too). Keys given
 /// in the environment are registered as secrets.
 pub async fn sdk_config(settings: &AwsSettings, timeout: Duration) -> SdkConfig {
+    loader(settings, timeout).load().await
+}
+
+fn loader(settings: &AwsSettings, timeout: Duration) -> aws_config::ConfigLoader {
     crate::secrets::register_aws_env();
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
@@ -51,7 +56,40 @@ pub async fn sdk_config(settings: &AwsSettings, timeout: Duration) -> SdkConfig 
     if let Some(url) = &settings.endpoint_url {
         loader = loader.endpoint_url(url);
     }
-    loader.load().await
+    loader
+}
+
+/// `sdk` with the credentials of `role` (STS AssumeRole from `sdk`'s own
+/// credentials, refreshed before they expire), for a service in another
+/// account. The session is named `flightdeck-USER`, so CloudTrail says who.
+pub async fn assume_role(
+    settings: &AwsSettings,
+    timeout: Duration,
+    role: &str,
+    user: &str,
+) -> SdkConfig {
+    let sdk = sdk_config(settings, timeout).await;
+    // A session name allows [\w+=,.@-], 2 to 64 characters.
+    let user: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@-_".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(53)
+        .collect();
+    let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name(format!("flightdeck-{user}"))
+        .configure(&sdk)
+        .build()
+        .await;
+    loader(settings, timeout)
+        .credentials_provider(provider)
+        .load()
+        .await
 }
 
 /// The longest [`identity`] takes, retries included: it runs before the
