@@ -556,7 +556,13 @@ pub async fn live_session(
             let account = service
                 .role_arn
                 .iter()
-                .chain(service.listener.as_ref().map(|l| l.arn().to_string()).iter())
+                .chain(
+                    service
+                        .listener
+                        .as_ref()
+                        .map(|l| l.arn().to_string())
+                        .iter(),
+                )
                 .chain(service.stable_target_group_arn.iter())
                 .find_map(|arn| crate::sources::aws::account_from_arn(arn))
                 .unwrap_or_else(|| "unknown".into());
@@ -577,11 +583,7 @@ pub async fn live_session(
         .await
         .map_err(|e| StartError {
             code: 1,
-            message: format!(
-                "{}: service `{}`: {e}",
-                config.path.display(),
-                service.name
-            ),
+            message: format!("{}: service `{}`: {e}", config.path.display(), service.name),
         })?;
     for line in &found.found {
         crate::debug_log::write("discovered", line);
@@ -645,7 +647,8 @@ pub async fn live_session(
         change_window: service.change_window,
     };
     // The team state: the shared lease and journal on the team's table.
-    let own_aws = service.role_arn.is_some() || service.region.is_some() || service.profile.is_some();
+    let own_aws =
+        service.role_arn.is_some() || service.region.is_some() || service.profile.is_some();
     let base_sdk = if own_aws && config.file.team.is_some() {
         crate::sources::aws::sdk_config(&aws_settings(config), every.call_timeout).await
     } else {

@@ -553,7 +553,10 @@ async fn discovery_finds_the_seed_layout_from_names_only() -> TestResult {
     let found = resolve(&l.sdk, &service.into()).await?;
     assert_eq!(found.canary_service.as_deref(), Some(l.canary.as_str()));
     assert_eq!(found.stable_target_group_arn, l.stable_tg);
-    assert_eq!(found.canary_target_group_arn.as_deref(), Some(l.canary_tg.as_str()));
+    assert_eq!(
+        found.canary_target_group_arn.as_deref(),
+        Some(l.canary_tg.as_str())
+    );
     // The listener's default action forwards to both groups too (1/0): the
     // rule wins.
     assert_eq!(found.listener, Listener::Rule(l.rule.clone()));
@@ -568,7 +571,9 @@ async fn discovery_finds_the_seed_layout_from_names_only() -> TestResult {
     let found = resolve(&l.sdk, &config.service(None)?.into()).await?;
     assert_eq!(
         found.listener,
-        Listener::Default("arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/x/1/2".into())
+        Listener::Default(
+            "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/x/1/2".into()
+        )
     );
     assert_eq!(found.log_group.as_deref(), Some("/mine"));
     assert_eq!(found.stable_target_group_arn, l.stable_tg);
@@ -580,8 +585,17 @@ async fn discovery_finds_the_seed_layout_from_names_only() -> TestResult {
         .await
         .err()
         .ok_or("a missing canary service was found")?;
-    assert!(err.message.contains(&format!("no service `{}-next`", l.stable)), "{err}");
-    assert!(err.hint.as_deref().is_some_and(|h| h.contains("canary_service")), "{err}");
+    assert!(
+        err.message
+            .contains(&format!("no service `{}-next`", l.stable)),
+        "{err}"
+    );
+    assert!(
+        err.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("canary_service")),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -610,10 +624,24 @@ async fn discovery_names_the_candidates_when_the_rule_is_ambiguous_or_missing() 
         .to_string();
     let config = names_only(&l, "")?;
     let service = config.service(None)?;
-    let err = resolve(&l.sdk, &service.into()).await.err().ok_or("two rules were not ambiguous")?;
-    assert!(err.message.contains("2 listener rules forward to both"), "{err}");
-    assert!(err.message.contains(&l.rule) && err.message.contains(&second), "{err}");
-    assert!(err.hint.as_deref().is_some_and(|h| h.contains("listener_rule_arn")), "{err}");
+    let err = resolve(&l.sdk, &service.into())
+        .await
+        .err()
+        .ok_or("two rules were not ambiguous")?;
+    assert!(
+        err.message.contains("2 listener rules forward to both"),
+        "{err}"
+    );
+    assert!(
+        err.message.contains(&l.rule) && err.message.contains(&second),
+        "{err}"
+    );
+    assert!(
+        err.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("listener_rule_arn")),
+        "{err}"
+    );
 
     // No rule: the listener's default action, which forwards to both.
     for rule in [&l.rule, &second] {
@@ -626,15 +654,24 @@ async fn discovery_names_the_candidates_when_the_rule_is_ambiguous_or_missing() 
     let only_stable = aws_sdk_elasticloadbalancingv2::types::Action::builder()
         .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
         .target_group_arn(&l.stable_tg)
-        .build()?;
+        .build();
     elb.modify_listener()
         .listener_arn(&l.listener)
         .default_actions(only_stable)
         .send()
         .await?;
-    let err = resolve(&l.sdk, &service.into()).await.err().ok_or("no rule was found")?;
-    assert!(err.message.contains("no listener rule forwards to both"), "{err}");
-    assert!(err.message.contains(&l.stable_tg) && err.message.contains(&l.canary_tg), "{err}");
+    let err = resolve(&l.sdk, &service.into())
+        .await
+        .err()
+        .ok_or("no rule was found")?;
+    assert!(
+        err.message.contains("no listener rule forwards to both"),
+        "{err}"
+    );
+    assert!(
+        err.message.contains(&l.stable_tg) && err.message.contains(&l.canary_tg),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -647,7 +684,10 @@ async fn a_service_in_another_account_and_region_is_read_with_its_role() -> Test
     )?;
     let service = config.service(None)?;
     let sdk = flightdeck::app::service_sdk(&config, service, Duration::from_secs(10)).await;
-    assert_eq!(sdk.region().map(|r| r.to_string()).as_deref(), Some("us-east-1"));
+    assert_eq!(
+        sdk.region().map(|r| r.to_string()).as_deref(),
+        Some("us-east-1")
+    );
     let (account, caller) = flightdeck::sources::aws::identity(&sdk).await?;
     assert_eq!(account, "210987654321", "{caller}");
     assert!(
@@ -658,7 +698,8 @@ async fn a_service_in_another_account_and_region_is_read_with_its_role() -> Test
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn init_writes_a_config_of_a_clusters_three_releases_that_loads_and_shows_them() -> TestResult {
+async fn init_writes_a_config_of_a_clusters_three_releases_that_loads_and_shows_them() -> TestResult
+{
     let cluster = "suma-init";
     let mut layouts = Vec::new();
     for name in ["init-a", "init-b", "init-c"] {
@@ -686,12 +727,20 @@ async fn init_writes_a_config_of_a_clusters_three_releases_that_loads_and_shows_
             .output()
     };
     let dry = init(&["--dry-run"])?;
-    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     assert!(!path.exists(), "--dry-run wrote the file");
     let printed = String::from_utf8(dry.stdout)?;
     assert!(printed.contains("cron-production"), "{printed}");
     let out = init(&[])?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("3 release(s)"));
     let written = std::fs::read_to_string(&path)?;
     assert_eq!(written, printed);
@@ -710,7 +759,10 @@ async fn init_writes_a_config_of_a_clusters_three_releases_that_loads_and_shows_
             .ok_or_else(|| format!("{} is not in {written}", l.stable))?;
         assert_eq!(service.canary_service.as_deref(), Some(l.canary.as_str()));
         assert!(service.listener.is_none() && service.stable_target_group_arn.is_none());
-        assert!(written.contains(&l.rule), "the rule found is not noted: {written}");
+        assert!(
+            written.contains(&l.rule),
+            "the rule found is not noted: {written}"
+        );
         // Opened from names only, it reads the release: 90/10.
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
             .arg("--config")
@@ -721,7 +773,11 @@ async fn init_writes_a_config_of_a_clusters_three_releases_that_loads_and_shows_
             .env("AWS_ENDPOINT_URL", &url)
             .output()?;
         let text = String::from_utf8_lossy(&status.stdout);
-        assert!(status.status.success(), "{text}{}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
         let json: serde_json::Value = serde_json::from_str(&text)?;
         assert_eq!(json["traffic"]["canary"], 10, "{json}");
         assert_eq!(json["service"]["listener_rule"], l.rule.as_str(), "{json}");

@@ -57,7 +57,9 @@ pub async fn run(args: &InitArgs, path: Option<PathBuf>, timeout: std::time::Dur
     if !args.dry_run {
         match &target {
             None => {
-                eprintln!("flightdeck: no home directory for the default config: pass --config PATH");
+                eprintln!(
+                    "flightdeck: no home directory for the default config: pass --config PATH"
+                );
                 return 2;
             }
             Some(p) if p.exists() && !args.force => {
@@ -129,7 +131,8 @@ async fn survey(
         let names = service_names(&ecs, &cluster).await?;
         let canary_of = |s: &String| format!("{s}{}", args.canary_suffix);
         for stable in &names {
-            if stable.ends_with(&args.canary_suffix) && names.iter().any(|n| &canary_of(n) == stable)
+            if stable.ends_with(&args.canary_suffix)
+                && names.iter().any(|n| &canary_of(n) == stable)
             {
                 continue;
             }
@@ -180,7 +183,10 @@ async fn clusters(ecs: &aws_sdk_ecs::Client) -> Result<Vec<String>, SourceError>
 }
 
 /// The cluster's active services, sorted (ListServices page by page).
-async fn service_names(ecs: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<String>, SourceError> {
+async fn service_names(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+) -> Result<Vec<String>, SourceError> {
     let mut names = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -190,7 +196,14 @@ async fn service_names(ecs: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<S
             .set_next_token(next.take())
             .send()
             .await
-            .map_err(|e| error("ecs:ListServices", cluster, e))?;
+            .map_err(|e| {
+                let e = error("ecs:ListServices", cluster, e);
+                if e.kind == crate::core::model::ErrorKind::NotFound {
+                    e.with_hint("check --cluster: `flightdeck init` without it lists every cluster of the region")
+                } else {
+                    e
+                }
+            })?;
         names.extend(page.service_arns().iter().map(|a| last_part(a)));
         match page.next_token() {
             Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -255,12 +268,14 @@ fn render(args: &InitArgs, region: Option<&str>, pairs: &[Pair], alone: &[String
         let _ = writeln!(block, "name = {}", quoted(&pair.stable));
         let _ = writeln!(
             block,
-            "environment = {}{}",
-            quoted(environment),
-            "    # from the name: check it"
+            "environment = {}    # from the name: check it",
+            quoted(environment)
         );
         if environment == "production" {
-            let _ = writeln!(block, "protected = true                # type the name for every change");
+            let _ = writeln!(
+                block,
+                "protected = true                # type the name for every change"
+            );
         }
         let _ = writeln!(block, "cluster = {}", quoted(&pair.cluster));
         let _ = writeln!(block, "stable_service = {}", quoted(&pair.stable));
@@ -272,7 +287,11 @@ fn render(args: &InitArgs, region: Option<&str>, pairs: &[Pair], alone: &[String
             Ok(found) => {
                 let _ = writeln!(block, "# found by init (and again at each start):");
                 let _ = writeln!(block, "#   {}", listener_line(&found.listener));
-                let _ = writeln!(block, "#   stable_target_group_arn = {}", quoted(&found.stable_target_group_arn));
+                let _ = writeln!(
+                    block,
+                    "#   stable_target_group_arn = {}",
+                    quoted(&found.stable_target_group_arn)
+                );
                 if let Some(tg) = &found.canary_target_group_arn {
                     let _ = writeln!(block, "#   canary_target_group_arn = {}", quoted(tg));
                 }
@@ -281,7 +300,10 @@ fn render(args: &InitArgs, region: Option<&str>, pairs: &[Pair], alone: &[String
                         let _ = writeln!(block, "#   log_group = {}", quoted(group));
                     }
                     None => {
-                        let _ = writeln!(block, "#   no awslogs group: set log_group for the Logs pane");
+                        let _ = writeln!(
+                            block,
+                            "#   no awslogs group: set log_group for the Logs pane"
+                        );
                     }
                 }
                 out.push_str(&block);
@@ -300,7 +322,9 @@ fn render(args: &InitArgs, region: Option<&str>, pairs: &[Pair], alone: &[String
         out.push('\n');
     }
     if pairs.is_empty() {
-        out.push_str("# No stable/canary pairs found: add a [[service]] (see config.example.toml).\n");
+        out.push_str(
+            "# No stable/canary pairs found: add a [[service]] (see config.example.toml).\n",
+        );
     }
     if !alone.is_empty() {
         let _ = writeln!(

@@ -368,9 +368,10 @@ pub async fn run(command: Command, parts: Headless) -> u8 {
                 changes::change(&mut d, "rollback", &args, service_given).await
             }
             // Done before a session starts (main.rs).
-            Command::Completions { .. } | Command::Man | Command::Team { .. } | Command::Init(_) => {
-                OK
-            }
+            Command::Completions { .. }
+            | Command::Man
+            | Command::Team { .. }
+            | Command::Init(_) => OK,
         }
     };
     signals.abort();

@@ -108,7 +108,11 @@ pub async fn layout_in(name: &str, cluster: &str) -> Result<Layout, Error> {
     let cluster = cluster.to_string();
     let family = format!("auth-{name}");
     let known = ecs_c.describe_clusters().clusters(&cluster).send().await?;
-    if !known.clusters().iter().any(|c| c.status() == Some("ACTIVE")) {
+    if !known
+        .clusters()
+        .iter()
+        .any(|c| c.status() == Some("ACTIVE"))
+    {
         ecs_c.create_cluster().cluster_name(&cluster).send().await?;
     }
     for image in ["auth:41", "auth:42"] {

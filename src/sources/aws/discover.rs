@@ -168,7 +168,8 @@ async fn services(
         ));
         err
     };
-    let stable = find(&service.stable_service).ok_or_else(|| missing(&service.stable_service, "stable_service"))?;
+    let stable = find(&service.stable_service)
+        .ok_or_else(|| missing(&service.stable_service, "stable_service"))?;
     let canary_key = if service.canary_service.is_some() {
         "canary_service".to_string()
     } else {
@@ -196,7 +197,7 @@ fn one_group(service: &Service, key: &str) -> Result<String, SourceError> {
             ErrorKind::NotFound,
             format!("discovery: service `{name}` is behind no target group"),
         )
-        .with_hint(&config_hint(key))),
+        .with_hint(config_hint(key))),
         many => Err(SourceError::of_kind(
             ErrorKind::Conflict,
             format!(
@@ -205,7 +206,9 @@ fn one_group(service: &Service, key: &str) -> Result<String, SourceError> {
                 many.join(", ")
             ),
         )
-        .with_hint(&format!("set {key} to the one that takes production traffic"))),
+        .with_hint(format!(
+            "set {key} to the one that takes production traffic"
+        ))),
     }
 }
 
@@ -239,7 +242,8 @@ async fn forwarding_to_both(
         .send()
         .await
         .map_err(|e| error("elasticloadbalancing:DescribeTargetGroups", stable, e))?;
-    let balancers: Vec<String> = groups
+    // A group lists its load balancer once per rule that uses it.
+    let balancers: std::collections::BTreeSet<String> = groups
         .target_groups()
         .iter()
         .flat_map(|g| g.load_balancer_arns().iter().cloned())
@@ -285,6 +289,8 @@ async fn forwarding_to_both(
             }
         }
     }
+    rules.dedup();
+    defaults.dedup();
     choose(rules, defaults, stable, canary)
 }
 
@@ -305,7 +311,7 @@ fn choose(
                 "discovery: no listener rule forwards to both target groups ({stable} and {canary})"
             ),
         )
-        .with_hint(&format!(
+        .with_hint(format!(
             "give the rule a weighted forward to both groups, {}",
             config_hint("listener_rule_arn (or listener_arn)")
         ))),
