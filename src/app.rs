@@ -1,7 +1,7 @@
 //! Putting a session together: the command line, the config, the demo's
 //! service, and the model they make. `main` only reports and exits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Parser;
@@ -25,6 +25,11 @@ pub struct Cli {
     /// Config file [default: ~/.config/flightdeck/config.toml]
     #[arg(long, value_name = "PATH", global = true)]
     pub config: Option<PathBuf>,
+    /// Without a config: open the fleet overview of this cluster's
+    /// stable/canary pairs (repeat for more); with `init`: the clusters to
+    /// list [default: every cluster of the region]
+    #[arg(long = "cluster", value_name = "NAME", global = true)]
+    pub clusters: Vec<String>,
     /// The [[service]] to watch [default: the first]
     #[arg(long, value_name = "NAME", global = true)]
     pub service: Option<String>,
@@ -94,6 +99,36 @@ pub fn load_config(cli: &Cli) -> Result<Option<Config>, StartError> {
         Some(path) if path.exists() => Ok(Some(config::load(&path)?)),
         _ => Ok(None),
     }
+}
+
+/// The config `flightdeck init --cluster …` would write, in memory: the
+/// clusters' stable/canary pairs by name (the ARNs found at start).
+pub async fn cluster_config(clusters: &[String]) -> Result<Config, StartError> {
+    let args = crate::cli::init::InitArgs {
+        profile: None,
+        region: None,
+        canary_suffix: config::DEFAULT_CANARY_SUFFIX.into(),
+        dry_run: true,
+        force: false,
+    };
+    let (text, working, _) =
+        crate::cli::init::generate(&args, clusters, crate::runtime::runner::CALL_TIMEOUT)
+            .await
+            .map_err(|e| StartError {
+                code: 1,
+                message: format!("--cluster {}: {e}", clusters.join(" ")),
+            })?;
+    if working == 0 {
+        return Err(StartError {
+            code: 1,
+            message: format!(
+                "--cluster {}: no stable/canary pair (NAME and NAME-canary behind one weighted rule) found; `flightdeck init --cluster {} --dry-run` says why",
+                clusters.join(" "),
+                clusters.join(" --cluster ")
+            ),
+        });
+    }
+    Ok(config::parse(Path::new("(--cluster)"), &text)?)
 }
 
 /// The service the demo plays, named as in the seed.
@@ -529,6 +564,32 @@ pub async fn service_sdk(
         None => crate::sources::aws::sdk_config(&settings, timeout).await,
         Some(role) => crate::sources::aws::assume_role(&settings, timeout, role, &operator()).await,
     }
+}
+
+/// The fleet overview's source, for a config with more than one service:
+/// each service with its own SDK config; verdicts, changes and pauses from
+/// `journal`, lease holders from the lease files in `leases`.
+pub async fn releases_source(
+    config: &Config,
+    journal: &std::path::Path,
+    leases: &std::path::Path,
+    calls: Arc<std::sync::atomic::AtomicU64>,
+) -> Option<Arc<dyn crate::sources::Releases>> {
+    use crate::sources::aws::overview::{AwsReleases, Entry};
+    if config.services.len() < 2 {
+        return None;
+    }
+    let timeout = intervals(Some(config), false).call_timeout;
+    let mut entries = Vec::with_capacity(config.services.len());
+    for service in &config.services {
+        entries.push(Entry {
+            sdk: service_sdk(config, service, timeout).await,
+            service: service.clone(),
+        });
+    }
+    Some(Arc::new(
+        AwsReleases::new(entries, calls).with_journal(journal.to_path_buf(), leases.to_path_buf()),
+    ))
 }
 
 /// A live session on AWS for the config's service: ECS and the ALB through

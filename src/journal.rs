@@ -208,6 +208,47 @@ pub struct ReadBack {
     pub truncated: bool,
 }
 
+/// What the fleet overview shows of a release from the journal: the
+/// newest verdict, the newest change that ended, and a pause.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Latest {
+    /// When, and pass / fail / inconclusive.
+    pub verdict: Option<(String, String)>,
+    /// When, the action, and its result (`ok`, `failed: …`).
+    pub change: Option<(String, String, String)>,
+    pub paused: bool,
+}
+
+/// [`Latest`] for each identity, from one read of the journal's end.
+pub fn latest(path: &Path, identities: &[String]) -> Vec<Latest> {
+    let (records, _) = tail_records(path);
+    let mut out = vec![Latest::default(); identities.len()];
+    for record in records {
+        let Some(i) = identities
+            .iter()
+            .position(|id| record.identity.as_deref() == Some(id))
+        else {
+            continue;
+        };
+        let latest = &mut out[i];
+        match (record.action.as_str(), &record.change, &record.step) {
+            ("verdict", _, _) => latest.verdict = Some((record.time.clone(), record.to.clone())),
+            ("pause" | "resume", None, None) if record.result == "ok" => {
+                latest.paused = record.action == "pause";
+            }
+            (_, Some(_), None) if record.result != "started" => {
+                latest.change = Some((
+                    record.time.clone(),
+                    record.action.clone(),
+                    record.result.clone(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The records at the end of the journal (at most `READ_BACK_BYTES`),
 /// oldest first, and whether older ones were left unread. Only a regular
 /// file, never through a link (`open` refuses those with a message): a FIFO

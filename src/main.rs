@@ -38,16 +38,13 @@ fn main() -> ExitCode {
         {
             Ok(rt) => ExitCode::from(rt.block_on(flightdeck::cli::init::run(
                 args,
+                &cli.clusters,
                 cli.config.clone(),
                 flightdeck::runtime::runner::CALL_TIMEOUT,
             ))),
             Err(e) => fail(1, &format!("cannot start the async runtime: {e}")),
         };
     }
-    let config = match app::load_config(&cli) {
-        Ok(config) => config,
-        Err(e) => return fail(e.code, &e.message),
-    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -55,15 +52,39 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(1, &format!("cannot start the async runtime: {e}")),
     };
+    let config = if !cli.clusters.is_empty() && cli.config.is_none() && cli.demo.is_none() {
+        // `--cluster NAME` without a config: what `init` would write.
+        match rt.block_on(app::cluster_config(&cli.clusters)) {
+            Ok(config) => Some(config),
+            Err(e) => return fail(e.code, &e.message),
+        }
+    } else {
+        match app::load_config(&cli) {
+            Ok(config) => config,
+            Err(e) => return fail(e.code, &e.message),
+        }
+    };
     if let Some(flightdeck::cli::Command::Team { action }) = &cli.command {
         return ExitCode::from(rt.block_on(flightdeck::cli::team_command(action, config.as_ref())));
     }
     let mut cli = cli;
-    // `:service NAME` ends a session asking for another: loop.
+    // The fleet overview is the first screen of a config with more than one
+    // service when none is named.
+    let fleet_first = cli.service.is_none();
+    let mut rollback = false;
+    // `:service NAME` (or Enter on the overview) ends a session asking for
+    // another: loop.
     loop {
-        match session(&cli, config.as_ref(), &rt) {
+        let opening = Opening {
+            fleet_first: fleet_first && cli.service.is_none(),
+            rollback,
+        };
+        match session(&cli, config.as_ref(), &rt, opening) {
             Ok(Next::Exit(code)) => return code,
-            Ok(Next::Switch(name)) => cli.service = Some(name),
+            Ok(Next::Switch(switch)) => {
+                cli.service = Some(switch.service);
+                rollback = switch.rollback;
+            }
             Err(code) => return code,
         }
     }
@@ -72,7 +93,15 @@ fn main() -> ExitCode {
 /// How a session ended.
 enum Next {
     Exit(ExitCode),
-    Switch(String),
+    Switch(runtime::Switch),
+}
+
+/// How a console session opens: on the fleet overview, or with the
+/// rollback dialog (after `R` on the overview).
+#[derive(Clone, Copy)]
+struct Opening {
+    fleet_first: bool,
+    rollback: bool,
 }
 
 /// What a session (the console or a command) runs on.
@@ -82,6 +111,7 @@ struct Prepared {
     sources: flightdeck::sources::Sources,
     operator: String,
     journal: Journal,
+    journal_path: Option<std::path::PathBuf>,
     intervals: flightdeck::runtime::pollers::Intervals,
 }
 
@@ -90,8 +120,9 @@ fn session(
     cli: &Cli,
     config: Option<&flightdeck::config::Config>,
     rt: &tokio::runtime::Runtime,
+    opening: Opening,
 ) -> Result<Next, ExitCode> {
-    let p = prepare(cli, config, rt)?;
+    let mut p = prepare(cli, config, rt)?;
     if let Some(command) = cli.command.clone() {
         let parts = flightdeck::cli::Headless {
             model: p.model,
@@ -109,7 +140,30 @@ fn session(
     // can show the console at all.
     can_draw().map_err(|why| fail(1, &why))?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    // The fleet overview: consoles of a config with several services (not
+    // the demo, not a command).
+    let releases = match (config, &p.journal_path, &cli.demo) {
+        (Some(config), Some(journal), None) => rt.block_on(app::releases_source(
+            config,
+            journal,
+            &journal.with_file_name("leases"),
+            p.sources
+                .calls
+                .clone()
+                .unwrap_or_else(|| std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0))),
+        )),
+        _ => None,
+    };
+    if releases.is_some() {
+        p.model.releases = Some(flightdeck::core::releases::ReleasesView {
+            shown: opening.fleet_first,
+            selected: Some(p.model.service.name.clone()),
+            ..Default::default()
+        });
+    }
+    p.model.rollback_when_read = opening.rollback;
     let session = Session {
+        releases,
         model: p.model,
         sources: p.sources,
         themes: Themes::load(no_color),
@@ -211,6 +265,7 @@ fn prepare(
         sources,
         operator,
         journal,
+        journal_path: Some(journal_path),
         intervals: app::intervals(config, cli.demo.is_some()),
     })
 }

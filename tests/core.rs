@@ -1340,3 +1340,74 @@ fn with_another_driver_in_the_seat_this_console_only_watches_until_it_takes_over
     ));
     assert!(!h.model.team.as_ref().is_some_and(|t| t.driving));
 }
+
+#[test]
+fn the_fleet_overview_opens_filters_rolls_back_and_esc_comes_back() {
+    use flightdeck::core::releases::{ReleaseRow, ReleasesView};
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(10);
+    let row = |name: &str| ReleaseRow {
+        name: name.into(),
+        environment: "production".into(),
+        canary_pct: Some(0),
+        read_at: Some(h.model.now),
+        ..ReleaseRow::default()
+    };
+    let rows = vec![row("auth-service"), row("billing"), row("search")];
+    h.model.releases = Some(ReleasesView {
+        shown: true,
+        ..ReleasesView::default()
+    });
+    h.send(flightdeck::core::msg::Msg::Releases(Ok(rows)));
+    // Keys of the console do nothing here: `]` is not an advance.
+    let fx = h.key(Key::char(']'));
+    assert!(fx.is_empty() && matches!(h.model.overlay, Overlay::None));
+    // Enter on this console's own release: the console, no restart.
+    h.key(Key::plain(KeyCode::Enter));
+    assert!(h.model.releases.as_ref().is_some_and(|v| !v.shown));
+    assert!(h.model.switch_to.is_none() && !h.model.quit);
+    // Esc with nothing else to close: the overview again.
+    h.key(Key::plain(KeyCode::Esc));
+    assert!(h.model.releases.as_ref().is_some_and(|v| v.shown));
+    // `/sea` filters; Enter keeps the filter; R rolls that release back:
+    // the console restarts on it and opens the rollback dialog there.
+    for k in [
+        Key::char('/'),
+        Key::char('s'),
+        Key::char('e'),
+        Key::char('a'),
+    ] {
+        h.key(k);
+    }
+    h.key(Key::plain(KeyCode::Enter));
+    let visible: Vec<String> = h
+        .model
+        .releases
+        .as_ref()
+        .map(|v| {
+            v.visible(h.model.now)
+                .iter()
+                .map(|r| r.name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(visible, ["search"]);
+    let fx = h.key(Key::char('R'));
+    assert_eq!(h.model.switch_to.as_deref(), Some("search"));
+    assert!(h.model.switch_rollback && h.model.quit);
+    assert!(fx.contains(&Effect::Quit));
+}
+
+#[test]
+fn after_r_on_the_overview_the_rollback_dialog_opens_once_aws_is_read() {
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.rollback_when_read = true;
+    assert!(matches!(h.model.overlay, Overlay::None));
+    h.run_for(5);
+    assert!(
+        matches!(&h.model.overlay, Overlay::Confirm(c) if c.proposal == Proposal::Rollback),
+        "{:?}",
+        h.model.status
+    );
+    assert!(!h.model.rollback_when_read);
+}

@@ -421,3 +421,82 @@ fn header_hold_and_help_at_80x24_in_every_theme() -> Result<(), Box<dyn std::err
     }
     Ok(())
 }
+
+/// The demo with a fleet overview of five releases over it: one failing,
+/// one rolled back, one unreadable, one at 10 %, one steady.
+pub fn fleet() -> Harness {
+    use flightdeck::core::releases::{ReleaseRow, ReleasesView};
+    let mut h = started();
+    let now = h.model.now;
+    let ago = |s: i64| now - chrono::Duration::seconds(s);
+    let row = |name: &str, env: &str| ReleaseRow {
+        name: name.into(),
+        environment: env.into(),
+        protected: env == "production",
+        cluster: "suma-finance-production".into(),
+        account: "123456789012".into(),
+        region: "eu-west-1".into(),
+        canary_pct: Some(0),
+        stable_tasks: Some((9, 9)),
+        canary_tasks: Some((0, 0)),
+        read_at: Some(ago(3)),
+        ..ReleaseRow::default()
+    };
+    let mut failing = row("billing-service", "production");
+    failing.canary_pct = Some(25);
+    failing.canary_tasks = Some((2, 3));
+    failing.verdict = Some((ago(40), "fail".into()));
+    let mut rolled = row("search-service", "production");
+    rolled.last_change = Some((ago(300), "rollback".into(), "ok".into()));
+    rolled.holder = Some("ana@bastion-1".into());
+    let mut unreadable = row("ledger-service", "staging");
+    unreadable.read_at = None;
+    unreadable.canary_pct = None;
+    unreadable.stable_tasks = None;
+    unreadable.canary_tasks = None;
+    unreadable.error = Some(flightdeck::core::model::SourceError::new(
+        "discovery: 2 listener rules forward to both target groups",
+    ));
+    let mut canary = row("auth-service", "production");
+    canary.canary_pct = Some(10);
+    canary.canary_tasks = Some((1, 1));
+    canary.verdict = Some((ago(20), "pass".into()));
+    let steady = row("mail-service", "production");
+    h.model.releases = Some(ReleasesView {
+        rows: vec![canary, steady, unreadable, rolled, failing],
+        shown: true,
+        selected: Some("auth-service".into()),
+        read_at: Some(ago(3)),
+        ..ReleasesView::default()
+    });
+    h
+}
+
+#[test]
+fn fleet_overview_puts_the_failing_release_first_at_80x24_and_200x50()
+-> Result<(), Box<dyn std::error::Error>> {
+    let h = fleet();
+    for (w, ht) in [(80, 24), (200, 50)] {
+        let screen = text(&render(&h, w, ht)?);
+        let first = screen
+            .lines()
+            .find(|l| l.starts_with('│') && (l.contains("production") || l.contains("staging")))
+            .ok_or("no rows")?;
+        assert!(
+            first.contains("FAILING") && first.contains("billing-service"),
+            "{w}x{ht}: {screen}"
+        );
+        for state in ["ROLLED BACK", "STALE", "NEED ATTENTION"] {
+            assert!(screen.contains(state), "{w}x{ht} lacks {state}: {screen}");
+        }
+        insta::assert_snapshot!(format!("fleet_{w}x{ht}"), screen);
+    }
+    // In monochrome the words carry the danger: the same text.
+    let mut mono = fleet();
+    mono.model.theme = "monochrome".into();
+    assert_eq!(text(&render(&mono, 80, 24)?), text(&render(&h, 80, 24)?));
+    for (w, ht) in [(20, 6), (1, 1), (300, 100)] {
+        render(&h, w, ht)?;
+    }
+    Ok(())
+}

@@ -16,10 +16,6 @@ use crate::sources::aws::{AwsSettings, error, sdk_config};
 /// `flightdeck init`'s options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InitArgs {
-    /// A cluster to list (repeat for more) [default: every cluster of the
-    /// region]
-    #[arg(long = "cluster", value_name = "NAME")]
-    pub clusters: Vec<String>,
     /// The AWS profile to read with (written to [aws])
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
@@ -47,12 +43,12 @@ struct Pair {
 
 /// Runs `init`; returns the exit code (0 written or printed, 1 AWS, 2 the
 /// file exists or cannot be written).
-pub async fn run(args: &InitArgs, path: Option<PathBuf>, timeout: std::time::Duration) -> u8 {
-    let settings = AwsSettings {
-        region: args.region.clone(),
-        profile: args.profile.clone(),
-        endpoint_url: None,
-    };
+pub async fn run(
+    args: &InitArgs,
+    clusters: &[String],
+    path: Option<PathBuf>,
+    timeout: std::time::Duration,
+) -> u8 {
     let target = path.or_else(crate::config::default_path);
     if !args.dry_run {
         match &target {
@@ -72,22 +68,13 @@ pub async fn run(args: &InitArgs, path: Option<PathBuf>, timeout: std::time::Dur
             Some(_) => {}
         }
     }
-    let sdk = sdk_config(&settings, timeout).await;
-    let (pairs, alone) = match survey(&sdk, args).await {
-        Ok(found) => found,
+    let (text, working, all) = match generate(args, clusters, timeout).await {
+        Ok(made) => made,
         Err(e) => {
             eprintln!("flightdeck: init: {e}");
             return 1;
         }
     };
-    let region = sdk.region().map(|r| r.to_string());
-    let text = render(args, region.as_deref(), &pairs, &alone);
-    // What is written must load.
-    if let Err(e) = crate::config::parse(Path::new("(generated)"), &text) {
-        eprintln!("flightdeck: init made a config that does not load (a bug): {e}");
-        return 1;
-    }
-    let working = pairs.iter().filter(|p| p.found.is_ok()).count();
     match (&target, args.dry_run) {
         (_, true) | (None, _) => {
             print!("{text}");
@@ -98,7 +85,7 @@ pub async fn run(args: &InitArgs, path: Option<PathBuf>, timeout: std::time::Dur
                 eprintln!(
                     "flightdeck: wrote {} with {working} release(s){}; open one with `flightdeck --config {} --service NAME`",
                     path.display(),
-                    match pairs.len() - working {
+                    match all - working {
                         0 => String::new(),
                         n => format!(" ({n} more commented out: see why in the file)"),
                     },
@@ -114,16 +101,44 @@ pub async fn run(args: &InitArgs, path: Option<PathBuf>, timeout: std::time::Dur
     }
 }
 
+/// The config text for `clusters` (every cluster of the region when
+/// empty), checked to load; with how many pairs work and how many there
+/// are. `flightdeck --cluster NAME` without a config opens this.
+pub async fn generate(
+    args: &InitArgs,
+    clusters: &[String],
+    timeout: std::time::Duration,
+) -> Result<(String, usize, usize), String> {
+    let settings = AwsSettings {
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        endpoint_url: None,
+    };
+    let sdk = sdk_config(&settings, timeout).await;
+    let (pairs, alone) = survey(&sdk, args, clusters)
+        .await
+        .map_err(|e| e.to_string())?;
+    let region = sdk.region().map(|r| r.to_string());
+    let text = render(args, region.as_deref(), &pairs, &alone);
+    // What is written must load.
+    if let Err(e) = crate::config::parse(Path::new("(generated)"), &text) {
+        return Err(format!("the config made does not load (a bug): {e}"));
+    }
+    let working = pairs.iter().filter(|p| p.found.is_ok()).count();
+    Ok((text, working, pairs.len()))
+}
+
 /// The clusters' stable/canary pairs, and the services left without one.
 async fn survey(
     sdk: &aws_config::SdkConfig,
     args: &InitArgs,
+    only: &[String],
 ) -> Result<(Vec<Pair>, Vec<String>), SourceError> {
     let ecs = aws_sdk_ecs::Client::new(sdk);
-    let clusters = if args.clusters.is_empty() {
+    let clusters = if only.is_empty() {
         clusters(&ecs).await?
     } else {
-        args.clusters.clone()
+        only.to_vec()
     };
     let mut pairs = Vec::new();
     let mut alone = Vec::new();

@@ -11,4 +11,5 @@ pub mod model;
 pub mod msg;
 pub mod plan;
 pub mod policy;
+pub mod releases;
 pub mod update;

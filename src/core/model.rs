@@ -154,19 +154,33 @@ pub struct ServiceMeta {
     pub change_window: Option<ChangeWindow>,
 }
 
+/// A service's AWS identity: what its journal records, lease and team items
+/// are keyed by (never the config's name for it).
+pub fn identity_of(
+    account: &str,
+    region: &str,
+    cluster: &str,
+    stable: &str,
+    canary: Option<&str>,
+) -> String {
+    format!(
+        "{account}/{region}/{cluster}/{stable}/{}",
+        canary.unwrap_or("-")
+    )
+}
+
 impl ServiceMeta {
     /// The service as AWS knows it: account, region, cluster, stable and
     /// canary services. Journal records, baselines, leases, change ids and
     /// notification keys are keyed by this, never by the config's name (a
     /// staging and a production config may both call it `auth-service`).
     pub fn identity(&self) -> String {
-        format!(
-            "{}/{}/{}/{}/{}",
-            self.account,
-            self.region,
-            self.cluster,
-            self.stable_service,
-            self.canary_service.as_deref().unwrap_or("-")
+        identity_of(
+            &self.account,
+            &self.region,
+            &self.cluster,
+            &self.stable_service,
+            self.canary_service.as_deref(),
         )
     }
 }
@@ -618,6 +632,13 @@ pub struct Model {
     pub services: Vec<String>,
     /// Set by `:service NAME`: the console restarts on that service.
     pub switch_to: Option<String>,
+    /// With the switch: open the rollback dialog there (`R` on a row of the
+    /// fleet overview).
+    pub switch_rollback: bool,
+    /// Open the rollback dialog as soon as the weights and ECS are read.
+    pub rollback_when_read: bool,
+    /// The fleet overview (a config with more than one service).
+    pub releases: Option<super::releases::ReleasesView>,
 
     /// The change under way: one at a time.
     pub running: Option<Running>,
@@ -730,6 +751,9 @@ impl Model {
             services: init.services,
             ascii: false,
             switch_to: None,
+            switch_rollback: false,
+            rollback_when_read: false,
+            releases: None,
             running: None,
             pending_rollback: None,
             last_change: None,

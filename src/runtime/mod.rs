@@ -51,12 +51,25 @@ pub struct Session {
     pub intervals: pollers::Intervals,
     /// Where to tell the team (None: nobody).
     pub notify: Option<crate::notify::Settings>,
+    /// The fleet overview's rows (a config with more than one service).
+    pub releases: Option<std::sync::Arc<dyn crate::sources::Releases>>,
 }
+
+/// How a console session ended when it asks for another: the service to
+/// open, and whether to open its rollback dialog (`R` on the overview).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    pub service: String,
+    pub rollback: bool,
+}
+
+/// How often the fleet overview is read.
+pub const RELEASES_EVERY: Duration = Duration::from_secs(10);
 
 /// Run the console until the operator quits or a signal arrives; returns
 /// the exit code (non-zero when a change was cut short). The terminal is
 /// restored on every way out, panics included.
-pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
+pub async fn run(session: Session) -> Result<(u8, Option<Switch>)> {
     let Session {
         mut model,
         sources,
@@ -65,6 +78,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
         operator,
         intervals,
         notify,
+        releases,
     } = session;
     // Before the terminal is taken: nothing after it may return early
     // without restoring it.
@@ -82,6 +96,15 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
     // The session's tasks: stopped when it ends (`:service` starts another
     // session in the same process, which must own the input alone).
     let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
+    if let Some(releases) = releases {
+        tasks.push(pollers::spawn_releases(
+            releases,
+            tx.clone(),
+            refresh.clone(),
+            RELEASES_EVERY,
+            intervals.call_timeout * 4,
+        ));
+    }
     tasks.push(input::spawn(tx.clone()));
     tasks.push(spawn_tick(tx.clone(), sources.calls.clone()));
     let (journal, notifier) = match notify {
@@ -272,7 +295,11 @@ pub async fn run(session: Session) -> Result<(u8, Option<String>)> {
             last.result
         );
     }
-    result.map(|()| (model.exit_code, model.switch_to.take()))
+    let switch = model.switch_to.take().map(|service| Switch {
+        service,
+        rollback: model.switch_rollback,
+    });
+    result.map(|()| (model.exit_code, switch))
 }
 
 /// When the next frame may be drawn: soon after an urgent change; else on

@@ -66,6 +66,7 @@ fn failure(msg: &Msg) -> Option<&SourceError> {
         | Msg::Fleet { result: Err(e), .. }
         | Msg::Traffic { result: Err(e), .. }
         | Msg::Metrics(Err(e))
+        | Msg::Releases(Err(e))
         | Msg::Logs(Err(e)) => Some(e),
         _ => None,
     }
@@ -245,6 +246,21 @@ pub fn spawn_all(
     tasks
 }
 
+/// The fleet overview's reads, every `interval`; one read may take
+/// `limit` (it makes several calls).
+pub fn spawn_releases(
+    source: Arc<dyn crate::sources::Releases>,
+    tx: UnboundedSender<Msg>,
+    refresh: Arc<Notify>,
+    interval: Duration,
+    limit: Duration,
+) -> JoinHandle<()> {
+    poll(interval, tx, refresh, move || {
+        let source = source.clone();
+        async move { Msg::Releases(timed(limit, "the fleet overview", source.read()).await) }
+    })
+}
+
 /// Poll with a clone of the sources for each call.
 fn poll_with<F, Fut>(
     (interval, sources, tx, refresh): (Duration, Sources, UnboundedSender<Msg>, Arc<Notify>),
@@ -306,6 +322,7 @@ mod tests {
             },
             Msg::Metrics(Err(e())),
             Msg::Logs(Err(e())),
+            Msg::Releases(Err(e())),
         ];
         assert!(failures.iter().all(|m| failure(m).is_some()));
         assert!(failure(&Msg::Logs(Ok(Vec::new()))).is_none());

@@ -192,6 +192,15 @@ impl LocalLease {
         &self.path
     }
 
+    /// Who holds it now, read without the lock (for a display: a file
+    /// being rewritten reads as nobody); a holder whose process on this
+    /// host is gone is nobody.
+    pub fn peek(&self) -> Option<LeaseHolder> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        let state: State = serde_json::from_str(&text).ok()?;
+        state.holder.filter(|h| alive(h, &self.host))
+    }
+
     /// Read the state under an exclusive `flock`, let `f` change it, write
     /// it back when it did. On a thread of the blocking pool, never on the
     /// loop: a lock held by a stuck process must not freeze the console (or

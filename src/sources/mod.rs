@@ -203,6 +203,13 @@ impl Clock for SystemClock {
     }
 }
 
+/// The fleet overview's rows: every release of the config, read together
+/// (batched: DescribeServices ten at a time, DescribeRules per listener).
+#[async_trait]
+pub trait Releases: Send + Sync {
+    async fn read(&self) -> Result<Vec<crate::core::releases::ReleaseRow>, SourceError>;
+}
+
 /// Everything the runtime talks to.
 #[derive(Clone)]
 pub struct Sources {

@@ -5,6 +5,7 @@ mod canary;
 mod journal;
 mod logs;
 mod pipeline;
+mod releases;
 mod tasks;
 pub mod text;
 mod widgets;
@@ -40,7 +41,9 @@ pub fn render(frame: &mut Frame, model: &Model, theme: &Theme) -> Option<Positio
     ])
     .areas(area);
     draw_header(frame, header, model, theme);
-    if model.zoom {
+    if let Some(view) = model.releases.as_ref().filter(|v| v.shown) {
+        frame.render_widget(releases::ReleasesScreen { view, model, theme }, body);
+    } else if model.zoom {
         draw_pane(frame, body, model.focus, model, theme);
     } else {
         let [top, middle, bottom] = Layout::vertical([
@@ -365,6 +368,20 @@ fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) -> O
 }
 
 fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
+    if model.releases.as_ref().is_some_and(|v| v.shown) {
+        return hint_line(
+            model,
+            theme,
+            &[
+                (Action::Help, "help"),
+                (Action::Rollback, "roll back"),
+                (Action::Filter, "filter"),
+                (Action::Command, "cmd"),
+                (Action::Quit, "quit"),
+            ],
+            " Enter open  Esc back ",
+        );
+    }
     let hints = [
         (Action::Help, "help"),
         (Action::Advance, "advance"),
@@ -384,8 +401,15 @@ fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
         (Action::Filter, "filter"),
         (Action::Quit, "quit"),
     ];
+    hint_line(model, theme, &hints, "")
+}
+
+fn hint_line<'a>(model: &Model, theme: &Theme, hints: &[(Action, &str)], first: &str) -> Line<'a> {
     let mut spans = Vec::new();
-    for (action, label) in hints {
+    if !first.is_empty() {
+        spans.push(Span::styled(first.to_string(), theme.style(Role::Muted)));
+    }
+    for &(action, label) in hints {
         let key = model.keymap.hint(action);
         let style = if action.is_change() && model.read_only {
             theme.style(Role::Stale)

@@ -75,6 +75,9 @@ pub(super) fn on_key(model: &mut Model, key: Key, ctx: &Ctx, fx: &mut Vec<Effect
         Prompt::Command { input, hint } => return on_command_key(model, input, hint, key, ctx, fx),
         Prompt::Filter { pane, input } => return on_filter_key(model, pane, input, key),
     }
+    if model.releases.as_ref().is_some_and(|v| v.shown) {
+        return super::releases::on_key(model, key, ctx, fx);
+    }
     if key == Key::plain(KeyCode::Esc) {
         escape(model, ctx, fx);
         return;
@@ -107,7 +110,8 @@ pub(super) fn quit(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 const QUIT_AGAIN: &str = "press q again to quit";
 
 /// Esc outside any dialog: unzoom, else clear the focused pane's filter,
-/// else abandon a change that is waiting (nothing is in flight then).
+/// else abandon a change that is waiting (nothing is in flight then), else
+/// the fleet overview (with more than one service).
 fn escape(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if model.zoom {
         model.zoom = false;
@@ -117,6 +121,9 @@ fn escape(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         set_filter(model, model.focus, "");
     } else if model.running.as_ref().is_some_and(|r| !r.call_in_flight) {
         super::change::abandon(model, ctx, fx);
+    } else {
+        // Launched on a fleet: back to the overview.
+        super::releases::show(model);
     }
 }
 

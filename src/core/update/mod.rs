@@ -14,6 +14,7 @@ mod change;
 mod command;
 mod data;
 mod input;
+mod releases;
 pub mod team;
 
 use super::effect::Effect;
@@ -91,6 +92,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             }
             Err(e) => model.traffic.fail(e, ctx.now),
         },
+        Msg::Releases(result) => releases::on_rows(model, result, ctx),
         Msg::Metrics(result) => match result {
             Ok(points) => data::on_metrics(model, points),
             Err(e) => model.metrics.error = Some(e),
@@ -158,6 +160,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             }
         }
     }
+    releases::open_rollback_when_read(model, ctx);
     if quiet {
         model.dirty = seen.0 || seen.1 != marks(model);
     }
