@@ -72,6 +72,7 @@ fn main() -> ExitCode {
     // service when none is named.
     let fleet_first = cli.service.is_none();
     let mut rollback = false;
+    let mut fleet = None;
     // `:service NAME` (or Enter on the overview) ends a session asking for
     // another: loop.
     loop {
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
             fleet_first: fleet_first && cli.service.is_none(),
             rollback,
         };
-        match session(&cli, config.as_ref(), &rt, opening) {
+        match session(&cli, config.as_ref(), &rt, opening, &mut fleet) {
             Ok(Next::Exit(code)) => return code,
             Ok(Next::Switch(switch)) => {
                 cli.service = Some(switch.service);
@@ -121,6 +122,7 @@ fn session(
     config: Option<&flightdeck::config::Config>,
     rt: &tokio::runtime::Runtime,
     opening: Opening,
+    fleet: &mut Option<std::sync::Arc<dyn flightdeck::sources::Releases>>,
 ) -> Result<Next, ExitCode> {
     let mut p = prepare(cli, config, rt)?;
     if let Some(command) = cli.command.clone() {
@@ -142,18 +144,18 @@ fn session(
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     // The fleet overview: consoles of a config with several services (not
     // the demo, not a command).
-    let releases = match (config, &p.journal_path, &cli.demo) {
-        (Some(config), Some(journal), None) => rt.block_on(app::releases_source(
+    // Made once and kept across sessions: what discovery found stays found.
+    if fleet.is_none()
+        && let (Some(config), Some(journal), None) = (config, &p.journal_path, &cli.demo)
+    {
+        *fleet = rt.block_on(app::releases_source(
             config,
             journal,
             &journal.with_file_name("leases"),
-            p.sources
-                .calls
-                .clone()
-                .unwrap_or_else(|| std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0))),
-        )),
-        _ => None,
-    };
+            std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        ));
+    }
+    let releases = fleet.clone();
     if releases.is_some() {
         p.model.releases = Some(flightdeck::core::releases::ReleasesView {
             shown: opening.fleet_first,

@@ -784,3 +784,68 @@ async fn init_writes_a_config_of_a_clusters_three_releases_that_loads_and_shows_
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_fleet_overview_reads_three_releases_in_one_describe_services_and_one_describe_rules_per_listener()
+-> TestResult {
+    use flightdeck::sources::Releases;
+    use flightdeck::sources::aws::overview::{AwsReleases, Entry};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let cluster = "suma-overview";
+    let mut layouts = Vec::new();
+    for name in ["ov-a", "ov-b", "ov-c"] {
+        layouts.push(common::moto::layout_in(name, cluster).await?);
+    }
+    // One is rolling back: all to stable.
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&layouts[2].sdk);
+    elb.modify_rule()
+        .rule_arn(&layouts[2].rule)
+        .actions(forward(
+            &layouts[2].stable_tg,
+            100,
+            &layouts[2].canary_tg,
+            0,
+            None,
+        ))
+        .send()
+        .await?;
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let mut text = format!("[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"{url}\"\n");
+    for l in &layouts {
+        text.push_str(&format!(
+            "\n[[service]]\nname = \"{}\"\nenvironment = \"production\"\ncluster = \"{cluster}\"\nstable_service = \"{}\"\n",
+            l.stable, l.stable
+        ));
+    }
+    let config = flightdeck::config::parse(std::path::Path::new("fleet.toml"), &text)?;
+    let entries = config
+        .services
+        .iter()
+        .map(|s| Entry {
+            service: s.clone(),
+            sdk: layouts[0].sdk.clone(),
+        })
+        .collect();
+    let calls = Arc::new(AtomicU64::new(0));
+    let overview = AwsReleases::new(entries, calls.clone());
+    let rows = overview.read().await?;
+    assert_eq!(rows.len(), 3);
+    for (row, l) in rows.iter().zip(&layouts) {
+        assert_eq!(row.name, l.stable);
+        assert!(row.error.is_none(), "{row:?}");
+        assert_eq!(row.stable_tasks, Some((9, 9)), "{row:?}");
+        assert_eq!(row.canary_tasks, Some((1, 1)), "{row:?}");
+        assert_eq!(row.account, "123456789012");
+        assert!(row.read_at.is_some());
+    }
+    assert_eq!(rows[0].canary_pct, Some(10));
+    assert_eq!(rows[2].canary_pct, Some(0));
+    // After the first read (identity and discovery, once): six services in
+    // one DescribeServices, and one DescribeRules per listener (three
+    // load balancers here).
+    let before = calls.load(Ordering::Relaxed);
+    overview.read().await?;
+    assert_eq!(calls.load(Ordering::Relaxed) - before, 1 + 3);
+    Ok(())
+}

@@ -1826,3 +1826,53 @@ fn one_driver_sits_in_the_seat_a_killed_one_loses_it_and_a_console_takes_over_dr
     );
     Ok(())
 }
+
+#[test]
+fn cluster_without_a_config_opens_the_fleet_overview_and_enter_and_esc_move_between_releases()
+-> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let cluster = "suma-e2e-fleet";
+    let a = rt.block_on(moto::layout_in("fl-a", cluster))?;
+    let b = rt.block_on(moto::layout_in("fl-b", cluster))?;
+    let dir = tempfile::tempdir()?;
+    let journal = dir.path().join("journal.jsonl");
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let args = [
+        OsStr::new("--cluster"),
+        OsStr::new(cluster),
+        OsStr::new("--journal"),
+        journal.as_os_str(),
+    ];
+    let home = dir.path().to_string_lossy().to_string();
+    let mut app = Running::start(
+        &args,
+        &[("USER", "e2e"), ("AWS_ENDPOINT_URL", &url), ("HOME", &home)],
+        ROWS,
+        COLS,
+    )?;
+    app.screen
+        .wait_for("the fleet with both releases read", |s| {
+            s.contains("Fleet 2 releases")
+                && s.contains(&a.stable)
+                && s.contains(&b.stable)
+                && s.matches("10%").count() >= 2
+        })?;
+    // Filter to the second and open it: its console.
+    app.send("/fl-b\r")?;
+    app.screen
+        .wait_for("the filter", |s| s.contains("filter: /fl-b"))?;
+    app.send("\r")?;
+    app.screen.wait_for("the second release's console", |s| {
+        s.contains(&format!("{} ·", b.stable)) && s.contains("10% canary") && s.contains("Journal")
+    })?;
+    // Esc: back to the overview, the selection on the release left.
+    app.send("\x1b")?;
+    app.screen.wait_for("the overview again", |s| {
+        s.contains("Fleet 2 releases") && s.contains(&format!("▶ canary      {}", b.stable))
+    })?;
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}

@@ -96,6 +96,7 @@ pub async fn run(session: Session) -> Result<(u8, Option<Switch>)> {
     // The session's tasks: stopped when it ends (`:service` starts another
     // session in the same process, which must own the input alone).
     let mut tasks = pollers::spawn_all(&sources, tx.clone(), refresh.clone(), intervals);
+    let releases_calls = releases.as_ref().map(|r| r.calls());
     if let Some(releases) = releases {
         tasks.push(pollers::spawn_releases(
             releases,
@@ -106,7 +107,13 @@ pub async fn run(session: Session) -> Result<(u8, Option<Switch>)> {
         ));
     }
     tasks.push(input::spawn(tx.clone()));
-    tasks.push(spawn_tick(tx.clone(), sources.calls.clone()));
+    // The help's API-call rate counts the fleet overview's reads too.
+    let calls = match (&sources.calls, &releases_calls) {
+        (Some(ours), Some(fleet)) => Some(vec![ours.clone(), fleet.clone()]),
+        (Some(one), None) | (None, Some(one)) => Some(vec![one.clone()]),
+        (None, None) => None,
+    };
+    tasks.push(spawn_tick_summing(tx.clone(), calls));
     let (journal, notifier) = match notify {
         Some(settings) => {
             let (sender, handle) = crate::notify::spawn(settings, tx.clone());
@@ -317,6 +324,14 @@ pub(crate) fn spawn_tick(
     tx: mpsc::UnboundedSender<Msg>,
     calls: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 ) -> tokio::task::JoinHandle<()> {
+    spawn_tick_summing(tx, calls.map(|c| vec![c]))
+}
+
+/// The 1 Hz tick, and the sum of these call counters with it.
+fn spawn_tick_summing(
+    tx: mpsc::UnboundedSender<Msg>,
+    calls: Option<Vec<std::sync::Arc<std::sync::atomic::AtomicU64>>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval =
             tokio::time::interval_at(grid::align(Instant::now(), grid::STEP), grid::STEP);
@@ -327,7 +342,10 @@ pub(crate) fn spawn_tick(
                 break;
             }
             if let Some(calls) = &calls {
-                let total = calls.load(std::sync::atomic::Ordering::Relaxed);
+                let total = calls
+                    .iter()
+                    .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+                    .sum();
                 let _ = tx.send(Msg::ApiCalls(total));
             }
         }

@@ -208,6 +208,8 @@ impl Clock for SystemClock {
 #[async_trait]
 pub trait Releases: Send + Sync {
     async fn read(&self) -> Result<Vec<crate::core::releases::ReleaseRow>, SourceError>;
+    /// The calls made so far (for the help's rate).
+    fn calls(&self) -> Arc<std::sync::atomic::AtomicU64>;
 }
 
 /// Everything the runtime talks to.

@@ -14,6 +14,24 @@ pub struct Proxy {
     pub url: String,
     down: Arc<AtomicBool>,
     seen: Arc<Mutex<Option<Instant>>>,
+    /// Requests seen per operation name (the ECS JSON target or the query
+    /// `Action=`), for counting calls at the server side.
+    calls: Arc<Mutex<std::collections::BTreeMap<String, u64>>>,
+}
+
+/// The operation a request's first bytes name: `X-Amz-Target: Svc.Op`
+/// (JSON protocols) or `Action=Op` (query protocols).
+fn operation(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let lower = text.to_ascii_lowercase();
+    if let Some(at) = lower.find("x-amz-target:") {
+        let rest = &text[at + "x-amz-target:".len()..];
+        let value = rest.lines().next()?.trim();
+        return value.rsplit('.').next().map(str::to_string);
+    }
+    let at = text.find("Action=")?;
+    let rest = &text[at + "Action=".len()..];
+    Some(rest.split(['&', ' ', '\r', '\n']).next()?.to_string())
 }
 
 impl Proxy {
@@ -23,7 +41,9 @@ impl Proxy {
         let url = format!("http://{}", listener.local_addr()?);
         let down = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(None));
+        let calls = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
         let (is_down, noted, upstream) = (down.clone(), seen.clone(), upstream.to_string());
+        let counted = calls.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if is_down.load(Ordering::Relaxed) {
@@ -38,13 +58,24 @@ impl Proxy {
                 else {
                     continue;
                 };
-                let (is_down, noted) = (is_down.clone(), noted.clone());
+                let (is_down, noted, counted) = (is_down.clone(), noted.clone(), counted.clone());
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 16384];
+                    // A request whose operation is in its body, not read yet.
+                    let mut pending = false;
                     while let Ok(n) = c_read.read(&mut buf) {
                         let at = Instant::now();
                         if n == 0 || is_down.load(Ordering::Relaxed) {
                             break;
+                        }
+                        let starts =
+                            buf[..n].starts_with(b"POST ") || buf[..n].starts_with(b"GET ");
+                        if starts || pending {
+                            let op = operation(&buf[..n]);
+                            pending = op.is_none() && starts;
+                            if let (Some(op), Ok(mut calls)) = (op, counted.lock()) {
+                                *calls.entry(op).or_default() += 1;
+                            }
                         }
                         if !mark.is_empty()
                             && buf[..n].windows(mark.len()).any(|w| w == mark)
@@ -65,7 +96,20 @@ impl Proxy {
                 });
             }
         });
-        Ok(Proxy { url, down, seen })
+        Ok(Proxy {
+            url,
+            down,
+            seen,
+            calls,
+        })
+    }
+
+    /// Requests per operation since the last `take_calls`.
+    pub fn take_calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.calls
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
     }
 
     /// Cut (true) or restore (false) the path.

@@ -416,6 +416,10 @@ impl Releases for AwsReleases {
         }
         Ok(rows)
     }
+
+    fn calls(&self) -> Arc<AtomicU64> {
+        self.calls.clone()
+    }
 }
 
 #[cfg(test)]
