@@ -461,6 +461,8 @@ pub fn fleet() -> Harness {
     canary.canary_pct = Some(10);
     canary.canary_tasks = Some((1, 1));
     canary.verdict = Some((ago(20), "pass".into()));
+    canary.step = Some((1, 3));
+    canary.bake_left = Some(std::time::Duration::from_secs(180));
     let steady = row("mail-service", "production");
     h.model.releases = Some(ReleasesView {
         rows: vec![canary, steady, unreadable, rolled, failing],

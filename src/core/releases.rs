@@ -17,6 +17,10 @@ pub struct ReleaseRow {
     pub region: String,
     /// The canary's share of the weighted forward (None: not read yet).
     pub canary_pct: Option<u16>,
+    /// The plan's step the canary's share is at (1-based, of how many),
+    /// and how much of its bake is left since the change that reached it.
+    pub step: Option<(usize, usize)>,
+    pub bake_left: Option<std::time::Duration>,
     /// Running / desired tasks of the stable and the canary service.
     pub stable_tasks: Option<(u32, u32)>,
     pub canary_tasks: Option<(u32, u32)>,
@@ -37,6 +41,29 @@ pub struct ReleaseRow {
     pub read_at: Option<Time>,
     /// Why it could not be read (discovery, AWS).
     pub error: Option<SourceError>,
+}
+
+/// Where the canary's share stands in the plan: the step whose weight it
+/// is, and the bake left when the change that moved it there ended at
+/// `moved` (an advance, weight or promote that went `ok`).
+pub fn plan_position(
+    plan: &super::plan::Plan,
+    canary_pct: u16,
+    moved: Option<Time>,
+    now: Time,
+) -> (Option<(usize, usize)>, Option<std::time::Duration>) {
+    let Some(i) = plan
+        .steps
+        .iter()
+        .position(|s| u16::from(s.weight) == canary_pct)
+    else {
+        return (None, None);
+    };
+    let left = plan.steps[i].bake.zip(moved).map(|(bake, at)| {
+        let end = at + chrono::Duration::from_std(bake).unwrap_or_default();
+        (end - now).to_std().unwrap_or_default()
+    });
+    (Some((i + 1, plan.steps.len())), left)
 }
 
 /// How urgently a row needs a look: lower first.
@@ -223,6 +250,19 @@ mod tests {
         again.last_change = Some((at(1), "rollback".into(), "ok".into()));
         again.verdict = Some((at(5), "fail".into()));
         assert_eq!(again.attention(now), Attention::Failing);
+    }
+
+    #[test]
+    fn the_step_is_the_one_at_the_canary_s_weight_and_its_bake_runs_from_the_change() {
+        let plan = super::super::plan::Plan::default();
+        let (step, left) = plan_position(&plan, 10, Some(at(0)), at(60));
+        assert_eq!(step, Some((1, 3)));
+        assert_eq!(left, Some(std::time::Duration::from_secs(240)));
+        assert_eq!(plan_position(&plan, 50, None, at(0)), (Some((2, 3)), None));
+        assert_eq!(plan_position(&plan, 37, Some(at(0)), at(0)), (None, None));
+        // Past its bake: nothing left.
+        let (_, left) = plan_position(&plan, 10, Some(at(0)), at(900));
+        assert_eq!(left, Some(std::time::Duration::ZERO));
     }
 
     #[test]

@@ -46,7 +46,10 @@ fn ago(at: Option<crate::core::model::Time>, now: crate::core::model::Time) -> S
 /// The canary's share, or why it is unknown.
 fn canary(row: &ReleaseRow) -> String {
     match row.canary_pct {
-        Some(p) => format!("{p}%"),
+        Some(p) => match row.step {
+            Some((i, n)) => format!("{p}% {i}/{n}"),
+            None => format!("{p}%"),
+        },
         None if row.error.is_some() => "?".into(),
         None => "…".into(),
     }
@@ -61,6 +64,9 @@ fn detail(row: &ReleaseRow) -> String {
     let mut parts = Vec::new();
     if let Some(service) = &row.failed_deployment {
         parts.push(format!("ECS deployment FAILED on {service}"));
+    }
+    if let Some(left) = row.bake_left.filter(|l| !l.is_zero()) {
+        parts.push(format!("bake {} left", humanize(left)));
     }
     if let Some((_, outcome)) = &row.verdict {
         parts.push(format!("verdict {outcome}"));
@@ -117,13 +123,31 @@ impl Widget for ReleasesScreen<'_> {
         if inner.height == 0 || inner.width == 0 {
             return;
         }
-        // The last line: the filter, while there is one.
+        // At the bottom: the selected release's whole detail (the column
+        // is cut on narrow screens), and the filter while there is one.
         let filtering = view.typing || !view.filter.is_empty();
-        let [table_area, keys_area] = ratatui::layout::Layout::vertical([
+        let [table_area, detail_area, keys_area] = ratatui::layout::Layout::vertical([
             Constraint::Min(1),
+            Constraint::Length(u16::from(inner.height > 4)),
             Constraint::Length(u16::from(filtering)),
         ])
         .areas(inner);
+        let chosen = rows.get(view.selected_index(now));
+        if let Some(row) = chosen {
+            let detail = detail(row);
+            let line = Line::from(vec![
+                Span::styled(format!("{}: ", inert(&row.name)), theme.style(Role::Title)),
+                Span::styled(
+                    if detail.is_empty() {
+                        "nothing to report".to_string()
+                    } else {
+                        inert(&detail)
+                    },
+                    theme.style(role(row.attention(now))),
+                ),
+            ]);
+            Paragraph::new(line).render(detail_area, buf);
+        }
         if filtering {
             let line = Line::from(vec![
                 Span::styled("filter: /", theme.style(Role::Focus)),
@@ -191,13 +215,13 @@ impl Widget for ReleasesScreen<'_> {
             .map(|r| unicode_width::UnicodeWidthStr::width(r.name.as_str()))
             .max()
             .unwrap_or(7)
-            .clamp(7, if wide { 48 } else { 28 }) as u16;
+            .clamp(7, if wide { 48 } else { 24 }) as u16;
         let mut widths = vec![
             Constraint::Length(13),
             Constraint::Length(name_width),
             Constraint::Length(11),
-            Constraint::Length(6),
-            Constraint::Length(11),
+            Constraint::Length(9),
+            Constraint::Length(9),
         ];
         if wide {
             let where_width = rows

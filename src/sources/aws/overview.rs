@@ -401,6 +401,14 @@ impl Releases for AwsReleases {
                     found.canary_target_group_arn.as_deref()?,
                 )
             });
+            if let Some(pct) = row.canary_pct {
+                let moved = row.last_change.as_ref().and_then(|(at, action, result)| {
+                    (matches!(action.as_str(), "advance" | "weight" | "promote") && result == "ok")
+                        .then_some(*at)
+                });
+                (row.step, row.bake_left) =
+                    crate::core::releases::plan_position(&s.plan, pct, moved, now);
+            }
             let listener_error = match &found.listener {
                 Listener::Rule(arn) => listener_of_rule(arn).and_then(|l| listener_errors.get(&l)),
                 Listener::Default(arn) => listener_errors.get(arn),
