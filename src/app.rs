@@ -587,9 +587,16 @@ pub async fn releases_source(
             service: service.clone(),
         });
     }
-    Some(Arc::new(
-        AwsReleases::new(entries, calls).with_journal(journal.to_path_buf(), leases.to_path_buf()),
-    ))
+    let mut releases =
+        AwsReleases::new(entries, calls).with_journal(journal.to_path_buf(), leases.to_path_buf());
+    if let Some(team) = &config.file.team {
+        let base = crate::sources::aws::sdk_config(&aws_settings(config), timeout).await;
+        releases = releases.with_team(
+            crate::sources::team::sdk_for(&base, team),
+            team.table.clone(),
+        );
+    }
+    Some(Arc::new(releases))
 }
 
 /// A live session on AWS for the config's service: ECS and the ALB through

@@ -847,5 +847,56 @@ async fn the_fleet_overview_reads_three_releases_in_one_describe_services_and_on
     let before = calls.load(Ordering::Relaxed);
     overview.read().await?;
     assert_eq!(calls.load(Ordering::Relaxed) - before, 1 + 3);
+
+    // With [team], who holds a lease comes from the table.
+    use flightdeck::sources::Lease;
+    use flightdeck::sources::team::Team;
+    let table = "flightdeck-overview";
+    let identity = flightdeck::core::model::identity_of(
+        "123456789012",
+        "eu-west-1",
+        cluster,
+        &layouts[1].stable,
+        Some(&layouts[1].canary),
+    );
+    let team = Team::new(
+        &layouts[0].sdk,
+        table,
+        &identity,
+        Arc::new(flightdeck::sources::SystemClock),
+    );
+    team.create_table().await?;
+    let ana = flightdeck::core::model::LeaseHolder {
+        operator: "ana".into(),
+        via: "console".into(),
+        change: "c-1".into(),
+        action: "advance".into(),
+        host: String::new(),
+        pid: 0,
+        since: String::new(),
+        call_until: None,
+        started: None,
+    };
+    team.acquire(&ana, false).await?;
+    let entries = config
+        .services
+        .iter()
+        .map(|s| Entry {
+            service: s.clone(),
+            sdk: layouts[0].sdk.clone(),
+        })
+        .collect();
+    let overview = AwsReleases::new(entries, calls.clone())
+        .with_team(layouts[0].sdk.clone(), table.to_string());
+    let rows = overview.read().await?;
+    assert_eq!(rows[0].holder, None);
+    assert!(
+        rows[1]
+            .holder
+            .as_deref()
+            .is_some_and(|h| h.starts_with("ana@")),
+        "{:?}",
+        rows[1].holder
+    );
     Ok(())
 }

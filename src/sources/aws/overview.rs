@@ -39,8 +39,16 @@ pub struct AwsReleases {
     accounts: Mutex<HashMap<String, String>>,
     journal: Option<PathBuf>,
     leases: Option<PathBuf>,
+    /// The team table (`[team]`): leases and driver seats are there.
+    team: Option<(aws_config::SdkConfig, String)>,
+    /// Team holders as last read, and when (read at most every
+    /// `TEAM_EVERY`: two items per release).
+    team_read: Mutex<(Option<std::time::Instant>, HashMap<String, Option<String>>)>,
     calls: Arc<AtomicU64>,
 }
+
+/// How often the team table's leases and seats are read for the overview.
+const TEAM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a service's calls share: region, and who is calling.
 fn group(entry: &Entry) -> String {
@@ -91,8 +99,46 @@ impl AwsReleases {
             accounts: Mutex::new(HashMap::new()),
             journal: None,
             leases: None,
+            team: None,
+            team_read: Mutex::new((None, HashMap::new())),
             calls,
         }
+    }
+
+    /// Read lease holders and drivers from the team table instead of the
+    /// lease files.
+    pub fn with_team(mut self, sdk: aws_config::SdkConfig, table: String) -> Self {
+        self.team = Some((sdk, table));
+        self
+    }
+
+    /// Who holds each identity's lease or sits in its driver's seat, from
+    /// the team table (at most every `TEAM_EVERY`; the last answer between).
+    async fn team_holders(&self, identities: &[String]) -> HashMap<String, Option<String>> {
+        let Some((sdk, table)) = &self.team else {
+            return HashMap::new();
+        };
+        let mut read = self.team_read.lock().await;
+        if read.0.is_some_and(|at| at.elapsed() < TEAM_EVERY) {
+            return read.1.clone();
+        }
+        let clock: Arc<dyn crate::sources::Clock> = Arc::new(crate::sources::SystemClock);
+        let mut found = HashMap::new();
+        for id in identities {
+            let team = crate::sources::team::Team::new(sdk, table, id, clock.clone());
+            self.count();
+            self.count();
+            let lease = team.holder().await.ok().flatten();
+            let driver = team.driver_seat().holder().await.ok().flatten();
+            let who = match (lease, driver) {
+                (Some(l), _) => Some(l.who()),
+                (None, Some(d)) => Some(format!("{} drives", d.who())),
+                (None, None) => None,
+            };
+            found.insert(id.clone(), who);
+        }
+        *read = (Some(std::time::Instant::now()), found.clone());
+        found
     }
 
     /// Read verdicts, changes and pauses from this journal, and lease
@@ -329,6 +375,7 @@ impl Releases for AwsReleases {
             }
             None => Vec::new(),
         };
+        let team = self.team_holders(&identities).await;
         let parse = |t: &str| {
             chrono::DateTime::parse_from_rfc3339(t)
                 .ok()
@@ -362,10 +409,14 @@ impl Releases for AwsReleases {
                     .and_then(|(t, a, r)| Some((parse(t)?, a.clone(), r.clone())));
                 row.paused = l.paused;
             }
-            if let (Some(dir), Some(id)) = (&self.leases, identities.get(i)) {
-                row.holder = crate::sources::lease::LocalLease::new(dir, id)
-                    .peek()
-                    .map(|h| h.who());
+            match (&self.team, &self.leases, identities.get(i)) {
+                (Some(_), _, Some(id)) => row.holder = team.get(id).cloned().flatten(),
+                (None, Some(dir), Some(id)) => {
+                    row.holder = crate::sources::lease::LocalLease::new(dir, id)
+                        .peek()
+                        .map(|h| h.who());
+                }
+                _ => {}
             }
             let found = match &resolved[i] {
                 Ok(found) => found,
