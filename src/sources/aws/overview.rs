@@ -43,9 +43,12 @@ pub struct AwsReleases {
     team: Option<(aws_config::SdkConfig, String)>,
     /// Team holders as last read, and when (read at most every
     /// `TEAM_EVERY`: two items per release).
-    team_read: Mutex<(Option<std::time::Instant>, HashMap<String, Option<String>>)>,
+    team_read: Mutex<(Option<std::time::Instant>, Holders)>,
     calls: Arc<AtomicU64>,
 }
+
+/// Who holds each identity's lease or seat (None: nobody).
+type Holders = HashMap<String, Option<String>>;
 
 /// How often the team table's leases and seats are read for the overview.
 const TEAM_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -114,7 +117,7 @@ impl AwsReleases {
 
     /// Who holds each identity's lease or sits in its driver's seat, from
     /// the team table (at most every `TEAM_EVERY`; the last answer between).
-    async fn team_holders(&self, identities: &[String]) -> HashMap<String, Option<String>> {
+    async fn team_holders(&self, identities: &[String]) -> Holders {
         let Some((sdk, table)) = &self.team else {
             return HashMap::new();
         };
