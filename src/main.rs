@@ -73,22 +73,69 @@ fn main() -> ExitCode {
     let fleet_first = cli.service.is_none();
     let mut rollback = false;
     let mut fleet = None;
+    // A console on the overview whose release cannot be opened (discovery
+    // or AWS refused) goes back to the overview on another, saying why.
+    let names: Vec<String> = config
+        .as_ref()
+        .filter(|c| {
+            use std::io::IsTerminal;
+            c.services.len() > 1
+                && cli.command.is_none()
+                && cli.demo.is_none()
+                && std::io::stdout().is_terminal()
+        })
+        .map(|c| c.services.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let mut failed: Vec<String> = Vec::new();
+    let mut notice: Option<String> = None;
+    let mut opened: Option<String> = None;
     // `:service NAME` (or Enter on the overview) ends a session asking for
     // another: loop.
     loop {
         let opening = Opening {
-            fleet_first: fleet_first && cli.service.is_none(),
+            fleet_first: (fleet_first && cli.service.is_none()) || notice.is_some(),
             rollback,
+            notice: notice.take(),
         };
         match session(&cli, config.as_ref(), &rt, opening, &mut fleet) {
             Ok(Next::Exit(code)) => return code,
             Ok(Next::Switch(switch)) => {
+                opened = cli.service.clone().or_else(|| names.first().cloned());
                 cli.service = Some(switch.service);
                 rollback = switch.rollback;
+                failed.clear();
             }
-            Err(code) => return code,
+            Err(code) => {
+                let name = cli
+                    .service
+                    .clone()
+                    .or_else(|| names.first().cloned())
+                    .unwrap_or_default();
+                failed.push(name.clone());
+                // The release open before, else any other not yet tried.
+                let next = opened
+                    .clone()
+                    .filter(|o| !failed.contains(o))
+                    .or_else(|| names.iter().find(|n| !failed.contains(n)).cloned());
+                let Some(next) = next.filter(|_| !names.is_empty()) else {
+                    return code;
+                };
+                notice = Some(format!(
+                    "cannot open {name}: {}",
+                    last_failure().unwrap_or_else(|| "see the message printed on exit".into())
+                ));
+                cli.service = Some(next);
+                rollback = false;
+            }
         }
     }
+}
+
+/// The last message `fail` printed.
+static LAST_FAILURE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn last_failure() -> Option<String> {
+    LAST_FAILURE.lock().ok().and_then(|m| m.clone())
 }
 
 /// How a session ended.
@@ -99,10 +146,11 @@ enum Next {
 
 /// How a console session opens: on the fleet overview, or with the
 /// rollback dialog (after `R` on the overview).
-#[derive(Clone, Copy)]
 struct Opening {
     fleet_first: bool,
     rollback: bool,
+    /// Why the release asked for could not be opened (shown in the status).
+    notice: Option<String>,
 }
 
 /// What a session (the console or a command) runs on.
@@ -164,6 +212,16 @@ fn session(
         });
     }
     p.model.rollback_when_read = opening.rollback;
+    if opening.rollback {
+        p.model.set_status(
+            flightdeck::core::model::Level::Warn,
+            "reading AWS: the rollback dialog opens once the weights and ECS are read (any key cancels)",
+        );
+    }
+    if let Some(notice) = opening.notice {
+        p.model
+            .set_status(flightdeck::core::model::Level::Error, notice);
+    }
     let session = Session {
         releases,
         model: p.model,
@@ -290,5 +348,8 @@ fn can_draw() -> Result<(), String> {
 
 fn fail(code: i32, message: &str) -> ExitCode {
     eprintln!("flightdeck: {message}");
+    if let Ok(mut last) = LAST_FAILURE.lock() {
+        *last = Some(message.to_string());
+    }
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }

@@ -1411,3 +1411,23 @@ fn after_r_on_the_overview_the_rollback_dialog_opens_once_aws_is_read() {
     );
     assert!(!h.model.rollback_when_read);
 }
+
+#[test]
+fn a_cluster_named_by_its_arn_is_the_same_identity_as_by_its_name() {
+    use flightdeck::core::model::identity_of;
+    let by_name = identity_of(
+        "123456789012",
+        "eu-west-1",
+        "suma",
+        "auth",
+        Some("auth-canary"),
+    );
+    let by_arn = identity_of(
+        "123456789012",
+        "eu-west-1",
+        "arn:aws:ecs:eu-west-1:123456789012:cluster/suma",
+        "auth",
+        Some("auth-canary"),
+    );
+    assert_eq!(by_name, by_arn);
+}

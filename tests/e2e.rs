@@ -1876,3 +1876,47 @@ fn cluster_without_a_config_opens_the_fleet_overview_and_enter_and_esc_move_betw
     assert!(app.wait_exit("after q")?.success());
     Ok(())
 }
+
+#[test]
+fn a_release_that_cannot_be_opened_leaves_the_operator_on_the_fleet_overview_saying_why()
+-> TestResult {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let good = rt.block_on(moto::layout("fl-good"))?;
+    let dir = tempfile::tempdir()?;
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let config = dir.path().join("config.toml");
+    // The first release's cluster does not exist: discovery cannot start
+    // its console.
+    std::fs::write(
+        &config,
+        format!(
+            "[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"{url}\"\n\n[[service]]\nname = \"broken\"\nenvironment = \"production\"\ncluster = \"nope\"\nstable_service = \"gone\"\n\n[[service]]\nname = \"good\"\nenvironment = \"production\"\ncluster = \"{}\"\nstable_service = \"{}\"\n",
+            good.cluster, good.stable
+        ),
+    )?;
+    let (mut app, _journal) = start_live(dir.path(), &config)?;
+    app.screen
+        .wait_for("the overview on the release that opens", |s| {
+            s.contains("Fleet 2 releases") && s.contains("cannot open broken") && s.contains("good")
+        })?;
+    app.screen
+        .wait_for("the broken row read as unreadable", |s| s.contains("STALE"))?;
+    // Enter on it: it still cannot open; the console stays, on the overview.
+    app.send("g")?;
+    app.screen.wait_for("the broken row selected", |s| {
+        s.lines().any(|l| l.contains('▶') && l.contains("broken"))
+    })?;
+    app.send("\r")?;
+    // A new console: on the overview again, the selection on the release
+    // it has open.
+    app.screen.wait_for("the overview again, saying why", |s| {
+        s.contains("Fleet 2 releases")
+            && s.contains("cannot open broken")
+            && s.lines().any(|l| l.contains('▶') && l.contains("good"))
+    })?;
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    Ok(())
+}

@@ -138,7 +138,8 @@ async fn survey(
     let clusters = if only.is_empty() {
         clusters(&ecs).await?
     } else {
-        only.to_vec()
+        // By name: an ARN names the same cluster.
+        only.iter().map(|c| last_part(c)).collect()
     };
     let mut pairs = Vec::new();
     let mut alone = Vec::new();
@@ -278,9 +279,16 @@ fn render(args: &InitArgs, region: Option<&str>, pairs: &[Pair], alone: &[String
     }
     for pair in pairs {
         let environment = environment(&pair.stable);
+        // The same service name in two clusters: named by cluster too.
+        let twice = pairs.iter().filter(|p| p.stable == pair.stable).count() > 1;
+        let name = if twice {
+            format!("{}/{}", pair.cluster, pair.stable)
+        } else {
+            pair.stable.clone()
+        };
         let mut block = String::new();
         let _ = writeln!(block, "[[service]]");
-        let _ = writeln!(block, "name = {}", quoted(&pair.stable));
+        let _ = writeln!(block, "name = {}", quoted(&name));
         let _ = writeln!(
             block,
             "environment = {}    # from the name: check it",

@@ -667,6 +667,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 ),
             ));
         }
+        if let (Some(stable), Some(canary)) =
+            (&s.stable_target_group_arn, &s.canary_target_group_arn)
+            && stable == canary
+        {
+            return Err(error_at(
+                Some(s.name.span()),
+                key("canary_target_group_arn"),
+                "is the stable target group too: the canary needs a target group of its own for traffic to be split".into(),
+            ));
+        }
         if let Some(suffix) = &s.canary_suffix
             && suffix.is_empty()
         {

@@ -163,6 +163,11 @@ pub fn identity_of(
     stable: &str,
     canary: Option<&str>,
 ) -> String {
+    // A cluster given as its ARN is the same cluster as its name.
+    let cluster = match cluster.strip_prefix("arn:") {
+        Some(_) => cluster.rsplit('/').next().unwrap_or(cluster),
+        None => cluster,
+    };
     format!(
         "{account}/{region}/{cluster}/{stable}/{}",
         canary.unwrap_or("-")

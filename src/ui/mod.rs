@@ -376,7 +376,6 @@ fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
                 (Action::Help, "help"),
                 (Action::Rollback, "roll back"),
                 (Action::Filter, "filter"),
-                (Action::Command, "cmd"),
                 (Action::Quit, "quit"),
             ],
             " Enter open  Esc back ",

@@ -58,6 +58,9 @@ pub(super) fn on_paste(model: &mut Model, text: &str) {
 }
 
 pub(super) fn on_key(model: &mut Model, key: Key, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    // A rollback dialog asked for from the overview opens only before the
+    // operator does anything else: never under their typing.
+    model.rollback_when_read = false;
     match std::mem::take(&mut model.overlay) {
         Overlay::None => {}
         Overlay::Help => {

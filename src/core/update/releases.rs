@@ -6,7 +6,7 @@ use super::change::propose;
 use super::{Ctx, Effect};
 use crate::core::action::{Action, Key, KeyCode};
 use crate::core::data::SourceError;
-use crate::core::model::{Level, Model, Overlay, Prompt, Proposal};
+use crate::core::model::{Level, Model, Overlay, Proposal};
 use crate::core::releases::ReleaseRow;
 
 pub(super) fn on_rows(model: &mut Model, result: Result<Vec<ReleaseRow>, SourceError>, ctx: &Ctx) {
@@ -71,12 +71,6 @@ pub(super) fn on_key(model: &mut Model, key: Key, ctx: &Ctx, fx: &mut Vec<Effect
         }
         (_, Some(Action::Quit)) => super::input::quit(model, ctx, fx),
         (_, Some(Action::Help)) => model.overlay = Overlay::Help,
-        (_, Some(Action::Command)) => {
-            model.prompt = Prompt::Command {
-                input: tui_input::Input::default(),
-                hint: None,
-            };
-        }
         _ => model.set_status(
             Level::Info,
             "fleet overview: Enter opens a release, R rolls it back, / filters, q quits",
@@ -130,6 +124,7 @@ pub(super) fn show(model: &mut Model) -> bool {
 /// do from them).
 pub(super) fn open_rollback_when_read(model: &mut Model, ctx: &Ctx) {
     if model.rollback_when_read
+        && model.releases.as_ref().is_none_or(|v| !v.shown)
         && model.traffic.value().is_some()
         && model.fleet.value().is_some()
         && matches!(model.overlay, Overlay::None)

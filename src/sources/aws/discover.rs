@@ -99,6 +99,15 @@ pub async fn resolve(
             arn
         }
     };
+    if stable_tg == canary_tg {
+        return Err(SourceError::of_kind(
+            ErrorKind::Conflict,
+            format!(
+                "discovery: the stable and canary services share one target group ({stable_tg}): traffic cannot be split between them"
+            ),
+        )
+        .with_hint("give the canary service a target group of its own, both in the listener rule's forward"));
+    }
     let listener = match &service.listener {
         Some(listener) => listener.clone(),
         None => {
@@ -112,13 +121,18 @@ pub async fn resolve(
     };
     let log_group = match &service.log_group {
         Some(group) => Some(group.clone()),
-        None => {
-            let group = log_group(&ecs, &canary).await?;
-            if let Some(group) = &group {
+        // Best effort: without it only the Logs pane has nothing to show.
+        None => match log_group(&ecs, &canary).await {
+            Ok(Some(group)) => {
                 found.push(format!("log group {group}"));
+                Some(group)
             }
-            group
-        }
+            Ok(None) => None,
+            Err(e) => {
+                found.push(format!("no log group: {e}"));
+                None
+            }
+        },
     };
     Ok(Resolved {
         canary_service: Some(canary_name),
@@ -190,6 +204,7 @@ fn one_group(service: &Service, key: &str) -> Result<String, SourceError> {
         .iter()
         .filter_map(|lb| lb.target_group_arn().map(str::to_string))
         .collect();
+    groups.sort();
     groups.dedup();
     match groups.as_slice() {
         [one] => Ok(one.clone()),
@@ -212,19 +227,20 @@ fn one_group(service: &Service, key: &str) -> Result<String, SourceError> {
     }
 }
 
-/// Does this forward action send to both groups?
-fn forwards_to_both(actions: &[Action], stable: &str, canary: &str) -> bool {
+/// The canary's weight when this forward action sends to both groups.
+fn forwards_to_both(actions: &[Action], stable: &str, canary: &str) -> Option<i32> {
     actions
         .iter()
         .filter(|a| a.r#type() == Some(&ActionTypeEnum::Forward))
         .filter_map(|a| a.forward_config())
-        .any(|f| {
-            let has = |arn: &str| {
+        .find_map(|f| {
+            let weight = |arn: &str| {
                 f.target_groups()
                     .iter()
-                    .any(|t| t.target_group_arn() == Some(arn))
+                    .find(|t| t.target_group_arn() == Some(arn))
+                    .map(|t| t.weight().unwrap_or(1))
             };
-            has(stable) && has(canary)
+            weight(stable).and(weight(canary))
         })
 }
 
@@ -273,11 +289,12 @@ async fn forwarding_to_both(
                     .await
                     .map_err(|e| error("elasticloadbalancing:DescribeRules", listener_arn, e))?;
                 for rule in page.rules() {
-                    if !forwards_to_both(rule.actions(), stable, canary) {
+                    let Some(canary_weight) = forwards_to_both(rule.actions(), stable, canary)
+                    else {
                         continue;
-                    }
+                    };
                     if rule.is_default() == Some(true) {
-                        defaults.push(listener_arn.to_string());
+                        defaults.push((listener_arn.to_string(), canary_weight));
                     } else if let Some(arn) = rule.rule_arn() {
                         rules.push(arn.to_string());
                     }
@@ -289,20 +306,42 @@ async fn forwarding_to_both(
             }
         }
     }
+    rules.sort();
     rules.dedup();
+    defaults.sort();
     defaults.dedup();
     choose(rules, defaults, stable, canary)
 }
 
 /// One rule, else one default action; none or several is an error naming
-/// them.
+/// them. A rule wins over a default action that also forwards to both only
+/// while that one gives the canary nothing: else a rollback of the rule
+/// would leave canary traffic on the default action.
 fn choose(
     rules: Vec<String>,
-    defaults: Vec<String>,
+    defaults: Vec<(String, i32)>,
     stable: &str,
     canary: &str,
 ) -> Result<Listener, SourceError> {
+    let weighted: Vec<&String> = defaults
+        .iter()
+        .filter(|(_, w)| *w > 0)
+        .map(|(l, _)| l)
+        .collect();
+    let defaults: Vec<String> = defaults.iter().map(|(l, _)| l.clone()).collect();
     match (rules.as_slice(), defaults.as_slice()) {
+        ([rule], _) if !weighted.is_empty() => Err(SourceError::of_kind(
+            ErrorKind::Conflict,
+            format!(
+                "discovery: listener rule {rule} and the default action of {} both send canary traffic",
+                weighted
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_hint("set listener_rule_arn or listener_arn to the one flightdeck steers; a rollback moves only that one")),
         ([rule], _) => Ok(Listener::Rule(rule.clone())),
         ([], [listener]) => Ok(Listener::Default(listener.clone())),
         ([], []) => Err(SourceError::of_kind(
@@ -387,11 +426,16 @@ mod tests {
     fn a_rule_wins_over_a_default_action_and_two_of_either_are_ambiguous() {
         let r = |s: &str| s.to_string();
         assert_eq!(
-            choose(vec![r("rule/1")], vec![r("listener/1")], "s", "c").ok(),
+            choose(vec![r("rule/1")], vec![(r("listener/1"), 0)], "s", "c").ok(),
             Some(Listener::Rule(r("rule/1")))
         );
+        // A default action that sends the canary traffic too: which one?
+        let both = choose(vec![r("rule/1")], vec![(r("listener/1"), 5)], "s", "c");
+        assert!(
+            both.is_err_and(|e| e.message.contains("rule/1") && e.message.contains("listener/1"))
+        );
         assert_eq!(
-            choose(vec![], vec![r("listener/1")], "s", "c").ok(),
+            choose(vec![], vec![(r("listener/1"), 5)], "s", "c").ok(),
             Some(Listener::Default(r("listener/1")))
         );
         let two = choose(vec![r("rule/1"), r("rule/2")], vec![], "s", "c");

@@ -165,17 +165,24 @@ impl AwsReleases {
             let key = group(entry);
             if !known.contains_key(&key) {
                 self.count();
-                let account = match super::identity(&entry.sdk).await {
-                    Ok((account, _)) => account,
-                    Err(_) => entry
-                        .service
-                        .role_arn
-                        .iter()
-                        .chain(entry.service.stable_target_group_arn.iter())
-                        .find_map(|arn| super::account_from_arn(arn))
-                        .unwrap_or_else(|| "unknown".into()),
-                };
-                known.insert(key.clone(), account);
+                match super::identity(&entry.sdk).await {
+                    Ok((account, _)) => {
+                        known.insert(key.clone(), account);
+                    }
+                    // Not kept: asked again at the next read.
+                    Err(_) => {
+                        out.push(
+                            entry
+                                .service
+                                .role_arn
+                                .iter()
+                                .chain(entry.service.stable_target_group_arn.iter())
+                                .find_map(|arn| super::account_from_arn(arn))
+                                .unwrap_or_else(|| "unknown".into()),
+                        );
+                        continue;
+                    }
+                }
             }
             out.push(known.get(&key).cloned().unwrap_or_default());
         }
@@ -227,7 +234,9 @@ impl Releases for AwsReleases {
                 names.1.push(canary);
             }
         }
-        let mut services: HashMap<(String, String), ServiceState> = HashMap::new();
+        // By credentials group, cluster and name: two accounts may both
+        // have `auth-service` in a cluster of the same name.
+        let mut services: HashMap<(String, String, String), ServiceState> = HashMap::new();
         let mut cluster_errors: HashMap<(String, String), SourceError> = HashMap::new();
         for ((key, cluster), (first, mut names)) in by_cluster {
             names.sort();
@@ -252,7 +261,7 @@ impl Releases for AwsReleases {
                                     && d.status() == Some("PRIMARY")
                             });
                             services.insert(
-                                (cluster.clone(), name),
+                                (key.clone(), cluster.clone(), name),
                                 ((count(s.running_count()), count(s.desired_count())), failed),
                             );
                         }
@@ -429,7 +438,8 @@ impl Releases for AwsReleases {
                     continue;
                 }
             };
-            let state = |name: &str| services.get(&(s.cluster.clone(), name.to_string()));
+            let state =
+                |name: &str| services.get(&(group(entry), s.cluster.clone(), name.to_string()));
             row.stable_tasks = state(&s.stable_service).map(|(t, _)| *t);
             row.canary_tasks = found
                 .canary_service
@@ -470,7 +480,19 @@ impl Releases for AwsReleases {
             row.error = cluster_errors
                 .get(&(group(entry), s.cluster.clone()))
                 .or(listener_error)
-                .cloned();
+                .cloned()
+                .or_else(|| unreadable(row.stable_tasks.is_none(), &s.stable_service, &s.cluster))
+                .or_else(|| match (rules.get(&listener), row.canary_pct) {
+                    (None, _) => Some(SourceError::of_kind(
+                        crate::core::model::ErrorKind::NotFound,
+                        format!("{listener} is not among its listener's rules"),
+                    )),
+                    (Some(_), None) => Some(SourceError::of_kind(
+                        crate::core::model::ErrorKind::NotFound,
+                        "the forward action does not hold both target groups",
+                    )),
+                    _ => None,
+                });
             if row.error.is_none() {
                 row.read_at = Some(now);
             }
@@ -482,6 +504,16 @@ impl Releases for AwsReleases {
     fn calls(&self) -> Arc<AtomicU64> {
         self.calls.clone()
     }
+}
+
+/// A service DescribeServices did not return: gone, or in another cluster.
+fn unreadable(missing: bool, service: &str, cluster: &str) -> Option<SourceError> {
+    missing.then(|| {
+        SourceError::of_kind(
+            crate::core::model::ErrorKind::NotFound,
+            format!("ecs:DescribeServices: no service {service} in {cluster}"),
+        )
+    })
 }
 
 #[cfg(test)]
