@@ -587,8 +587,40 @@ pub async fn releases_source(
             service: service.clone(),
         });
     }
-    let mut releases =
-        AwsReleases::new(entries, calls).with_journal(journal.to_path_buf(), leases.to_path_buf());
+    let mut releases = AwsReleases::new(entries, calls.clone())
+        .with_journal(journal.to_path_buf(), leases.to_path_buf());
+    // Approvals of the releases with a pipeline of their own: a
+    // `[service.github]`, or the only service on [github]'s workflow.
+    if config.file.github.is_some() {
+        let key = |s: &config::ServiceConfig| {
+            s.github
+                .as_ref()
+                .map(|g| (g.repo.clone(), g.workflow.clone()))
+                .unwrap_or_default()
+        };
+        let mut made: std::collections::HashMap<_, Arc<dyn crate::sources::Pipeline>> =
+            std::collections::HashMap::new();
+        let pipelines = config
+            .services
+            .iter()
+            .map(|s| {
+                let k = key(s);
+                let shared = config.services.iter().filter(|o| key(o) == k).count() > 1;
+                if s.github.is_none() && shared {
+                    return None;
+                }
+                Some(
+                    made.entry(k)
+                        .or_insert_with(|| pipeline_source(config, s, timeout, &calls))
+                        .clone(),
+                )
+            })
+            .collect();
+        releases = releases.with_approvals(crate::sources::approvals::Approvals::new(
+            pipelines,
+            std::time::Duration::from_secs(60),
+        ));
+    }
     if let Some(team) = &config.file.team {
         let base = crate::sources::aws::sdk_config(&aws_settings(config), timeout).await;
         releases = releases.with_team(

@@ -900,3 +900,56 @@ async fn the_fleet_overview_reads_three_releases_in_one_describe_services_and_on
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_service_in_another_region_is_read_there_by_the_overview_and_its_console() -> TestResult {
+    use flightdeck::sources::Releases;
+    use flightdeck::sources::aws::overview::{AwsReleases, Entry};
+    // One cluster name in two regions, a release in each.
+    let eu = common::moto::layout_in("rg-eu", "suma-regions").await?;
+    let us = common::moto::layout_in_region("rg-us", "suma-regions", "us-east-1").await?;
+    let url = std::env::var("FLIGHTDECK_MOTO_URL")?;
+    let text = format!(
+        "[aws]\nregion = \"eu-west-1\"\nendpoint_url = \"{url}\"\n\n[[service]]\nname = \"eu\"\nenvironment = \"production\"\ncluster = \"suma-regions\"\nstable_service = \"{}\"\n\n[[service]]\nname = \"us\"\nenvironment = \"production\"\nregion = \"us-east-1\"\ncluster = \"suma-regions\"\nstable_service = \"{}\"\n",
+        eu.stable, us.stable
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("regions.toml");
+    std::fs::write(&path, &text)?;
+    let config = flightdeck::config::load(&path)?;
+    let mut entries = Vec::new();
+    for service in &config.services {
+        entries.push(Entry {
+            sdk: flightdeck::app::service_sdk(&config, service, Duration::from_secs(10)).await,
+            service: service.clone(),
+        });
+    }
+    let overview = AwsReleases::new(entries, std::sync::Arc::default());
+    let rows = overview.read().await?;
+    assert_eq!(rows[0].region, "eu-west-1");
+    assert_eq!(rows[1].region, "us-east-1");
+    for row in &rows {
+        assert!(row.error.is_none(), "{row:?}");
+        assert_eq!(row.canary_pct, Some(10), "{row:?}");
+        assert_eq!(row.stable_tasks, Some((9, 9)), "{row:?}");
+    }
+    // Its console (here `status`) reads it in its region.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .arg("--config")
+        .arg(&path)
+        .args(["--service", "us", "--journal"])
+        .arg(dir.path().join("journal.jsonl"))
+        .args(["status", "--json"])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    assert_eq!(json["service"]["region"], "us-east-1", "{json}");
+    assert_eq!(json["service"]["listener_rule"], us.rule.as_str(), "{json}");
+    assert_eq!(json["traffic"]["canary"], 10, "{json}");
+    Ok(())
+}

@@ -295,3 +295,26 @@ fn mutated_copies_of_the_example_never_panic_and_never_echo_control_bytes()
     }
     Ok(())
 }
+
+#[test]
+fn a_service_names_only_and_has_its_own_region_account_and_pipeline()
+-> Result<(), Box<dyn std::error::Error>> {
+    let config = config::parse(
+        Path::new("c.toml"),
+        "[github]\nrepo = \"suma/all\"\nworkflow = \"deploy.yml\"\n\n[[service]]\nname = \"auth\"\nenvironment = \"production\"\ncluster = \"suma\"\nstable_service = \"auth\"\nregion = \"us-east-1\"\nprofile = \"prod\"\naccount = \"arn:aws:iam::210987654321:role/flightdeck-operator\"\n\n[service.github]\nrepo = \"suma/auth\"\n",
+    )?;
+    let s = config.service(None)?;
+    assert!(s.listener.is_none() && s.stable_target_group_arn.is_none());
+    assert_eq!(s.canary_suffix, "-canary");
+    assert_eq!(s.region.as_deref(), Some("us-east-1"));
+    assert_eq!(s.profile.as_deref(), Some("prod"));
+    assert_eq!(
+        s.role_arn.as_deref(),
+        Some("arn:aws:iam::210987654321:role/flightdeck-operator")
+    );
+    assert_eq!(
+        s.github.as_ref().and_then(|g| g.repo.as_deref()),
+        Some("suma/auth")
+    );
+    Ok(())
+}

@@ -667,3 +667,42 @@ async fn refusals_that_echo_the_token_never_show_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_fleet_overview_reads_each_pipeline_once_a_round_for_its_approvals() {
+    use flightdeck::sources::Pipeline;
+    use flightdeck::sources::approvals::Approvals;
+    use std::sync::Arc;
+    let server = MockServer::start().await;
+    serve_run(&server, true).await;
+    let pipeline: Arc<dyn Pipeline> = Arc::new(github(&server));
+    let approvals = Approvals::new(
+        vec![Some(pipeline.clone()), None, Some(pipeline)],
+        Duration::from_secs(60),
+    );
+    let waiting = approvals.read(Duration::from_secs(5)).await;
+    assert_eq!(
+        waiting,
+        [
+            Some("production".to_string()),
+            None,
+            Some("production".to_string())
+        ]
+    );
+    let runs = |requests: &[wiremock::Request]| {
+        requests
+            .iter()
+            .filter(|r| r.url.path().ends_with("/runs"))
+            .count()
+    };
+    let seen = server.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        runs(&seen),
+        1,
+        "one read for the two releases that share it"
+    );
+    // Within the round: the answer stands, nothing is asked.
+    assert_eq!(approvals.read(Duration::from_secs(5)).await, waiting);
+    let again = server.received_requests().await.unwrap_or_default();
+    assert_eq!(runs(&again), 1);
+}

@@ -3,6 +3,7 @@
 //! file (`demo/` today; `aws/`, `github.rs` and the metrics providers plug in
 //! behind the same traits).
 
+pub mod approvals;
 pub mod aws;
 pub mod demo;
 pub mod github;

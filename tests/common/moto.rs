@@ -61,11 +61,16 @@ canary_target_group_arn = "{}"
 }
 
 pub async fn sdk() -> Result<aws_config::SdkConfig, Error> {
+    sdk_in("eu-west-1").await
+}
+
+/// The SDK config for moto in `region`.
+pub async fn sdk_in(region: &str) -> Result<aws_config::SdkConfig, Error> {
     let url = std::env::var("FLIGHTDECK_MOTO_URL").map_err(|_| {
         "FLIGHTDECK_MOTO_URL is not set: run the tests with scripts/test, which starts moto server"
     })?;
     let settings = AwsSettings {
-        region: Some("eu-west-1".into()),
+        region: Some(region.into()),
         profile: None,
         endpoint_url: Some(url),
     };
@@ -95,8 +100,18 @@ pub async fn layout(name: &str) -> Result<Layout, Error> {
 /// The seed's layout in `cluster` (made if missing): several layouts can
 /// share one.
 pub async fn layout_in(name: &str, cluster: &str) -> Result<Layout, Error> {
-    let sdk = sdk().await?;
-    let net = net()?;
+    layout_in_region(name, cluster, "eu-west-1").await
+}
+
+/// The seed's layout in `cluster` of `region` (eu-west-1 or us-east-1).
+pub async fn layout_in_region(name: &str, cluster: &str, region: &str) -> Result<Layout, Error> {
+    let sdk = sdk_in(region).await?;
+    let all = net()?;
+    let net = if region == "eu-west-1" {
+        all.clone()
+    } else {
+        all[region].clone()
+    };
     let subnets = strings(&net["subnets"]);
     let sg = net["security_group"]
         .as_str()
@@ -119,7 +134,7 @@ pub async fn layout_in(name: &str, cluster: &str) -> Result<Layout, Error> {
         let logs = ecs::LogConfiguration::builder()
             .log_driver(ecs::LogDriver::Awslogs)
             .options("awslogs-group", format!("/aws/ecs/{family}"))
-            .options("awslogs-region", "eu-west-1")
+            .options("awslogs-region", region)
             .options("awslogs-stream-prefix", "ecs")
             .build()?;
         ecs_c

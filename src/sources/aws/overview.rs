@@ -44,6 +44,8 @@ pub struct AwsReleases {
     /// Team holders as last read, and when (read at most every
     /// `TEAM_EVERY`: two items per release).
     team_read: Mutex<(Option<std::time::Instant>, Holders)>,
+    /// Deployments waiting for approval, per entry (pipelines of their own).
+    approvals: Option<crate::sources::approvals::Approvals>,
     calls: Arc<AtomicU64>,
 }
 
@@ -104,8 +106,15 @@ impl AwsReleases {
             leases: None,
             team: None,
             team_read: Mutex::new((None, HashMap::new())),
+            approvals: None,
             calls,
         }
+    }
+
+    /// Show deployments waiting for approval, from these pipelines.
+    pub fn with_approvals(mut self, approvals: crate::sources::approvals::Approvals) -> Self {
+        self.approvals = Some(approvals);
+        self
     }
 
     /// Read lease holders and drivers from the team table instead of the
@@ -388,6 +397,10 @@ impl Releases for AwsReleases {
             None => Vec::new(),
         };
         let team = self.team_holders(&identities).await;
+        let approvals = match &self.approvals {
+            Some(a) => a.read(std::time::Duration::from_secs(10)).await,
+            None => Vec::new(),
+        };
         let parse = |t: &str| {
             chrono::DateTime::parse_from_rfc3339(t)
                 .ok()
@@ -410,6 +423,7 @@ impl Releases for AwsReleases {
                 region,
                 ..ReleaseRow::default()
             };
+            row.approval = approvals.get(i).cloned().flatten();
             if let Some(l) = latest.get(i) {
                 row.verdict = l
                     .verdict
