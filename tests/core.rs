@@ -1369,7 +1369,8 @@ fn the_fleet_overview_opens_filters_rolls_back_and_esc_comes_back() {
     // Esc with nothing else to close: the overview again.
     h.key(Key::plain(KeyCode::Esc));
     assert!(h.model.releases.as_ref().is_some_and(|v| v.shown));
-    // `/sea` filters; Enter keeps the filter; R rolls that release back:
+    // `/sea` filters (typed, then pasted); Enter keeps the filter; R rolls
+    // that release back:
     // the console restarts on it and opens the rollback dialog there.
     for k in [
         Key::char('/'),
@@ -1379,7 +1380,17 @@ fn the_fleet_overview_opens_filters_rolls_back_and_esc_comes_back() {
     ] {
         h.key(k);
     }
+    // A paste goes into the filter, one line, control characters dropped.
+    h.send(flightdeck::core::msg::Msg::Paste("r\x07ch\n".into()));
     h.key(Key::plain(KeyCode::Enter));
+    assert_eq!(
+        h.model
+            .releases
+            .as_ref()
+            .map(|v| v.filter.clone())
+            .as_deref(),
+        Some("search ")
+    );
     let visible: Vec<String> = h
         .model
         .releases

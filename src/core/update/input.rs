@@ -25,6 +25,14 @@ pub(super) fn on_paste(model: &mut Model, text: &str) {
         })
         .filter(|c| !c.is_control())
         .collect();
+    // The fleet overview's filter, while it is typed.
+    if let Some(view) = model.releases.as_mut().filter(|v| v.shown && v.typing)
+        && matches!(model.overlay, Overlay::None)
+    {
+        let room = 64usize.saturating_sub(view.filter.chars().count());
+        view.filter.extend(clean.chars().take(room));
+        return;
+    }
     let insert = |input: &mut Input| {
         for c in clean.chars() {
             input.handle(InputRequest::InsertChar(c));
