@@ -9,6 +9,7 @@ pub mod discover;
 pub mod ecs;
 pub mod elb;
 pub mod logs;
+pub mod native;
 pub mod overview;
 
 use std::time::Duration;

@@ -1,0 +1,311 @@
+//! ECS-native deployments through the SDK's mocks (moto implements none of
+//! these calls): ListServiceDeployments / DescribeServiceDeployments shaped
+//! like the API reference's examples in every state, what each key asks
+//! for in each, and the exact ContinueServiceDeployment and
+//! StopServiceDeployment requests.
+
+use aws_sdk_ecs::operation::continue_service_deployment::ContinueServiceDeploymentOutput;
+use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+use aws_sdk_ecs::operation::list_service_deployments::ListServiceDeploymentsOutput;
+use aws_sdk_ecs::operation::stop_service_deployment::StopServiceDeploymentOutput;
+use aws_sdk_ecs::types as ecs;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use flightdeck::sources::aws::native::{Ask, AwsNative, NativeCall, Strategy, next_call};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const ARN: &str =
+    "arn:aws:ecs:eu-west-1:123456789012:service-deployment/suma/auth/NCWGC2ZR-taawPAYrIaU5";
+const HOOK: &str = "hook-pause-after-canary";
+
+fn time(secs: i64) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_secs(secs)
+}
+
+fn revision(n: u32) -> ecs::ServiceRevisionSummary {
+    ecs::ServiceRevisionSummary::builder()
+        .arn(format!(
+            "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/{n}"
+        ))
+        .requested_task_count(3)
+        .running_task_count(3)
+        .pending_task_count(0)
+        .build()
+}
+
+/// A deployment as DescribeServiceDeployments returns it.
+fn deployment(
+    status: ecs::ServiceDeploymentStatus,
+    stage: Option<ecs::ServiceDeploymentLifecycleStage>,
+    strategy: ecs::DeploymentStrategy,
+    hook: Option<ecs::DeploymentLifecycleHookStatus>,
+) -> ecs::ServiceDeployment {
+    let mut config = ecs::DeploymentConfiguration::builder()
+        .strategy(strategy.clone())
+        .bake_time_in_minutes(10);
+    config = match strategy {
+        ecs::DeploymentStrategy::Canary => config.canary_configuration(
+            ecs::CanaryConfiguration::builder()
+                .canary_percent(10.0)
+                .canary_bake_time_in_minutes(5)
+                .build(),
+        ),
+        ecs::DeploymentStrategy::Linear => config.linear_configuration(
+            ecs::LinearConfiguration::builder()
+                .step_percent(20.0)
+                .step_bake_time_in_minutes(3)
+                .build(),
+        ),
+        _ => config,
+    };
+    let mut d = ecs::ServiceDeployment::builder()
+        .service_deployment_arn(ARN)
+        .service_arn("arn:aws:ecs:eu-west-1:123456789012:service/suma/auth")
+        .cluster_arn("arn:aws:ecs:eu-west-1:123456789012:cluster/suma")
+        .created_at(time(1_800_000_000))
+        .started_at(time(1_800_000_005))
+        .source_service_revisions(revision(41))
+        .target_service_revision(revision(42))
+        .status(status)
+        .deployment_configuration(config.build());
+    if let Some(stage) = stage {
+        d = d.lifecycle_stage(stage);
+    }
+    if let Some(hook) = hook {
+        d = d.lifecycle_hook_details(
+            ecs::DeploymentLifecycleHookDetail::builder()
+                .hook_id(HOOK)
+                .status(hook)
+                .expires_at(time(1_800_000_900))
+                .timeout_action(ecs::DeploymentLifecycleHookAction::Rollback)
+                .build(),
+        );
+    }
+    d.build()
+}
+
+async fn read(
+    d: Option<ecs::ServiceDeployment>,
+) -> Result<Option<flightdeck::sources::aws::native::NativeDeployment>, Box<dyn std::error::Error>>
+{
+    let listed = d.is_some();
+    let list = mock!(aws_sdk_ecs::Client::list_service_deployments)
+        .match_requests(|r| {
+            r.cluster() == Some("suma")
+                && r.service() == Some("auth")
+                && r.status()
+                    .contains(&ecs::ServiceDeploymentStatus::InProgress)
+        })
+        .then_output(move || {
+            let out = ListServiceDeploymentsOutput::builder();
+            if listed {
+                out.service_deployments(
+                    ecs::ServiceDeploymentBrief::builder()
+                        .service_deployment_arn(ARN)
+                        .created_at(time(1_800_000_000))
+                        .build(),
+                )
+                .build()
+            } else {
+                out.build()
+            }
+        });
+    let describe = mock!(aws_sdk_ecs::Client::describe_service_deployments)
+        .match_requests(|r| r.service_deployment_arns() == [ARN.to_string()])
+        .then_output(move || {
+            DescribeServiceDeploymentsOutput::builder()
+                .set_service_deployments(d.clone().map(|d| vec![d]))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+    Ok(AwsNative::from_client(client, "suma".into(), "auth".into())
+        .current()
+        .await?)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_state_is_read_and_each_key_maps_to_its_call_or_a_reason() -> TestResult {
+    use ecs::DeploymentLifecycleHookStatus as H;
+    use ecs::ServiceDeploymentLifecycleStage as L;
+    use ecs::ServiceDeploymentStatus as S;
+    // Nothing under way.
+    assert_eq!(read(None).await?, None);
+
+    // PENDING: no hook yet; continue says why, rollback stops it.
+    let pending = read(Some(deployment(
+        S::Pending,
+        None,
+        ecs::DeploymentStrategy::Canary,
+        None,
+    )))
+    .await?
+    .ok_or("pending")?;
+    assert_eq!(pending.status, "PENDING");
+    assert_eq!(
+        pending.strategy,
+        Strategy::Canary {
+            percent: 10.0,
+            bake_minutes: 5
+        }
+    );
+    assert!(next_call(&pending, Ask::Continue).is_err());
+    assert_eq!(
+        next_call(&pending, Ask::Rollback),
+        Ok(NativeCall::Stop {
+            deployment: ARN.into()
+        })
+    );
+
+    // IN_PROGRESS at each stage without a hook waiting.
+    for stage in [
+        L::ScaleUp,
+        L::ProductionTrafficShift,
+        L::BakeTime,
+        L::CleanUp,
+    ] {
+        let d = read(Some(deployment(
+            S::InProgress,
+            Some(stage.clone()),
+            ecs::DeploymentStrategy::Linear,
+            Some(H::InProgress),
+        )))
+        .await?
+        .ok_or("in progress")?;
+        assert_eq!(d.stage.as_deref(), Some(stage.as_str()));
+        assert_eq!(
+            d.strategy,
+            Strategy::Linear {
+                percent: 20.0,
+                bake_minutes: 3
+            }
+        );
+        let why = next_call(&d, Ask::Continue)
+            .err()
+            .ok_or("continue without a hook")?;
+        assert!(why.contains(stage.as_str()), "{why}");
+        assert!(matches!(
+            next_call(&d, Ask::Rollback),
+            Ok(NativeCall::Stop { .. })
+        ));
+    }
+
+    // A PAUSE hook awaiting action: continue and roll back answer it, with
+    // its expiry and timeout action read.
+    let paused = read(Some(deployment(
+        S::InProgress,
+        Some(L::PostProductionTrafficShift),
+        ecs::DeploymentStrategy::Canary,
+        Some(H::AwaitingAction),
+    )))
+    .await?
+    .ok_or("paused")?;
+    let hook = paused.awaiting().ok_or("awaiting")?;
+    assert_eq!(hook.timeout_action.as_deref(), Some("ROLLBACK"));
+    assert_eq!(hook.expires_at.map(|t| t.timestamp()), Some(1_800_000_900));
+    assert_eq!(
+        next_call(&paused, Ask::Continue),
+        Ok(NativeCall::Continue {
+            deployment: ARN.into(),
+            hook: HOOK.into()
+        })
+    );
+    assert_eq!(
+        next_call(&paused, Ask::Rollback),
+        Ok(NativeCall::RollbackHook {
+            deployment: ARN.into(),
+            hook: HOOK.into()
+        })
+    );
+    // The strategy owns the weights.
+    let why = next_call(&paused, Ask::Weight).err().ok_or("a weight")?;
+    assert!(why.contains("canary strategy sets the weights"), "{why}");
+
+    // Rolling back: neither continue nor a second rollback.
+    for status in [S::RollbackRequested, S::RollbackInProgress] {
+        let d = read(Some(deployment(
+            status,
+            None,
+            ecs::DeploymentStrategy::BlueGreen,
+            None,
+        )))
+        .await?
+        .ok_or("rolling back")?;
+        assert_eq!(d.strategy, Strategy::BlueGreen);
+        assert!(next_call(&d, Ask::Rollback).is_err_and(|w| w.contains("already")));
+        assert!(next_call(&d, Ask::Continue).is_err());
+    }
+    // Ended: nothing to steer.
+    for status in [S::Successful, S::Stopped, S::RollbackSuccessful] {
+        let d = read(Some(deployment(
+            status.clone(),
+            None,
+            ecs::DeploymentStrategy::Canary,
+            None,
+        )))
+        .await?
+        .ok_or("ended")?;
+        assert!(!d.under_way());
+        let why = next_call(&d, Ask::Rollback).err().ok_or("ended rollback")?;
+        assert!(why.contains(&status.as_str().to_lowercase()), "{why}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn continue_rollback_and_stop_send_exactly_the_documented_requests() -> TestResult {
+    let cont = mock!(aws_sdk_ecs::Client::continue_service_deployment)
+        .match_requests(|r| {
+            r.service_deployment_arn() == Some(ARN)
+                && r.hook_id() == Some(HOOK)
+                && r.action() == Some(&ecs::DeploymentLifecycleHookAction::Continue)
+        })
+        .then_output(|| {
+            ContinueServiceDeploymentOutput::builder()
+                .service_deployment_arn(ARN)
+                .build()
+        });
+    let back = mock!(aws_sdk_ecs::Client::continue_service_deployment)
+        .match_requests(|r| {
+            r.service_deployment_arn() == Some(ARN)
+                && r.hook_id() == Some(HOOK)
+                && r.action() == Some(&ecs::DeploymentLifecycleHookAction::Rollback)
+        })
+        .then_output(|| {
+            ContinueServiceDeploymentOutput::builder()
+                .service_deployment_arn(ARN)
+                .build()
+        });
+    let stop = mock!(aws_sdk_ecs::Client::stop_service_deployment)
+        .match_requests(|r| {
+            r.service_deployment_arn() == Some(ARN)
+                && r.stop_type() == Some(&ecs::StopServiceDeploymentStopType::Rollback)
+        })
+        .then_output(|| {
+            StopServiceDeploymentOutput::builder()
+                .service_deployment_arn(ARN)
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&cont, &back, &stop]);
+    let native = AwsNative::from_client(client, "suma".into(), "auth".into());
+    native
+        .make(&NativeCall::Continue {
+            deployment: ARN.into(),
+            hook: HOOK.into(),
+        })
+        .await?;
+    native
+        .make(&NativeCall::RollbackHook {
+            deployment: ARN.into(),
+            hook: HOOK.into(),
+        })
+        .await?;
+    native
+        .make(&NativeCall::Stop {
+            deployment: ARN.into(),
+        })
+        .await?;
+    assert_eq!(cont.num_calls(), 1);
+    assert_eq!(back.num_calls(), 1);
+    assert_eq!(stop.num_calls(), 1);
+    Ok(())
+}
