@@ -712,6 +712,17 @@ pub async fn live_session(
     let metrics = metrics_source(config, &service, &found, &sdk, every.call_timeout, &calls)
         .map_err(StartError::usage)?;
     let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
+    // ECS moves the traffic of a native service: its deployment is read
+    // and steered through the ECS API.
+    let native: Option<Arc<dyn crate::sources::Native>> = service.native.then(|| {
+        let mut native = crate::sources::aws::native::AwsNative::new(
+            &sdk,
+            service.cluster.clone(),
+            service.stable_service.clone(),
+        );
+        native.calls = calls.clone();
+        Arc::new(native) as Arc<dyn crate::sources::Native>
+    });
     let mut sources = Sources {
         pipeline: pipeline_source(config, &service, every.call_timeout, &calls),
         fleet,
@@ -732,6 +743,7 @@ pub async fn live_session(
         lease: Arc::new(crate::sources::lease::MemoryLease::default()),
         team: None,
         calls: Some(calls),
+        native,
     };
     let now = clock.now();
     let meta = ServiceMeta {
@@ -795,6 +807,9 @@ pub async fn live_session(
         unfinished: Vec::new(),
     });
     model.team = team_view;
+    if service.native {
+        model.native = Some(crate::core::model::Loadable::Loading);
+    }
     Ok((model, sources, format!("{caller} ({})", operator())))
 }
 

@@ -63,6 +63,7 @@ fn every_config_key_of_the_design_is_in_the_example() -> Result<(), Box<dyn std:
         "canary_service",
         "canary_suffix",
         "account",
+        "model",
         "listener_rule_arn",
         "listener_arn",
         "stable_target_group_arn",

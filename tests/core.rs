@@ -1366,7 +1366,9 @@ fn the_fleet_overview_opens_filters_rolls_back_and_esc_comes_back() {
     h.key(Key::plain(KeyCode::Enter));
     assert!(h.model.releases.as_ref().is_some_and(|v| !v.shown));
     assert!(h.model.switch_to.is_none() && !h.model.quit);
-    // Esc with nothing else to close: the overview again.
+    // Esc with nothing else to close: the overview again; Esc there stays.
+    h.key(Key::plain(KeyCode::Esc));
+    assert!(h.model.releases.as_ref().is_some_and(|v| v.shown));
     h.key(Key::plain(KeyCode::Esc));
     assert!(h.model.releases.as_ref().is_some_and(|v| v.shown));
     // `/sea` filters (typed, then pasted); Enter keeps the filter; R rolls
@@ -1414,6 +1416,11 @@ fn after_r_on_the_overview_the_rollback_dialog_opens_once_aws_is_read() {
     let mut h = Harness::new("good", tuesday(), false);
     h.model.rollback_when_read = true;
     assert!(matches!(h.model.overlay, Overlay::None));
+    // Keys typed ahead (a name with a `p` in it) are dropped, never run.
+    for c in "pause-me".chars() {
+        h.key(Key::char(c));
+    }
+    assert!(!h.model.plan_state.paused);
     h.run_for(5);
     assert!(
         matches!(&h.model.overlay, Overlay::Confirm(c) if c.proposal == Proposal::Rollback),
@@ -1441,4 +1448,126 @@ fn a_cluster_named_by_its_arn_is_the_same_identity_as_by_its_name() {
         Some("auth-canary"),
     );
     assert_eq!(by_name, by_arn);
+}
+
+/// An ECS-native canary deployment paused at its hook after the canary
+/// step, as the adapter reads it.
+fn native_paused(now: flightdeck::core::model::Time) -> flightdeck::core::native::NativeDeployment {
+    use flightdeck::core::native::{Hook, NativeDeployment, Strategy};
+    NativeDeployment {
+        arn: "arn:aws:ecs:eu-west-1:123456789012:service-deployment/suma/auth/NCWGC2ZR".into(),
+        status: "IN_PROGRESS".into(),
+        status_reason: None,
+        stage: Some("POST_PRODUCTION_TRAFFIC_SHIFT".into()),
+        strategy: Strategy::Canary {
+            percent: 10.0,
+            bake_minutes: 5,
+        },
+        source_revisions: vec![
+            "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/41".into(),
+        ],
+        target_revision: Some(
+            "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/42".into(),
+        ),
+        hooks: vec![Hook {
+            id: "pause-after-canary".into(),
+            status: "AWAITING_ACTION".into(),
+            expires_at: Some(now + chrono::Duration::minutes(12)),
+            timeout_action: Some("ROLLBACK".into()),
+        }],
+        rollback: None,
+    }
+}
+
+#[test]
+fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_journal()
+-> Result<(), Box<dyn std::error::Error>> {
+    use flightdeck::core::native::NativeCall;
+    let mut h = Harness::new("good", tuesday(), false);
+    h.run_for(5);
+    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
+    let now = h.model.now;
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(native_paused(
+        now,
+    )))));
+    // `w` and `P`: the strategy owns the weights.
+    for key in ['w', 'P'] {
+        h.key(Key::char(key));
+        assert!(matches!(h.model.overlay, Overlay::None));
+        let status = h
+            .model
+            .status
+            .as_ref()
+            .map(|s| s.text.clone())
+            .unwrap_or_default();
+        assert!(
+            status.contains("canary strategy sets the weights"),
+            "{status}"
+        );
+    }
+    // `]`: continue past the awaiting hook, confirmed like any change.
+    h.key(Key::char(']'));
+    let Overlay::Confirm(c) = &h.model.overlay else {
+        panic!("no dialog: {:?}", h.model.status);
+    };
+    assert_eq!(c.title, "Continue ECS deployment");
+    let steps = c.change.step_lines();
+    assert!(
+        steps
+            .iter()
+            .any(|l| l.contains("ContinueServiceDeployment CONTINUE")),
+        "{steps:?}"
+    );
+    assert!(
+        !c.lines.iter().any(|l| l.contains("Plan:")),
+        "{:?}",
+        c.lines
+    );
+    let fx = h.confirm("canary looks fine");
+    h.carry_out(fx);
+    h.settle(30);
+    assert!(h.calls.iter().any(|s| matches!(
+        s,
+        Step::Native(NativeCall::Continue { hook, .. }) if hook == "pause-after-canary"
+    )));
+    let continued = h.changes();
+    assert!(
+        continued.iter().any(|r| r.action == "continue"),
+        "{continued:?}"
+    );
+    let last = h.model.last_change.as_ref().ok_or("no change ended")?;
+    assert_eq!(last.change.kind.action_name(), "continue");
+    assert_eq!(last.result, "ok");
+    // `R` at the hook: ContinueServiceDeployment ROLLBACK.
+    h.change_and_wait('R', "p95 regressed", 30);
+    assert!(
+        h.calls
+            .iter()
+            .any(|s| matches!(s, Step::Native(NativeCall::RollbackHook { .. })))
+    );
+    // Past the hook (ECS shifts traffic by itself): R stops the deployment.
+    let mut moving = native_paused(h.model.now);
+    moving.hooks.clear();
+    moving.stage = Some("PRODUCTION_TRAFFIC_SHIFT".into());
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(moving))));
+    h.change_and_wait('R', "error spike", 30);
+    assert!(
+        h.calls
+            .iter()
+            .any(|s| matches!(s, Step::Native(NativeCall::Stop { .. })))
+    );
+    // Nothing under way: nothing to continue.
+    h.send(flightdeck::core::msg::Msg::Native(Ok(None)));
+    h.key(Key::char(']'));
+    let status = h
+        .model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(
+        status.contains("no ECS deployment is under way"),
+        "{status}"
+    );
+    Ok(())
 }

@@ -119,7 +119,7 @@ async fn read(
         });
     let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
     Ok(AwsNative::from_client(client, "suma".into(), "auth".into())
-        .current()
+        .read_current()
         .await?)
 }
 
@@ -288,19 +288,19 @@ async fn continue_rollback_and_stop_send_exactly_the_documented_requests() -> Te
     let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&cont, &back, &stop]);
     let native = AwsNative::from_client(client, "suma".into(), "auth".into());
     native
-        .make(&NativeCall::Continue {
+        .call(&NativeCall::Continue {
             deployment: ARN.into(),
             hook: HOOK.into(),
         })
         .await?;
     native
-        .make(&NativeCall::RollbackHook {
+        .call(&NativeCall::RollbackHook {
             deployment: ARN.into(),
             hook: HOOK.into(),
         })
         .await?;
     native
-        .make(&NativeCall::Stop {
+        .call(&NativeCall::Stop {
             deployment: ARN.into(),
         })
         .await?;

@@ -502,3 +502,78 @@ fn fleet_overview_puts_the_failing_release_first_at_80x24_and_200x50()
     }
     Ok(())
 }
+
+#[test]
+fn ecs_native_canary_linear_and_blue_green_in_the_canary_pane()
+-> Result<(), Box<dyn std::error::Error>> {
+    use flightdeck::core::native::{Hook, NativeDeployment, Strategy};
+    for (name, strategy, awaiting) in [
+        (
+            "canary",
+            Strategy::Canary {
+                percent: 10.0,
+                bake_minutes: 5,
+            },
+            true,
+        ),
+        (
+            "linear",
+            Strategy::Linear {
+                percent: 20.0,
+                bake_minutes: 3,
+            },
+            false,
+        ),
+        ("blue_green", Strategy::BlueGreen, true),
+    ] {
+        let mut h = started();
+        let now = h.model.now;
+        h.model.native = Some(flightdeck::core::model::Loadable::Ready {
+            value: Some(NativeDeployment {
+                arn: "arn:aws:ecs:eu-west-1:123456789012:service-deployment/suma/auth/NCWGC2ZR"
+                    .into(),
+                status: "IN_PROGRESS".into(),
+                status_reason: None,
+                stage: Some(
+                    if awaiting {
+                        "POST_PRODUCTION_TRAFFIC_SHIFT"
+                    } else {
+                        "BAKE_TIME"
+                    }
+                    .into(),
+                ),
+                strategy,
+                source_revisions: vec![
+                    "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/41".into(),
+                ],
+                target_revision: Some(
+                    "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/42".into(),
+                ),
+                hooks: vec![Hook {
+                    id: "pause-after-shift".into(),
+                    status: if awaiting {
+                        "AWAITING_ACTION"
+                    } else {
+                        "SUCCEEDED"
+                    }
+                    .into(),
+                    expires_at: Some(now + chrono::Duration::minutes(12)),
+                    timeout_action: Some("ROLLBACK".into()),
+                }],
+                rollback: None,
+            }),
+            at: now,
+        });
+        for (w, ht) in [(80, 24), (160, 48)] {
+            let screen = text(&render(&h, w, ht)?);
+            assert!(screen.contains("IN PROGRESS"), "{screen}");
+            assert_eq!(
+                screen.contains("AWAITING ACTION"),
+                awaiting,
+                "{name} {w}x{ht}: {screen}"
+            );
+            insta::assert_snapshot!(format!("native_{name}_{w}x{ht}"), screen);
+        }
+    }
+    Ok(())
+}

@@ -373,6 +373,14 @@ pub struct AnalysisSection {
     pub requests_query: Option<Spanned<String>>,
 }
 
+/// How a release moves traffic.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseModel {
+    TwoServices,
+    EcsNative,
+}
+
 /// `[service.github]`: a service's own repository or workflow, over
 /// `[github]` (which gives the rest: branch, api_url, stage_targets).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -393,6 +401,10 @@ pub struct ServiceSection {
     pub cluster: String,
     pub stable_service: String,
     pub canary_service: Option<String>,
+    /// `two-services` (default: a stable and a canary service behind a
+    /// weighted rule) or `ecs-native` (one service whose ECS deployment
+    /// strategy moves the traffic).
+    pub model: Option<ReleaseModel>,
     /// The canary service's name when `canary_service` is not set:
     /// `stable_service` + this (default `-canary`); discovery only.
     pub canary_suffix: Option<String>,
@@ -466,6 +478,8 @@ pub struct ServiceConfig {
     /// `stable_service` + this names the canary service when
     /// `canary_service` is not set (discovery).
     pub canary_suffix: String,
+    /// ECS moves the traffic (`model = "ecs-native"`).
+    pub native: bool,
     /// The weighted forward action; found from the services' target groups
     /// when not set (see `sources::aws::discover`).
     pub listener: Option<Listener>,
@@ -655,6 +669,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             // Found at start from the services' target groups.
             (None, None) => None,
         };
+        let native = s.model == Some(ReleaseModel::EcsNative);
+        if native
+            && (listener.is_none()
+                || s.stable_target_group_arn.is_none()
+                || s.canary_target_group_arn.is_none()
+                || s.canary_service.is_some())
+        {
+            return Err(error_at(
+                Some(s.name.span()),
+                key("model"),
+                "ecs-native: one service (no canary_service) with listener_rule_arn (the production rule), stable_target_group_arn and canary_target_group_arn (its two target groups) set".into(),
+            ));
+        }
         if let Some(role) = &s.account
             && !is_role_arn(role.get_ref())
         {
@@ -884,6 +911,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                 .canary_suffix
                 .clone()
                 .unwrap_or_else(|| DEFAULT_CANARY_SUFFIX.into()),
+            native,
             listener,
             stable_target_group_arn: s.stable_target_group_arn.clone(),
             canary_target_group_arn: s.canary_target_group_arn.clone(),

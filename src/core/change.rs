@@ -27,6 +27,8 @@ pub enum ChangeKind {
     Approve,
     Reject,
     Rollback,
+    /// An ECS-native deployment continued past its awaiting hook.
+    Continue,
 }
 
 impl ChangeKind {
@@ -38,6 +40,7 @@ impl ChangeKind {
             ChangeKind::Approve => "approve",
             ChangeKind::Reject => "reject",
             ChangeKind::Rollback => "rollback",
+            ChangeKind::Continue => "continue",
         }
     }
 }
@@ -87,6 +90,9 @@ pub enum Step {
         approve: bool,
         comment: String,
     },
+    /// A call to an ECS-native deployment: continue or roll back the hook
+    /// that awaits action, or stop the deployment with a rollback.
+    Native(crate::core::native::NativeCall),
 }
 
 impl Step {
@@ -108,6 +114,11 @@ impl Step {
             Step::WaitUntil { .. } => "wait_in_flight",
             Step::Review { approve: true, .. } => "approve",
             Step::Review { approve: false, .. } => "reject",
+            Step::Native(crate::core::native::NativeCall::Continue { .. }) => "continue_deployment",
+            Step::Native(crate::core::native::NativeCall::RollbackHook { .. }) => {
+                "rollback_deployment"
+            }
+            Step::Native(crate::core::native::NativeCall::Stop { .. }) => "stop_deployment",
         }
     }
 
@@ -171,6 +182,7 @@ impl Step {
                 "{} run {run_id} on environment {environment}",
                 if *approve { "approve" } else { "reject" }
             ),
+            Step::Native(call) => call.describe(),
         }
     }
 }
@@ -510,6 +522,50 @@ pub fn review(
             comment: String::new(),
         }],
     ))
+}
+
+/// The plan of a key on an ECS-native deployment: the one call it makes
+/// (ECS moves the traffic), or why there is none.
+pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, String> {
+    use crate::core::native::{NativeCall, next_call};
+    let deployment = match model.native.as_ref().map(|l| l.value()) {
+        Some(Some(Some(d))) => d,
+        Some(Some(None)) => {
+            return Err("no ECS deployment is under way: nothing to continue or roll back".into());
+        }
+        _ => {
+            return Err(
+                "the ECS deployment has not been read (yet): roll back with `aws ecs stop-service-deployment --stop-type ROLLBACK` if it cannot be".into(),
+            );
+        }
+    };
+    let call = next_call(deployment, ask)?;
+    let short = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+    let target = deployment
+        .target_revision
+        .as_deref()
+        .map_or("?".to_string(), short);
+    let source = deployment
+        .source_revisions
+        .first()
+        .map_or("?".to_string(), |r| short(r));
+    let at = format!(
+        "revision {target}, {}{}",
+        deployment.status.to_lowercase(),
+        deployment
+            .stage
+            .as_ref()
+            .map(|s| format!(" at {}", s.to_lowercase()))
+            .unwrap_or_default()
+    );
+    let (kind, to) = match &call {
+        NativeCall::Continue { hook, .. } => (ChangeKind::Continue, format!("past hook {hook}")),
+        NativeCall::RollbackHook { .. } | NativeCall::Stop { .. } => (
+            ChangeKind::Rollback,
+            format!("revision {source} (ECS rolls back)"),
+        ),
+    };
+    Ok((kind, at, to, vec![Step::Native(call)], Vec::new()))
 }
 
 /// The rollback from the state the model shows and the baseline. Moving

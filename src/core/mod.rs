@@ -9,6 +9,7 @@ pub mod data;
 pub mod effect;
 pub mod model;
 pub mod msg;
+pub mod native;
 pub mod plan;
 pub mod policy;
 pub mod releases;

@@ -644,6 +644,9 @@ pub struct Model {
     pub rollback_when_read: bool,
     /// The fleet overview (a config with more than one service).
     pub releases: Option<super::releases::ReleasesView>,
+    /// An ECS-native service's deployment under way (None inside: none is);
+    /// None: the service is a stable/canary pair.
+    pub native: Option<Loadable<Option<super::native::NativeDeployment>>>,
 
     /// The change under way: one at a time.
     pub running: Option<Running>,
@@ -759,6 +762,7 @@ impl Model {
             switch_rollback: false,
             rollback_when_read: false,
             releases: None,
+            native: None,
             running: None,
             pending_rollback: None,
             last_change: None,

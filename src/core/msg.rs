@@ -30,6 +30,8 @@ pub enum Msg {
         result: Result<Forward, SourceError>,
     },
     Metrics(Result<Vec<MetricPoint>, SourceError>),
+    /// The ECS-native deployment under way (None: none is).
+    Native(Result<Option<super::native::NativeDeployment>, SourceError>),
     /// The fleet overview's rows.
     Releases(Result<Vec<super::releases::ReleaseRow>, SourceError>),
     Logs(Result<Vec<LogLine>, SourceError>),

@@ -67,6 +67,7 @@ fn failure(msg: &Msg) -> Option<&SourceError> {
         | Msg::Traffic { result: Err(e), .. }
         | Msg::Metrics(Err(e))
         | Msg::Releases(Err(e))
+        | Msg::Native(Err(e))
         | Msg::Logs(Err(e)) => Some(e),
         _ => None,
     }
@@ -225,6 +226,13 @@ pub fn spawn_all(
         let from = to - chrono::Duration::from_std(METRICS_WINDOW).unwrap_or_default();
         Msg::Metrics(timed(limit, "metrics", s.metrics.points(from, to)).await)
     }));
+    // An ECS-native service: its deployment, as often as the weights.
+    if let Some(native) = sources.native.clone() {
+        tasks.push(poll(every_.traffic, tx.clone(), refresh.clone(), move || {
+            let native = native.clone();
+            async move { Msg::Native(timed(limit, "the ECS deployment", native.current()).await) }
+        }));
+    }
     // Logs keep the source's cursor: each read gives only lines not given.
     let logs = sources.logs.clone();
     let cursor = Arc::new(std::sync::Mutex::new(crate::sources::LogCursor::default()));

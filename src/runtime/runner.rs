@@ -430,6 +430,14 @@ async fn execute(runner: &Runner, step: &Step) -> Result<Option<RequestId>, Sour
                 .review(*run_id, environment, environment_ids, *approve, comment)
                 .await?
         }
+        Step::Native(call) => match &sources.native {
+            Some(native) => native.make(call).await?,
+            None => {
+                return Err(SourceError::new(
+                    "this service is not an ECS-native deployment (model = \"ecs-native\")",
+                ));
+            }
+        },
         // Waits are watched by the core, never sent here.
         Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. } => {
             return Ok(None);

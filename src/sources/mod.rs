@@ -230,6 +230,16 @@ pub struct Sources {
     /// API calls made to the provider so far, when the adapters count them
     /// (shown in the help overlay as a total and a rate).
     pub calls: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// The ECS-native deployment of a `model = "ecs-native"` service.
+    pub native: Option<Arc<dyn Native>>,
+}
+
+/// An ECS-native deployment (ECS moves the traffic): read it, and make the
+/// one call a key asks for.
+#[async_trait]
+pub trait Native: Send + Sync {
+    async fn current(&self) -> Result<Option<crate::core::native::NativeDeployment>, SourceError>;
+    async fn make(&self, call: &crate::core::native::NativeCall) -> Result<RequestId, SourceError>;
 }
 
 #[cfg(test)]

@@ -74,12 +74,22 @@ impl Widget for CanaryPane<'_> {
         let block = pane_block(Pane::Canary, model, theme, extra);
         let inner = block.inner(area);
         block.render(area, buf);
-        let mut lines = vec![
-            traffic_bar(model, theme, inner.width as usize),
-            plan_line(model, theme),
-            state_line(model, theme, inner.width as usize),
-            change_line(model, theme),
-        ];
+        let mut lines = match &model.native {
+            // ECS moves the traffic: its strategy, stage and hooks instead
+            // of our plan.
+            Some(native) => {
+                let mut lines = vec![traffic_bar(model, theme, inner.width as usize)];
+                lines.extend(native_lines(native, model, theme));
+                lines.push(change_line(model, theme));
+                lines
+            }
+            None => vec![
+                traffic_bar(model, theme, inner.width as usize),
+                plan_line(model, theme),
+                state_line(model, theme, inner.width as usize),
+                change_line(model, theme),
+            ],
+        };
         let charts = inner.height >= 16 && inner.width >= 50 && !model.ascii;
         if !charts {
             lines.push(metric_line(
@@ -453,4 +463,101 @@ fn chart(model: &Model, theme: &Theme, metric: Metric, area: Rect, buf: &mut Buf
         )
         .style(Style::default())
         .render(area, buf);
+}
+
+/// An ECS-native deployment: the strategy's plan, where it stands, and the
+/// hook that awaits an operator with its countdown.
+fn native_lines<'a>(
+    native: &crate::core::model::Loadable<Option<crate::core::native::NativeDeployment>>,
+    model: &Model,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    use crate::core::native::Strategy;
+    let muted = theme.style(Role::Muted);
+    let Some(deployment) = native.value() else {
+        return vec![Line::from(Span::styled(
+            match native {
+                crate::core::model::Loadable::Failed { error, .. } => {
+                    inert(&format!("ECS deployment: {error}"))
+                }
+                _ => "reading the ECS deployment…".to_string(),
+            },
+            theme.style(Role::Stale),
+        ))];
+    };
+    let Some(d) = deployment else {
+        return vec![Line::from(Span::styled(
+            "ECS-native: no deployment under way",
+            muted,
+        ))];
+    };
+    let plan = match &d.strategy {
+        Strategy::Canary {
+            percent,
+            bake_minutes,
+        } => format!("ECS canary: {percent}% for {bake_minutes}m, then 100%"),
+        Strategy::Linear {
+            percent,
+            bake_minutes,
+        } => format!("ECS linear: +{percent}% every {bake_minutes}m to 100%"),
+        Strategy::BlueGreen => "ECS blue/green: all at once after the test traffic".into(),
+        Strategy::Rolling => "ECS rolling".into(),
+        Strategy::Other(s) => format!("ECS {}", s.to_lowercase()),
+    };
+    let short = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+    let role = if d.status.contains("ROLLBACK") || d.status.contains("FAILED") {
+        Role::Failing
+    } else if d.under_way() {
+        Role::Canary
+    } else {
+        Role::Healthy
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(inert(&plan), theme.style(Role::Text))),
+        Line::from(vec![
+            Span::styled(d.status.replace('_', " "), theme.style(role)),
+            Span::styled(
+                inert(&format!(
+                    "{} · revision {} → {}",
+                    d.stage
+                        .as_ref()
+                        .map(|s| format!(" · {}", s.to_lowercase().replace('_', " ")))
+                        .unwrap_or_default(),
+                    d.source_revisions.first().map_or("?".into(), |r| short(r)),
+                    d.target_revision.as_deref().map_or("?".into(), short)
+                )),
+                muted,
+            ),
+        ]),
+    ];
+    if let Some(h) = d.awaiting() {
+        let left = h
+            .expires_at
+            .map(|at| humanize((at - model.now).to_std().unwrap_or_default()));
+        lines.push(Line::from(vec![
+            Span::styled(
+                inert(&format!("hook {} AWAITING ACTION", h.id)),
+                theme.style(Role::Degraded),
+            ),
+            Span::styled(
+                inert(&format!(
+                    ": ] continues, R rolls back{}",
+                    match (left, &h.timeout_action) {
+                        (Some(left), Some(action)) =>
+                            format!(" · {} by itself in {left}", action.to_lowercase()),
+                        (Some(left), None) => format!(" · expires in {left}"),
+                        _ => String::new(),
+                    }
+                )),
+                muted,
+            ),
+        ]));
+    }
+    if let Some((reason, _)) = &d.rollback {
+        lines.push(Line::from(Span::styled(
+            inert(&format!("rolling back: {reason}")),
+            theme.style(Role::Failing),
+        )));
+    }
+    lines
 }

@@ -378,7 +378,7 @@ fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
                 (Action::Filter, "filter"),
                 (Action::Quit, "quit"),
             ],
-            " Enter open  Esc back ",
+            " Enter open ",
         );
     }
     let hints = [

@@ -164,11 +164,20 @@ impl Widget for ReleasesScreen<'_> {
             Paragraph::new(line).render(keys_area, buf);
         }
         let wide = table_area.width >= 150;
-        let mut header = vec!["STATE", "RELEASE", "ENV", "CANARY", "TASKS S/C"];
+        // Narrow: the state, the name whole, the canary; the detail line
+        // under the rows says the rest.
+        let narrow = table_area.width < 70;
+        let mut header = if narrow {
+            vec!["STATE", "RELEASE", "CANARY"]
+        } else {
+            vec!["STATE", "RELEASE", "ENV", "CANARY", "TASKS S/C"]
+        };
         if wide {
             header.extend(["WHERE", "LEASE / DRIVER", "READ"]);
         }
-        header.push("DETAIL");
+        if !narrow {
+            header.push("DETAIL");
+        }
         let selected = view.selected_index(now);
         let body: Vec<Row> = rows
             .iter()
@@ -180,6 +189,16 @@ impl Widget for ReleasesScreen<'_> {
                     Cell::from(format!("{marker}{}", attention.label()))
                         .style(theme.style(role(attention))),
                     Cell::from(inert(&r.name)),
+                ];
+                if narrow {
+                    cells.push(Cell::from(canary(r)));
+                    return Row::new(cells).style(if i == selected {
+                        theme.style(Role::Focus)
+                    } else {
+                        Style::default()
+                    });
+                }
+                cells.extend([
                     Cell::from(format!(
                         "{}{}",
                         inert(&r.environment),
@@ -191,7 +210,7 @@ impl Widget for ReleasesScreen<'_> {
                         tasks(r.stable_tasks),
                         tasks(r.canary_tasks)
                     )),
-                ];
+                ]);
                 if wide {
                     cells.push(Cell::from(inert(&format!(
                         "{} {} {}",
@@ -216,13 +235,21 @@ impl Widget for ReleasesScreen<'_> {
             .max()
             .unwrap_or(7)
             .clamp(7, if wide { 48 } else { 24 }) as u16;
-        let mut widths = vec![
-            Constraint::Length(13),
-            Constraint::Length(name_width),
-            Constraint::Length(11),
-            Constraint::Length(9),
-            Constraint::Length(9),
-        ];
+        let mut widths = if narrow {
+            vec![
+                Constraint::Length(13),
+                Constraint::Fill(1),
+                Constraint::Length(9),
+            ]
+        } else {
+            vec![
+                Constraint::Length(13),
+                Constraint::Length(name_width),
+                Constraint::Length(11),
+                Constraint::Length(9),
+                Constraint::Length(9),
+            ]
+        };
         if wide {
             let where_width = rows
                 .iter()
@@ -236,7 +263,9 @@ impl Widget for ReleasesScreen<'_> {
                 Constraint::Length(6),
             ]);
         }
-        widths.push(Constraint::Fill(2));
+        if !narrow {
+            widths.push(Constraint::Fill(2));
+        }
         if rows.is_empty() {
             let text = if view.rows.is_empty() {
                 "reading the releases…"

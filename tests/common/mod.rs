@@ -328,6 +328,8 @@ impl Harness {
                 approve: false,
                 ..
             } => w.reject(*run_id, environment)?,
+            // ECS-native calls: recorded in `calls`, answered with an id.
+            Step::Native(_) => "native-request".into(),
             Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. } => {
                 return Ok(None);
             }

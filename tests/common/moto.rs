@@ -361,6 +361,7 @@ impl Layout {
             lease: Arc::new(flightdeck::sources::lease::MemoryLease::default()),
             team: None,
             calls: None,
+            native: None,
         }
     }
 

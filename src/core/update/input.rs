@@ -66,9 +66,27 @@ pub(super) fn on_paste(model: &mut Model, text: &str) {
 }
 
 pub(super) fn on_key(model: &mut Model, key: Key, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    // A rollback dialog asked for from the overview opens only before the
-    // operator does anything else: never under their typing.
-    model.rollback_when_read = false;
+    // A rollback dialog asked for from the overview is on its way: keys
+    // typed before it opens are dropped (never run as shortcuts: a name
+    // typed ahead would pause, weigh…); Esc cancels it.
+    if model.rollback_when_read {
+        if key == Key::plain(KeyCode::Esc) {
+            model.rollback_when_read = false;
+            model.set_status(
+                Level::Info,
+                "rollback cancelled before its dialog opened: nothing changed",
+            );
+        } else if model.keymap.action_for(key) == Some(Action::Quit) && key.ctrl {
+            model.rollback_when_read = false;
+            quit(model, ctx, fx);
+        } else {
+            model.set_status(
+                Level::Warn,
+                "reading AWS: the rollback dialog opens once the weights and ECS are read; keys are dropped until then (Esc cancels)",
+            );
+        }
+        return;
+    }
     match std::mem::take(&mut model.overlay) {
         Overlay::None => {}
         Overlay::Help => {
@@ -187,6 +205,10 @@ fn on_action(model: &mut Model, action: Action, ctx: &Ctx, fx: &mut Vec<Effect>)
             if let Err(why) = super::change::allowed(model, false, ctx) {
                 model.set_status(Level::Error, why);
                 return;
+            }
+            // ECS-native: the strategy owns the weights; say so at once.
+            if model.native.is_some() {
+                return propose(model, Proposal::Weight(0), ctx);
             }
             model.overlay = Overlay::Weight {
                 input: Input::default(),

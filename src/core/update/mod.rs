@@ -93,6 +93,14 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             Err(e) => model.traffic.fail(e, ctx.now),
         },
         Msg::Releases(result) => releases::on_rows(model, result, ctx),
+        Msg::Native(result) => {
+            if let Some(native) = &mut model.native {
+                match result {
+                    Ok(deployment) => native.set(deployment, ctx.now),
+                    Err(e) => native.fail(e, ctx.now),
+                }
+            }
+        }
         Msg::Metrics(result) => match result {
             Ok(points) => data::on_metrics(model, points),
             Err(e) => model.metrics.error = Some(e),

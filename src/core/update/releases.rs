@@ -52,11 +52,12 @@ pub(super) fn on_key(model: &mut Model, key: Key, ctx: &Ctx, fx: &mut Vec<Effect
             }
         }
         (KeyCode::Esc, _) if !view.filter.is_empty() => view.filter.clear(),
-        (KeyCode::Esc, _) if model.service.name.is_empty() => {}
-        (KeyCode::Esc, _) => {
-            // Back to the release this console has open.
-            view.shown = false;
-        }
+        // Nothing to go back to from here: Enter opens the selected row
+        // (never, by surprise, another release's console).
+        (KeyCode::Esc, _) => model.set_status(
+            Level::Info,
+            "fleet overview: Enter opens the selected release, q quits",
+        ),
         (KeyCode::Up, _) | (_, Some(Action::Up)) => view.step(-1, now),
         (KeyCode::Down, _) | (_, Some(Action::Down)) => view.step(1, now),
         (KeyCode::PageUp, _) => view.step(-10, now),
@@ -130,6 +131,7 @@ pub(super) fn open_rollback_when_read(model: &mut Model, ctx: &Ctx) {
         && matches!(model.overlay, Overlay::None)
     {
         model.rollback_when_read = false;
+        model.status = None;
         propose(model, Proposal::Rollback, ctx);
     }
 }

@@ -62,6 +62,8 @@ pub async fn resolve(
     sdk: &aws_config::SdkConfig,
     service: &Wanted,
 ) -> Result<Resolved, SourceError> {
+    // Explicit ARNs: nothing is looked up (an ECS-native service always
+    // gives them).
     if let (Some(listener), Some(stable)) = (&service.listener, &service.stable_target_group_arn) {
         return Ok(Resolved {
             canary_service: service.canary_service.clone(),

@@ -22,139 +22,7 @@ use aws_types::request_id::RequestId as _;
 
 use super::error;
 use crate::core::model::{ErrorKind, RequestId, SourceError, Time};
-
-/// How the deployment moves traffic.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Strategy {
-    /// `percent` of traffic for `bake`, then all.
-    Canary {
-        percent: f64,
-        bake_minutes: i32,
-    },
-    /// `percent` more each step, each baked for `bake`.
-    Linear {
-        percent: f64,
-        bake_minutes: i32,
-    },
-    BlueGreen,
-    Rolling,
-    Other(String),
-}
-
-/// One lifecycle hook of the deployment.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hook {
-    pub id: String,
-    /// IN_PROGRESS, AWAITING_ACTION, SUCCEEDED, FAILED, TIMED_OUT.
-    pub status: String,
-    /// Until when it awaits action (PAUSE hooks), and what happens then.
-    pub expires_at: Option<Time>,
-    pub timeout_action: Option<String>,
-}
-
-/// The service deployment under way (or the newest one).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NativeDeployment {
-    pub arn: String,
-    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, ROLLBACK_REQUESTED,
-    /// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED, …
-    pub status: String,
-    pub status_reason: Option<String>,
-    /// e.g. PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME.
-    pub stage: Option<String>,
-    pub strategy: Strategy,
-    /// The revisions it moves from (the baseline) and to.
-    pub source_revisions: Vec<String>,
-    pub target_revision: Option<String>,
-    pub hooks: Vec<Hook>,
-    /// Why and to which revision it rolls back, once it does.
-    pub rollback: Option<(String, String)>,
-}
-
-impl NativeDeployment {
-    /// Whether it still moves (a call can steer it).
-    pub fn under_way(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "PENDING" | "IN_PROGRESS" | "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS"
-        )
-    }
-
-    /// The hook that waits for an operator (a PAUSE hook).
-    pub fn awaiting(&self) -> Option<&Hook> {
-        self.hooks.iter().find(|h| h.status == "AWAITING_ACTION")
-    }
-}
-
-/// What a key asks of a native deployment, as the call that does it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NativeCall {
-    /// ContinueServiceDeployment on the awaiting hook.
-    Continue { deployment: String, hook: String },
-    /// ContinueServiceDeployment ROLLBACK on the awaiting hook.
-    RollbackHook { deployment: String, hook: String },
-    /// StopServiceDeployment with stopType ROLLBACK.
-    Stop { deployment: String },
-}
-
-/// What the operator asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
-    Continue,
-    Rollback,
-    /// `w` / `P`: weights, which the strategy owns.
-    Weight,
-}
-
-/// The call for `ask` on `d`, or why there is none.
-pub fn next_call(d: &NativeDeployment, ask: Ask) -> Result<NativeCall, String> {
-    if !d.under_way() {
-        return Err(format!(
-            "the deployment is {}: nothing to steer",
-            d.status.to_lowercase()
-        ));
-    }
-    let rolling_back = d.status.starts_with("ROLLBACK");
-    match ask {
-        Ask::Weight => Err(format!(
-            "the ECS {} strategy sets the weights: continue, or roll back",
-            strategy_name(&d.strategy)
-        )),
-        Ask::Continue => match d.awaiting() {
-            _ if rolling_back => Err("the deployment is rolling back".into()),
-            Some(hook) => Ok(NativeCall::Continue {
-                deployment: d.arn.clone(),
-                hook: hook.id.clone(),
-            }),
-            None => Err(match &d.stage {
-                Some(stage) => format!(
-                    "no lifecycle hook awaits action (stage {stage}): the deployment moves on by itself"
-                ),
-                None => "no lifecycle hook awaits action".into(),
-            }),
-        },
-        Ask::Rollback if rolling_back => Err("the deployment is already rolling back".into()),
-        Ask::Rollback => Ok(match d.awaiting() {
-            Some(hook) => NativeCall::RollbackHook {
-                deployment: d.arn.clone(),
-                hook: hook.id.clone(),
-            },
-            None => NativeCall::Stop {
-                deployment: d.arn.clone(),
-            },
-        }),
-    }
-}
-
-pub fn strategy_name(s: &Strategy) -> String {
-    match s {
-        Strategy::Canary { .. } => "canary".into(),
-        Strategy::Linear { .. } => "linear".into(),
-        Strategy::BlueGreen => "blue/green".into(),
-        Strategy::Rolling => "rolling".into(),
-        Strategy::Other(name) => name.to_lowercase(),
-    }
-}
+pub use crate::core::native::{Ask, Hook, NativeCall, NativeDeployment, Strategy, next_call};
 
 pub struct AwsNative {
     ecs: aws_sdk_ecs::Client,
@@ -186,7 +54,7 @@ impl AwsNative {
     }
 
     /// The deployment under way, else None.
-    pub async fn current(&self) -> Result<Option<NativeDeployment>, SourceError> {
+    pub async fn read_current(&self) -> Result<Option<NativeDeployment>, SourceError> {
         self.count();
         let listed = self
             .ecs
@@ -289,7 +157,7 @@ impl AwsNative {
     }
 
     /// Make `call`; the request id for the journal.
-    pub async fn make(&self, call: &NativeCall) -> Result<RequestId, SourceError> {
+    pub async fn call(&self, call: &NativeCall) -> Result<RequestId, SourceError> {
         self.count();
         let (deployment, hook, action) = match call {
             NativeCall::Stop { deployment } => {
@@ -320,5 +188,16 @@ impl AwsNative {
             .await
             .map_err(|e| error("ecs:ContinueServiceDeployment", deployment, e))?;
         Ok(out.request_id().unwrap_or_default().to_string())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::sources::Native for AwsNative {
+    async fn current(&self) -> Result<Option<NativeDeployment>, SourceError> {
+        self.read_current().await
+    }
+
+    async fn make(&self, call: &NativeCall) -> Result<RequestId, SourceError> {
+        self.call(call).await
     }
 }

@@ -84,6 +84,7 @@ pub fn sources(scenario: &'static Scenario, clock: Arc<dyn Clock>, seed: u64) ->
         lease: Arc::new(crate::sources::lease::MemoryLease::default()),
         team: None,
         calls: None,
+        native: None,
     }
 }
 

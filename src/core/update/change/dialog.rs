@@ -15,6 +15,20 @@ pub(in crate::core::update) fn summary(
     change: &Change,
 ) -> (String, Vec<String>) {
     let mut lines = Vec::new();
+    // ECS-native: one call to ECS, which moves the traffic.
+    if model.native.is_some() && change.steps.iter().all(|s| matches!(s, Step::Native(_))) {
+        lines.push(format!("ECS deployment: {} → {}", change.from, change.to));
+        lines.push(format!(
+            "Service: {} in {} (ECS moves the traffic)",
+            model.service.stable_service, model.service.cluster
+        ));
+        let title = if change.kind == crate::core::change::ChangeKind::Continue {
+            "Continue ECS deployment"
+        } else {
+            "ROLL BACK"
+        };
+        return (title.into(), lines);
+    }
     let title = match proposal {
         Proposal::Advance | Proposal::Weight(_) => {
             lines.push(format!("Canary traffic {} → {}", change.from, change.to));

@@ -94,6 +94,16 @@ pub(in crate::core::update) fn compute(
     proposal: Proposal,
 ) -> Result<plans::Planned, String> {
     let plain = |(kind, from, to, steps)| (kind, from, to, steps, Vec::new());
+    // ECS moves the traffic of a native deployment: a key is one call.
+    if model.native.is_some() {
+        use crate::core::native::Ask;
+        match proposal {
+            Proposal::Advance => return plans::native(model, Ask::Continue),
+            Proposal::Weight(_) | Proposal::Promote => return plans::native(model, Ask::Weight),
+            Proposal::Rollback => return plans::native(model, Ask::Rollback),
+            Proposal::Approve | Proposal::Reject => {}
+        }
+    }
     match proposal {
         Proposal::Advance => plans::advance(model).map(plain),
         Proposal::Weight(w) => plans::set_weight(model, w).map(plain),
