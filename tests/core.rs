@@ -1490,6 +1490,12 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     h.send(flightdeck::core::msg::Msg::Native(Ok(Some(native_paused(
         now,
     )))));
+    // `status --json` (schema 1) says where the deployment stands.
+    let status = flightdeck::cli::status_json(&h.model);
+    assert_eq!(status["native"]["status"], "IN_PROGRESS", "{status}");
+    assert_eq!(status["native"]["strategy"], "canary");
+    assert_eq!(status["native"]["awaiting"]["hook"], "pause-after-canary");
+    assert_eq!(status["native"]["awaiting"]["timeout_action"], "ROLLBACK");
     // `w` and `P`: the strategy owns the weights.
     for key in ['w', 'P'] {
         h.key(Key::char(key));

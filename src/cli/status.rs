@@ -150,7 +150,30 @@ pub fn status_json(model: &Model) -> Value {
             "doing": r.change.steps.get(r.index).map(|s| s.describe()),
         })
     });
-    json!({
+    // An ECS-native service: the deployment under way (absent for a
+    // stable/canary pair; null while none is under way or unread).
+    let native = model.native.as_ref().map(|l| {
+        l.value().cloned().flatten().map(|d| {
+            let awaiting = d.awaiting().map(|h| {
+                json!({
+                    "hook": h.id,
+                    "expires_at": h.expires_at.map(|t| t.to_rfc3339()),
+                    "timeout_action": h.timeout_action,
+                })
+            });
+            json!({
+                "deployment": d.arn,
+                "status": d.status,
+                "stage": d.stage,
+                "strategy": crate::core::native::strategy_name(&d.strategy),
+                "source_revisions": d.source_revisions,
+                "target_revision": d.target_revision,
+                "awaiting": awaiting,
+                "rollback": d.rollback.as_ref().map(|(reason, to)| json!({"reason": reason, "to": to})),
+            })
+        })
+    });
+    let mut out = json!({
         "schema": SCHEMA,
         "at": now.to_rfc3339(),
         "service": {
@@ -183,7 +206,11 @@ pub fn status_json(model: &Model) -> Value {
             "logs": json!({"state": if model.logs.error.is_some() { "failed" } else { "ready" },
                            "error": model.logs.error.as_ref().map(ToString::to_string)}),
         },
-    })
+    });
+    if let Some(native) = native {
+        out["native"] = native.unwrap_or(Value::Null);
+    }
+    out
 }
 
 /// The snapshot as text: one fact a line.
