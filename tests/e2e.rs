@@ -1920,3 +1920,73 @@ fn a_release_that_cannot_be_opened_leaves_the_operator_on_the_fleet_overview_say
     assert!(app.wait_exit("after q")?.success());
     Ok(())
 }
+
+#[test]
+fn the_baseline_one_console_recorded_is_used_by_another_home_s_rollback() -> TestResult {
+    let table = format!("team-base-{}", std::process::id());
+    let release = BadCanary::with(
+        "e2e-team-base",
+        "0.1",
+        "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
+        &format!("[team]\ntable = \"{table}\""),
+    )?;
+    release.rt.block_on(
+        flightdeck::sources::team::Team::new(
+            &release.layout.sdk,
+            &table,
+            "",
+            std::sync::Arc::new(flightdeck::sources::SystemClock),
+        )
+        .create_table(),
+    )?;
+    let config = release.dir.path().join("config.toml");
+    let console = |who: &str| -> Result<Running, Box<dyn std::error::Error>> {
+        let home = release.dir.path().join(who);
+        std::fs::create_dir_all(&home)?;
+        let journal = home.join("journal.jsonl");
+        let args = [
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            journal.as_os_str(),
+        ];
+        let home = home.to_string_lossy().to_string();
+        Running::start(&args, &[("USER", who), ("HOME", &home)], ROWS, COLS)
+    };
+    let family = release.layout.family.clone();
+    // Ana sees the release under way: stable on :1, the canary on :2.
+    let mut ana = console("ana")?;
+    ana.screen.wait_for("ana's baseline", |s| {
+        s.contains(&format!("baseline stable {family}:1"))
+    })?;
+    // Her baseline record reaches the team table (written at once, then
+    // synced): give the sync a few polls.
+    std::thread::sleep(Duration::from_secs(4));
+    ana.send("q")?;
+    assert!(ana.wait_exit("after q")?.success());
+    // Someone moves the stable service to the release's revision: from AWS
+    // alone, :1 can no longer be told.
+    let ecs = aws_sdk_ecs::Client::new(&release.layout.sdk);
+    release.rt.block_on(
+        ecs.update_service()
+            .cluster(&release.layout.cluster)
+            .service(&release.layout.stable)
+            .task_definition(format!("{family}:2"))
+            .send(),
+    )?;
+    // Bob, on another HOME (an empty journal of his own), rolls back: to
+    // Ana's baseline, from the team table.
+    let mut bob = console("bob")?;
+    bob.screen
+        .wait_for("bob's console", |s| s.contains("10% canary"))?;
+    bob.send("R")?;
+    bob.screen.wait_for("the rollback to ana's baseline", |s| {
+        s.contains("ROLL BACK") && s.contains(&format!("Release baseline: stable {family}:1"))
+    })?;
+    bob.send("\x1b")?;
+    bob.screen
+        .wait_for("the dialog cancelled", |s| s.contains("nothing changed"))?;
+    bob.send("q")?;
+    assert!(bob.wait_exit("after q")?.success());
+    Ok(())
+}
