@@ -195,6 +195,11 @@ pub(super) fn on_seat(
 fn lost_seat(model: &mut Model, why: &str, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if let Some(team) = model.team.as_mut() {
         team.driving = false;
+        // Not "here" any more: who took it comes with the next read of the
+        // seat (a heartbeat can learn of the loss before that read).
+        if team.driver.as_ref().is_some_and(|(who, _)| who == "here") {
+            team.driver = None;
+        }
     }
     let text = format!("{why}; the automation here only watches now");
     let mut record = super::change::simple_record(model, ctx, "drive", &ctx.operator, why);
