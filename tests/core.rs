@@ -1544,23 +1544,74 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     let last = h.model.last_change.as_ref().ok_or("no change ended")?;
     assert_eq!(last.change.kind.action_name(), "continue");
     assert_eq!(last.result, "ok");
-    // `R` at the hook: ContinueServiceDeployment ROLLBACK.
+    // `R` at the hook: ContinueServiceDeployment ROLLBACK, then the wait
+    // for ECS to end it: not done while ECS rolls back, nor when the
+    // deployment says ROLLBACK_SUCCESSFUL but the rule is still split.
     h.change_and_wait('R', "p95 regressed", 30);
     assert!(
         h.calls
             .iter()
             .any(|s| matches!(s, Step::Native(NativeCall::RollbackHook { .. })))
     );
-    // Past the hook (ECS shifts traffic by itself): R stops the deployment.
+    let waiting = |h: &Harness| {
+        h.model
+            .running
+            .as_ref()
+            .and_then(|r| r.change.steps.get(r.index))
+            .is_some_and(|s| s.name() == "wait_rolled_back")
+    };
+    assert!(waiting(&h), "the rollback waits for ECS");
+    let mut rolling = native_paused(h.model.now);
+    rolling.hooks[0].status = "SUCCEEDED".into();
+    rolling.status = "ROLLBACK_IN_PROGRESS".into();
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(
+        rolling.clone(),
+    ))));
+    rolling.status = "ROLLBACK_SUCCESSFUL".into();
+    h.run_for(1);
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(
+        rolling.clone(),
+    ))));
+    let now = h.model.now;
+    let split = |stable, canary| flightdeck::core::msg::Msg::Traffic {
+        started: now,
+        result: Ok(flightdeck::core::data::Forward {
+            stable_target_group: "tg-blue".into(),
+            canary_target_group: "tg-green".into(),
+            split: flightdeck::core::data::TrafficSplit { stable, canary },
+            stickiness: None,
+            other: Vec::new(),
+        }),
+    };
+    h.send(split(90, 10));
+    assert!(waiting(&h), "a split rule is not rolled back");
+    h.send(split(100, 0));
+    assert!(h.model.running.is_none(), "rolled back: the change ends");
+    let last = h.model.last_change.as_ref().ok_or("no change ended")?;
+    assert_eq!(
+        (last.change.kind.action_name(), last.result.as_str()),
+        ("rollback", "ok")
+    );
+    // Past the hook (ECS shifts traffic by itself): R stops the deployment;
+    // a deployment that ends ROLLBACK_FAILED fails the change at once.
     let mut moving = native_paused(h.model.now);
     moving.hooks.clear();
     moving.stage = Some("PRODUCTION_TRAFFIC_SHIFT".into());
-    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(moving))));
-    h.change_and_wait('R', "error spike", 30);
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(moving.clone()))));
+    h.change_and_wait('R', "error spike", 3);
     assert!(
         h.calls
             .iter()
             .any(|s| matches!(s, Step::Native(NativeCall::Stop { .. })))
+    );
+    moving.status = "ROLLBACK_FAILED".into();
+    moving.status_reason = Some("tasks failed to start".into());
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(moving))));
+    let last = h.model.last_change.as_ref().ok_or("no change ended")?;
+    assert!(
+        last.result.contains("ROLLBACK_FAILED") && last.result.contains("tasks failed to start"),
+        "{}",
+        last.result
     );
     // Nothing under way: nothing to continue.
     h.send(flightdeck::core::msg::Msg::Native(Ok(None)));

@@ -88,28 +88,54 @@ async fn read(
     d: Option<ecs::ServiceDeployment>,
 ) -> Result<Option<flightdeck::sources::aws::native::NativeDeployment>, Box<dyn std::error::Error>>
 {
-    let listed = d.is_some();
+    use ecs::ServiceDeploymentStatus as S;
+    // ECS lists it among those under way, or (ended) among the last day's.
+    let ended = d.as_ref().and_then(|d| d.status()).is_some_and(|s| {
+        !matches!(
+            s,
+            S::Pending | S::InProgress | S::RollbackRequested | S::RollbackInProgress
+        )
+    });
+    let under_way = d.is_some() && !ended;
+    let listing = |listed: bool| {
+        let out = ListServiceDeploymentsOutput::builder();
+        if listed {
+            out.service_deployments(
+                ecs::ServiceDeploymentBrief::builder()
+                    .service_deployment_arn(ARN)
+                    .created_at(time(1_800_000_000))
+                    .build(),
+            )
+            .build()
+        } else {
+            out.build()
+        }
+    };
     let list = mock!(aws_sdk_ecs::Client::list_service_deployments)
         .match_requests(|r| {
             r.cluster() == Some("suma")
                 && r.service() == Some("auth")
                 && r.status()
-                    .contains(&ecs::ServiceDeploymentStatus::InProgress)
+                    == [
+                        S::Pending,
+                        S::InProgress,
+                        S::RollbackRequested,
+                        S::RollbackInProgress,
+                    ]
         })
-        .then_output(move || {
-            let out = ListServiceDeploymentsOutput::builder();
-            if listed {
-                out.service_deployments(
-                    ecs::ServiceDeploymentBrief::builder()
-                        .service_deployment_arn(ARN)
-                        .created_at(time(1_800_000_000))
-                        .build(),
-                )
-                .build()
-            } else {
-                out.build()
-            }
-        });
+        .then_output(move || listing(under_way));
+    // Only when none is under way: any status, created in the last day.
+    let recent = mock!(aws_sdk_ecs::Client::list_service_deployments)
+        .match_requests(|r| {
+            r.status().is_empty()
+                && r.created_at().and_then(|c| c.after()).is_some_and(|t| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    (now - 86_400 - t.secs()).abs() < 60
+                })
+        })
+        .then_output(move || listing(ended));
     let describe = mock!(aws_sdk_ecs::Client::describe_service_deployments)
         .match_requests(|r| r.service_deployment_arns() == [ARN.to_string()])
         .then_output(move || {
@@ -117,7 +143,7 @@ async fn read(
                 .set_service_deployments(d.clone().map(|d| vec![d]))
                 .build()
         });
-    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &recent, &describe]);
     Ok(AwsNative::from_client(client, "suma".into(), "auth".into())
         .read_current()
         .await?)

@@ -93,13 +93,23 @@ pub enum Step {
     /// A call to an ECS-native deployment: continue or roll back the hook
     /// that awaits action, or stop the deployment with a rollback.
     Native(crate::core::native::NativeCall),
+    /// Until ECS has finished rolling `deployment` back: ROLLBACK_SUCCESSFUL,
+    /// with the production rule sending all traffic to one target group
+    /// (the source revision's). ROLLBACK_FAILED or another end fails it.
+    WaitNativeRolledBack {
+        deployment: String,
+        timeout: Duration,
+    },
 }
 
 impl Step {
     pub fn is_wait(&self) -> bool {
         matches!(
             self,
-            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. }
+            Step::WaitCanaryHealthy { .. }
+                | Step::WaitStable { .. }
+                | Step::WaitUntil { .. }
+                | Step::WaitNativeRolledBack { .. }
         )
     }
 
@@ -119,6 +129,7 @@ impl Step {
                 "rollback_deployment"
             }
             Step::Native(crate::core::native::NativeCall::Stop { .. }) => "stop_deployment",
+            Step::WaitNativeRolledBack { .. } => "wait_rolled_back",
         }
     }
 
@@ -183,6 +194,10 @@ impl Step {
                 if *approve { "approve" } else { "reject" }
             ),
             Step::Native(call) => call.describe(),
+            Step::WaitNativeRolledBack { timeout, .. } => format!(
+                "wait for ECS to finish the rollback: deployment ROLLBACK_SUCCESSFUL, all production traffic on one target group (up to {})",
+                humanize(*timeout)
+            ),
         }
     }
 }
@@ -524,6 +539,10 @@ pub fn review(
     ))
 }
 
+/// How long ECS may take to roll a native deployment back (traffic back,
+/// the target revision's tasks stopped) before the wait fails.
+pub const NATIVE_ROLLBACK_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
 /// The plan of a key on an ECS-native deployment: the one call it makes
 /// (ECS moves the traffic), or why there is none.
 pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, String> {
@@ -565,7 +584,16 @@ pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, S
             format!("revision {source} (ECS rolls back)"),
         ),
     };
-    Ok((kind, at, to, vec![Step::Native(call)], Vec::new()))
+    let mut steps = vec![Step::Native(call.clone())];
+    if kind == ChangeKind::Rollback {
+        // The call only asks: the rollback is done when ECS says so and
+        // the production rule shows it.
+        steps.push(Step::WaitNativeRolledBack {
+            deployment: deployment.arn.clone(),
+            timeout: NATIVE_ROLLBACK_TIMEOUT,
+        });
+    }
+    Ok((kind, at, to, steps, Vec::new()))
 }
 
 /// The rollback from the state the model shows and the baseline. Moving

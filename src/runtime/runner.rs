@@ -439,7 +439,10 @@ async fn execute(runner: &Runner, step: &Step) -> Result<Option<RequestId>, Sour
             }
         },
         // Waits are watched by the core, never sent here.
-        Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. } => {
+        Step::WaitCanaryHealthy { .. }
+        | Step::WaitStable { .. }
+        | Step::WaitUntil { .. }
+        | Step::WaitNativeRolledBack { .. } => {
             return Ok(None);
         }
     };

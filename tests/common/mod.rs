@@ -330,7 +330,10 @@ impl Harness {
             } => w.reject(*run_id, environment)?,
             // ECS-native calls: recorded in `calls`, answered with an id.
             Step::Native(_) => "native-request".into(),
-            Step::WaitCanaryHealthy { .. } | Step::WaitStable { .. } | Step::WaitUntil { .. } => {
+            Step::WaitCanaryHealthy { .. }
+            | Step::WaitStable { .. }
+            | Step::WaitUntil { .. }
+            | Step::WaitNativeRolledBack { .. } => {
                 return Ok(None);
             }
         };

@@ -89,6 +89,9 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
             Ok(forward) => {
                 data::on_traffic(model, forward, ctx);
                 data::complete_baseline(model, ctx, &mut fx);
+                if model.native.is_some() {
+                    change::check_wait(model, ctx, &mut fx);
+                }
             }
             Err(e) => model.traffic.fail(e, ctx.now),
         },
@@ -99,6 +102,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
                     Ok(deployment) => native.set(deployment, ctx.now),
                     Err(e) => native.fail(e, ctx.now),
                 }
+                change::check_wait(model, ctx, &mut fx);
             }
         }
         Msg::Metrics(result) => match result {

@@ -8,9 +8,9 @@
 //! (ROLLBACK). Which call a key makes is decided from the deployment read
 //! (`next_call`): the strategy owns the weights, so only these two exist.
 //!
-//! The first step of the native model: the adapter and its decisions, tested
-//! with the SDK's mocks in every state; the panes, keys and analysis on top
-//! of it come next.
+//! When none is under way, the newest that ended in the last day is read,
+//! so the console shows how it ended (and a rollback's end check sees
+//! ROLLBACK_SUCCESSFUL).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,29 +53,22 @@ impl AwsNative {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The deployment under way, else None.
+    /// The newest deployment under way; else the newest of the last day
+    /// that ended (how it ended: SUCCESSFUL, ROLLBACK_SUCCESSFUL, …); else
+    /// None.
     pub async fn read_current(&self) -> Result<Option<NativeDeployment>, SourceError> {
-        self.count();
-        let listed = self
-            .ecs
-            .list_service_deployments()
-            .cluster(&self.cluster)
-            .service(&self.service)
-            .status(ServiceDeploymentStatus::Pending)
-            .status(ServiceDeploymentStatus::InProgress)
-            .status(ServiceDeploymentStatus::RollbackRequested)
-            .status(ServiceDeploymentStatus::RollbackInProgress)
-            .send()
-            .await
-            .map_err(|e| error("ecs:ListServiceDeployments", &self.service, e))?;
-        // Newest first.
-        let mut brief = listed.service_deployments().to_vec();
-        brief.sort_by_key(|d| std::cmp::Reverse(d.created_at().map(|t| t.secs())));
-        let Some(arn) = brief
-            .first()
-            .and_then(|d| d.service_deployment_arn())
-            .map(str::to_string)
-        else {
+        use ServiceDeploymentStatus as S;
+        let under_way = [
+            S::Pending,
+            S::InProgress,
+            S::RollbackRequested,
+            S::RollbackInProgress,
+        ];
+        let mut arn = self.newest(Some(&under_way)).await?;
+        if arn.is_none() {
+            arn = self.newest(None).await?;
+        }
+        let Some(arn) = arn else {
             return Ok(None);
         };
         self.count();
@@ -154,6 +147,47 @@ impl AwsNative {
                 )
             }),
         }))
+    }
+
+    /// The newest deployment's ARN with one of `statuses`; with None, of
+    /// any status created in the last day (one page: enough for the newest
+    /// of a day).
+    async fn newest(
+        &self,
+        statuses: Option<&[ServiceDeploymentStatus]>,
+    ) -> Result<Option<String>, SourceError> {
+        self.count();
+        let mut list = self
+            .ecs
+            .list_service_deployments()
+            .cluster(&self.cluster)
+            .service(&self.service)
+            .max_results(100);
+        match statuses {
+            Some(statuses) => {
+                for status in statuses {
+                    list = list.status(status.clone());
+                }
+            }
+            None => {
+                let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+                list = list.created_at(
+                    aws_sdk_ecs::types::CreatedAt::builder()
+                        .after(aws_smithy_types::DateTime::from(day_ago))
+                        .build(),
+                );
+            }
+        }
+        let listed = list
+            .send()
+            .await
+            .map_err(|e| error("ecs:ListServiceDeployments", &self.service, e))?;
+        Ok(listed
+            .service_deployments()
+            .iter()
+            .max_by_key(|d| d.created_at().map(|t| (t.secs(), t.subsec_nanos())))
+            .and_then(|d| d.service_deployment_arn())
+            .map(str::to_string))
     }
 
     /// Make `call`; the request id for the journal.

@@ -499,6 +499,8 @@ pub(in crate::core::update) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut
     };
     let started = running.step_started;
     let index = running.index;
+    // Set when the awaited state can no longer come (e.g. ROLLBACK_FAILED).
+    let mut ended: Option<String> = None;
     let (timeout, met, progress) = match &step {
         Step::WaitCanaryHealthy { count, timeout } => {
             let (met, progress) = match &model.fleet {
@@ -553,6 +555,13 @@ pub(in crate::core::update) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut
             };
             (*timeout, met, progress)
         }
+        Step::WaitNativeRolledBack {
+            deployment,
+            timeout,
+        } => {
+            let (met, progress) = native_rolled_back(model, deployment, started, &mut ended);
+            (*timeout, met, progress)
+        }
         Step::WaitUntil { until, .. } => {
             let left = (*until - ctx.now).num_seconds().max(0);
             (
@@ -589,20 +598,75 @@ pub(in crate::core::update) fn check_wait(model: &mut Model, ctx: &Ctx, fx: &mut
         });
     }
     let waited = (ctx.now - started).to_std().unwrap_or_default();
-    if waited >= timeout {
-        let why = format!(
-            "timed out after {}{}",
-            crate::core::update::humanize(timeout),
-            progress.map(|p| format!(": {p}")).unwrap_or_default()
+    let (why, kind) = match ended {
+        Some(why) => (why, ErrorKind::Conflict),
+        None if waited >= timeout => (
+            format!(
+                "timed out after {}{}",
+                crate::core::update::humanize(timeout),
+                progress.map(|p| format!(": {p}")).unwrap_or_default()
+            ),
+            ErrorKind::Timeout,
+        ),
+        None => return,
+    };
+    if let Some(r) = &model.running {
+        let rec = record(model, r, &format!("failed: {why}"), Some(index), ctx);
+        fx.push(Effect::Journal(rec));
+    }
+    if let Some(r) = &mut model.running {
+        r.failure_kind.get_or_insert(kind);
+    }
+    step_failed(model, &step, &why, ctx, fx);
+}
+
+/// Whether ECS has rolled `deployment` back, read since `started`: the
+/// deployment ROLLBACK_SUCCESSFUL and the production rule whole on one
+/// target group. Sets `ended` when it ended otherwise.
+fn native_rolled_back(
+    model: &Model,
+    deployment: &str,
+    started: crate::core::data::Time,
+    ended: &mut Option<String>,
+) -> (bool, Option<String>) {
+    let read = match &model.native {
+        Some(Loadable::Ready { value, at }) if *at >= started => value.as_ref(),
+        _ => return (false, None),
+    };
+    let Some(d) = read.filter(|d| d.arn == deployment) else {
+        return (
+            false,
+            Some("the deployment is not the newest any more: waiting for it".into()),
         );
-        if let Some(r) = &model.running {
-            let rec = record(model, r, &format!("failed: {why}"), Some(index), ctx);
-            fx.push(Effect::Journal(rec));
+    };
+    let split = match &model.traffic {
+        Loadable::Ready { value, at } if *at >= started => Some(value.split),
+        _ => None,
+    };
+    let whole = split.is_some_and(|s| s.canary == 0 || s.stable == 0);
+    let traffic = split.map_or("traffic not read yet".to_string(), |s| {
+        format!("rule {}/{}", s.stable, s.canary)
+    });
+    match d.status.as_str() {
+        "ROLLBACK_SUCCESSFUL" => (whole, Some(format!("deployment rolled back; {traffic}"))),
+        "ROLLBACK_REQUESTED"
+        | "ROLLBACK_IN_PROGRESS"
+        | "IN_PROGRESS"
+        | "PENDING"
+        | "STOP_REQUESTED" => (
+            false,
+            Some(format!("deployment {}; {traffic}", d.status.to_lowercase())),
+        ),
+        other => {
+            *ended = Some(format!(
+                "the deployment ended {other}{}, not ROLLBACK_SUCCESSFUL: check the service (aws ecs describe-service-deployments)",
+                d.status_reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ));
+            (false, Some(format!("deployment {}", other.to_lowercase())))
         }
-        if let Some(r) = &mut model.running {
-            r.failure_kind.get_or_insert(ErrorKind::Timeout);
-        }
-        step_failed(model, &step, &why, ctx, fx);
     }
 }
 
