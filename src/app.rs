@@ -714,7 +714,7 @@ pub async fn live_session(
     let clock: Arc<dyn Clock> = Arc::new(crate::sources::SystemClock);
     // ECS moves the traffic of a native service: its deployment is read
     // and steered through the ECS API.
-    let native: Option<Arc<dyn crate::sources::Native>> = service.native.then(|| {
+    let native: Option<Arc<dyn crate::sources::Native>> = found.native.then(|| {
         let mut native = crate::sources::aws::native::AwsNative::new(
             &sdk,
             service.cluster.clone(),
@@ -807,7 +807,7 @@ pub async fn live_session(
         unfinished: Vec::new(),
     });
     model.team = team_view;
-    if service.native {
+    if found.native {
         model.native = Some(crate::core::model::Loadable::Loading);
     }
     Ok((model, sources, format!("{caller} ({})", operator())))

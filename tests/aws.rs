@@ -599,6 +599,79 @@ async fn discovery_finds_the_seed_layout_from_names_only() -> TestResult {
     Ok(())
 }
 
+/// `sdk` with ECS at `url` (ELB, STS still on moto).
+fn ecs_at(sdk: &aws_config::SdkConfig, url: &str) -> aws_config::SdkConfig {
+    let mut b = sdk.to_builder();
+    b.set_endpoint_url(Some(url.to_string()));
+    b.build()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn discovery_detects_an_ecs_native_service_and_reads_its_groups_and_rule_from_ecs()
+-> TestResult {
+    use flightdeck::sources::aws::discover::resolve;
+    use flightdeck::sources::aws::native::{Ask, AwsNative, next_call};
+    let l = layout("native-discover").await?;
+    let fake = common::fake_ecs::FakeEcs::start(
+        &l.sdk,
+        &l.cluster,
+        &l.stable,
+        &l.stable_tg,
+        &l.canary_tg,
+        &l.rule,
+    )
+    .await;
+    let sdk = ecs_at(&l.sdk, &fake.uri());
+    // Names only, no model: no `-canary` service and a CANARY strategy on
+    // the ECS controller make it native; the groups and the production rule
+    // come from its load balancer's advancedConfiguration.
+    let config = names_only(&l, "")?;
+    let found = resolve(&sdk, &config.service(None)?.into()).await?;
+    assert!(found.native, "{:?}", found.found);
+    assert_eq!(found.canary_service, None);
+    assert_eq!(found.stable_target_group_arn, l.stable_tg);
+    assert_eq!(
+        found.canary_target_group_arn.as_deref(),
+        Some(l.canary_tg.as_str())
+    );
+    assert_eq!(found.listener, Listener::Rule(l.rule.clone()));
+    assert!(
+        found.found.iter().any(|f| f.contains("strategy CANARY")),
+        "{:?}",
+        found.found
+    );
+    // model = "ecs-native" beside a running canary service: refused, named.
+    if let Ok(mut state) = fake.state.lock() {
+        state.also.push(format!("{}-canary", l.stable));
+    }
+    let config = names_only(&l, "model = \"ecs-native\"")?;
+    let err = resolve(&sdk, &config.service(None)?.into())
+        .await
+        .err()
+        .ok_or("a native model beside a canary service was accepted")?;
+    assert!(err.to_string().contains("canary service"), "{err}");
+
+    // The deployment, read and continued over the ECS JSON protocol.
+    let native = AwsNative::new(&sdk, l.cluster.clone(), l.stable.clone());
+    let d = native.read_current().await?.ok_or("no deployment read")?;
+    assert_eq!(
+        (d.status.as_str(), d.stage.as_deref()),
+        ("IN_PROGRESS", Some("PRODUCTION_TRAFFIC_SHIFT"))
+    );
+    let call = next_call(&d, Ask::Continue)?;
+    let id = native.call(&call).await?;
+    assert_eq!(id, "fake-ecs-ContinueServiceDeployment");
+    assert_eq!(
+        fake.requests("ContinueServiceDeployment"),
+        vec![serde_json::json!({
+            "serviceDeploymentArn": d.arn,
+            "hookId": common::fake_ecs::HOOK,
+            "action": "CONTINUE"
+        })]
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn discovery_names_the_candidates_when_the_rule_is_ambiguous_or_missing() -> TestResult {
     use flightdeck::sources::aws::discover::resolve;

@@ -166,6 +166,7 @@ async fn survey(
                 stable_target_group_arn: None,
                 canary_target_group_arn: None,
                 log_group: None,
+                native: false,
             };
             let found = resolve(sdk, &wanted).await;
             pairs.push(Pair {

@@ -670,16 +670,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             (None, None) => None,
         };
         let native = s.model == Some(ReleaseModel::EcsNative);
-        if native
-            && (listener.is_none()
-                || s.stable_target_group_arn.is_none()
-                || s.canary_target_group_arn.is_none()
-                || s.canary_service.is_some())
-        {
+        if native && s.canary_service.is_some() {
             return Err(error_at(
                 Some(s.name.span()),
                 key("model"),
-                "ecs-native: one service (no canary_service) with listener_rule_arn (the production rule), stable_target_group_arn and canary_target_group_arn (its two target groups) set".into(),
+                "ecs-native: one service, whose ECS deployments move the traffic: remove canary_service (its target groups and production rule are read from the service's advancedConfiguration, or set listener_rule_arn, stable_target_group_arn and canary_target_group_arn)".into(),
             ));
         }
         if let Some(role) = &s.account

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod fake_ecs;
 pub mod moto;
 pub mod proxy;
 

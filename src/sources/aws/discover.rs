@@ -7,6 +7,11 @@
 //! group of the canary's container (DescribeTaskDefinition). What the
 //! config gives explicitly wins and is not looked up; with every ARN given
 //! nothing is called. Anything ambiguous is an error naming the candidates.
+//!
+//! An ECS-native service (no canary service beside it; the ECS deployment
+//! controller with strategy CANARY, LINEAR or BLUE_GREEN) is detected here:
+//! its two groups and production rule come from its load balancer's
+//! `advancedConfiguration` (primary group = stable, alternate = canary).
 
 use aws_sdk_ecs::types::Service;
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum};
@@ -23,6 +28,8 @@ pub struct Resolved {
     pub stable_target_group_arn: String,
     pub canary_target_group_arn: Option<String>,
     pub log_group: Option<String>,
+    /// An ECS-native service (ECS moves the traffic), as detected.
+    pub native: bool,
     /// What was looked up, e.g. "listener rule … (forwards to both groups)";
     /// empty when the config gave everything.
     pub found: Vec<String>,
@@ -39,6 +46,8 @@ pub struct Wanted {
     pub stable_target_group_arn: Option<String>,
     pub canary_target_group_arn: Option<String>,
     pub log_group: Option<String>,
+    /// `model = "ecs-native"`: one service, whatever its strategy reads.
+    pub native: bool,
 }
 
 impl From<&ServiceConfig> for Wanted {
@@ -52,6 +61,7 @@ impl From<&ServiceConfig> for Wanted {
             stable_target_group_arn: s.stable_target_group_arn.clone(),
             canary_target_group_arn: s.canary_target_group_arn.clone(),
             log_group: s.log_group.clone(),
+            native: s.native,
         }
     }
 }
@@ -71,6 +81,7 @@ pub async fn resolve(
             stable_target_group_arn: stable.clone(),
             canary_target_group_arn: service.canary_target_group_arn.clone(),
             log_group: service.log_group.clone(),
+            native: service.native,
             found: Vec::new(),
         });
     }
@@ -82,6 +93,9 @@ pub async fn resolve(
         .clone()
         .unwrap_or_else(|| format!("{}{}", service.stable_service, service.canary_suffix));
     let (stable, canary) = services(&ecs, service, &canary_name).await?;
+    let Some(canary) = canary else {
+        return native(&ecs, service, &stable).await;
+    };
     if service.canary_service.is_none() {
         found.push(format!("canary service {canary_name}"));
     }
@@ -142,6 +156,112 @@ pub async fn resolve(
         stable_target_group_arn: stable_tg,
         canary_target_group_arn: Some(canary_tg),
         log_group,
+        native: false,
+        found,
+    })
+}
+
+/// The strategy of an ECS-native service (ECS deployment controller, not
+/// ROLLING), else None.
+fn native_strategy(service: &Service) -> Option<&str> {
+    let controller = service
+        .deployment_controller()
+        .map_or("ECS", |c| c.r#type().as_str());
+    let strategy = service
+        .deployment_configuration()
+        .and_then(|c| c.strategy())
+        .map(|s| s.as_str())?;
+    (controller == "ECS" && strategy != "ROLLING").then_some(strategy)
+}
+
+/// An ECS-native service's groups and production rule, from the load
+/// balancer that has an `advancedConfiguration`; the log group of its
+/// container.
+async fn native(
+    ecs: &aws_sdk_ecs::Client,
+    service: &Wanted,
+    stable: &Service,
+) -> Result<Resolved, SourceError> {
+    let name = service.stable_service.as_str();
+    let strategy = native_strategy(stable).unwrap_or("ROLLING");
+    let mut found = vec![format!(
+        "ECS-native service {name} (strategy {strategy}, no canary service)"
+    )];
+    let advanced: Vec<_> = stable
+        .load_balancers()
+        .iter()
+        .filter_map(|lb| Some((lb, lb.advanced_configuration()?)))
+        .collect();
+    let [(lb, advanced)] = advanced.as_slice() else {
+        return Err(SourceError::of_kind(
+            ErrorKind::Conflict,
+            format!(
+                "discovery: service `{name}` has {} load balancers with an advancedConfiguration (alternate target group, production listener rule); one is needed",
+                advanced.len()
+            ),
+        )
+        .with_hint(config_hint(
+            "listener_rule_arn, stable_target_group_arn and canary_target_group_arn",
+        )));
+    };
+    let stable_tg = match &service.stable_target_group_arn {
+        Some(arn) => arn.clone(),
+        None => {
+            let arn = lb.target_group_arn().unwrap_or_default().to_string();
+            found.push(format!("stable (primary) target group {arn}"));
+            arn
+        }
+    };
+    let canary_tg = match &service.canary_target_group_arn {
+        Some(arn) => arn.clone(),
+        None => {
+            let arn = advanced
+                .alternate_target_group_arn()
+                .unwrap_or_default()
+                .to_string();
+            found.push(format!("canary (alternate) target group {arn}"));
+            arn
+        }
+    };
+    let listener = match &service.listener {
+        Some(listener) => listener.clone(),
+        None => {
+            // An ALB's production listener rule, or an NLB's listener.
+            let arn = advanced.production_listener_rule().unwrap_or_default();
+            let listener = if arn.contains(":listener-rule/") {
+                Listener::Rule(arn.to_string())
+            } else {
+                Listener::Default(arn.to_string())
+            };
+            found.push(format!("production listener rule {arn}"));
+            listener
+        }
+    };
+    if stable_tg.is_empty() || canary_tg.is_empty() || listener.arn().is_empty() {
+        return Err(SourceError::of_kind(
+            ErrorKind::NotFound,
+            format!(
+                "discovery: service `{name}`'s advancedConfiguration lacks its primary target group, alternate target group or production listener rule"
+            ),
+        )
+        .with_hint(config_hint(
+            "listener_rule_arn, stable_target_group_arn and canary_target_group_arn",
+        )));
+    }
+    let log_group = match &service.log_group {
+        Some(group) => Some(group.clone()),
+        None => log_group(ecs, stable).await.ok().flatten(),
+    };
+    if let Some(group) = &log_group {
+        found.push(format!("log group {group}"));
+    }
+    Ok(Resolved {
+        canary_service: None,
+        listener,
+        stable_target_group_arn: stable_tg,
+        canary_target_group_arn: Some(canary_tg),
+        log_group,
+        native: true,
         found,
     })
 }
@@ -150,12 +270,13 @@ fn config_hint(keys: &str) -> String {
     format!("or set {keys} in the [[service]] (explicit ARNs are not looked up)")
 }
 
-/// The stable and canary services, in one DescribeServices.
+/// The stable and canary services, in one DescribeServices; no canary for
+/// an ECS-native service.
 async fn services(
     ecs: &aws_sdk_ecs::Client,
     service: &Wanted,
     canary: &str,
-) -> Result<(Service, Service), SourceError> {
+) -> Result<(Service, Option<Service>), SourceError> {
     let out = ecs
         .describe_services()
         .cluster(&service.cluster)
@@ -194,8 +315,24 @@ async fn services(
             service.canary_suffix
         )
     };
-    let canary = find(canary).ok_or_else(|| missing(canary, &canary_key))?;
-    Ok((stable, canary))
+    match find(canary) {
+        // An ECS-native service moves its own traffic: no canary service.
+        None if service.native
+            || service.canary_service.is_none() && native_strategy(&stable).is_some() =>
+        {
+            Ok((stable, None))
+        }
+        None => Err(missing(canary, &canary_key)),
+        Some(_) if service.native => Err(SourceError::of_kind(
+            ErrorKind::Conflict,
+            format!(
+                "discovery: model = \"ecs-native\" but a canary service `{canary}` runs beside `{}`",
+                service.stable_service
+            ),
+        )
+        .with_hint("remove model (a two-service release), or the canary service")),
+        Some(found) => Ok((stable, Some(found))),
+    }
 }
 
 /// The one target group a service registers its tasks in.
