@@ -1469,6 +1469,8 @@ fn native_paused(now: flightdeck::core::model::Time) -> flightdeck::core::native
         target_revision: Some(
             "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/42".into(),
         ),
+        source_task_definition: Some("auth:41".into()),
+        target_task_definition: Some("auth:42".into()),
         hooks: vec![Hook {
             id: "pause-after-canary".into(),
             status: "AWAITING_ACTION".into(),

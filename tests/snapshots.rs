@@ -549,6 +549,8 @@ fn ecs_native_canary_linear_and_blue_green_in_the_canary_pane()
                 target_revision: Some(
                     "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/42".into(),
                 ),
+                source_task_definition: Some("auth:41".into()),
+                target_task_definition: Some("auth:42".into()),
                 hooks: vec![Hook {
                     id: "pause-after-shift".into(),
                     status: if awaiting {

@@ -561,13 +561,23 @@ pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, S
     let call = next_call(deployment, ask)?;
     let short = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
     let target = deployment
-        .target_revision
-        .as_deref()
-        .map_or("?".to_string(), short);
+        .target_task_definition
+        .clone()
+        .unwrap_or_else(|| {
+            deployment
+                .target_revision
+                .as_deref()
+                .map_or("?".to_string(), short)
+        });
     let source = deployment
-        .source_revisions
-        .first()
-        .map_or("?".to_string(), |r| short(r));
+        .source_task_definition
+        .clone()
+        .unwrap_or_else(|| {
+            deployment
+                .source_revisions
+                .first()
+                .map_or("?".to_string(), |r| short(r))
+        });
     let at = format!(
         "revision {target}, {}{}",
         deployment.status.to_lowercase(),

@@ -48,6 +48,10 @@ pub struct NativeDeployment {
     /// The revisions it moves from (the baseline) and to.
     pub source_revisions: Vec<String>,
     pub target_revision: Option<String>,
+    /// Their task definitions (`family:revision`), when read: the source's
+    /// is the release baseline.
+    pub source_task_definition: Option<String>,
+    pub target_task_definition: Option<String>,
     pub hooks: Vec<Hook>,
     /// Why and to which revision it rolls back, once it does.
     pub rollback: Option<(String, String)>,

@@ -523,8 +523,13 @@ fn native_lines<'a>(
                         .as_ref()
                         .map(|s| format!(" · {}", s.to_lowercase().replace('_', " ")))
                         .unwrap_or_default(),
-                    d.source_revisions.first().map_or("?".into(), |r| short(r)),
-                    d.target_revision.as_deref().map_or("?".into(), short)
+                    d.source_task_definition.clone().unwrap_or_else(|| d
+                        .source_revisions
+                        .first()
+                        .map_or("?".into(), |r| short(r))),
+                    d.target_task_definition
+                        .clone()
+                        .unwrap_or_else(|| d.target_revision.as_deref().map_or("?".into(), short))
                 )),
                 muted,
             ),
@@ -554,8 +559,12 @@ fn native_lines<'a>(
         ]));
     }
     if let Some((reason, _)) = &d.rollback {
+        let done = d.status == "ROLLBACK_SUCCESSFUL";
         lines.push(Line::from(Span::styled(
-            inert(&format!("rolling back: {reason}")),
+            inert(&format!(
+                "{}: {reason}",
+                if done { "rolled back" } else { "rolling back" }
+            )),
             theme.style(Role::Failing),
         )));
     }

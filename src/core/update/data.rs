@@ -119,6 +119,11 @@ pub(super) fn follow_logs(model: &mut Model, fx: &mut Vec<Effect>) {
 /// stable service's task definition before it, and the weights. It is
 /// journaled, so a restart reads it back.
 fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    // An ECS-native release's baseline is its deployment's source revision
+    // (`on_native`), not the fleet's services.
+    if model.native.is_some() {
+        return;
+    }
     let Some((stable, release)) = crate::core::change::detect_release(model) else {
         // No release in sight and no baseline known: a release may have
         // been promoted while no console watched. Ask the deployment
@@ -149,13 +154,66 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
             return;
         }
     }
+    // As of the fleet read that showed it (which so confirms it).
+    let seen_at = model.fleet.read_at().unwrap_or(ctx.now);
+    record_baseline(model, stable, release, seen_at, ctx, fx);
+}
+
+/// An ECS-native deployment read: the first time a deployment under way
+/// is seen, its source revision's task definition is the baseline (ECS
+/// rolls back to that revision).
+pub(super) fn on_native(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    let Some(Some(Some(d))) = model.native.as_ref().map(|l| l.value()) else {
+        return;
+    };
+    if !d.under_way() || d.status.starts_with("ROLLBACK") {
+        return;
+    }
+    let short = |arn: &str| format!("revision {}", arn.rsplit('/').next().unwrap_or(arn));
+    let Some(stable) = d
+        .source_task_definition
+        .clone()
+        .or_else(|| d.source_revisions.first().map(|r| short(r)))
+    else {
+        return;
+    };
+    let Some(release) = d
+        .target_task_definition
+        .clone()
+        .or_else(|| d.target_revision.as_deref().map(short))
+    else {
+        return;
+    };
+    if model
+        .baseline
+        .as_ref()
+        .is_some_and(|b| b.stable_task_definition == stable && b.release_task_definition == release)
+    {
+        return;
+    }
+    let seen_at = model
+        .native
+        .as_ref()
+        .and_then(|l| l.read_at())
+        .unwrap_or(ctx.now);
+    record_baseline(model, stable, release, seen_at, ctx, fx);
+}
+
+/// Make `stable` before `release` the baseline, journaled.
+fn record_baseline(
+    model: &mut Model,
+    stable: String,
+    release: String,
+    seen_at: crate::core::data::Time,
+    ctx: &Ctx,
+    fx: &mut Vec<Effect>,
+) {
     let split = model.traffic.value().map(|f| f.split);
     let baseline = Baseline {
         stable_task_definition: stable,
         release_task_definition: release,
         split,
-        // As of the fleet read that showed it (which so confirms it).
-        seen_at: model.fleet.read_at().unwrap_or(ctx.now),
+        seen_at,
     };
     let weights = split.map_or("unknown".to_string(), |s| {
         format!("{}/{}", s.stable, s.canary)

@@ -102,6 +102,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
                     Ok(deployment) => native.set(deployment, ctx.now),
                     Err(e) => native.fail(e, ctx.now),
                 }
+                data::on_native(model, ctx, &mut fx);
                 change::check_wait(model, ctx, &mut fx);
             }
         }

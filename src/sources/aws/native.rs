@@ -29,7 +29,13 @@ pub struct AwsNative {
     cluster: String,
     service: String,
     pub calls: Arc<AtomicU64>,
+    /// The task definitions of the last deployment's source and target
+    /// revisions (revisions do not change: read once per deployment).
+    revisions: std::sync::Mutex<Option<(String, Revisions)>>,
 }
+
+/// Source and target task definitions, as read.
+type Revisions = (Option<String>, Option<String>);
 
 fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<Time> {
     t.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
@@ -46,6 +52,7 @@ impl AwsNative {
             cluster,
             service,
             calls: Arc::new(AtomicU64::new(0)),
+            revisions: std::sync::Mutex::new(None),
         }
     }
 
@@ -109,8 +116,22 @@ impl AwsNative {
             Some("ROLLING") | None => Strategy::Rolling,
             Some(other) => Strategy::Other(other.to_string()),
         };
+        let source_revisions: Vec<String> = d
+            .source_service_revisions()
+            .iter()
+            .filter_map(|r| r.arn().map(str::to_string))
+            .collect();
+        let target_revision = d
+            .target_service_revision()
+            .and_then(|r| r.arn())
+            .map(str::to_string);
+        let (source_task_definition, target_task_definition) = self
+            .task_definitions(&arn, source_revisions.first(), target_revision.as_ref())
+            .await;
         Ok(Some(NativeDeployment {
             arn,
+            source_task_definition,
+            target_task_definition,
             status: d
                 .status()
                 .map(|s| s.as_str().to_string())
@@ -118,15 +139,8 @@ impl AwsNative {
             status_reason: d.status_reason().map(str::to_string),
             stage: d.lifecycle_stage().map(|s| s.as_str().to_string()),
             strategy,
-            source_revisions: d
-                .source_service_revisions()
-                .iter()
-                .filter_map(|r| r.arn().map(str::to_string))
-                .collect(),
-            target_revision: d
-                .target_service_revision()
-                .and_then(|r| r.arn())
-                .map(str::to_string),
+            source_revisions,
+            target_revision,
             hooks: d
                 .lifecycle_hook_details()
                 .iter()
@@ -147,6 +161,53 @@ impl AwsNative {
                 )
             }),
         }))
+    }
+
+    /// The task definitions of a deployment's source and target revisions
+    /// (DescribeServiceRevisions, once per deployment). Best effort: the
+    /// deployment is shown without them when they cannot be read.
+    async fn task_definitions(
+        &self,
+        deployment: &str,
+        source: Option<&String>,
+        target: Option<&String>,
+    ) -> Revisions {
+        if let Ok(cache) = self.revisions.lock()
+            && let Some((arn, known)) = cache.as_ref()
+            && arn == deployment
+        {
+            return known.clone();
+        }
+        let arns: Vec<String> = source
+            .iter()
+            .chain(target.iter())
+            .map(|a| a.to_string())
+            .collect();
+        if arns.is_empty() {
+            return (None, None);
+        }
+        self.count();
+        let Ok(out) = self
+            .ecs
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(arns))
+            .send()
+            .await
+        else {
+            return (None, None);
+        };
+        let td = |arn: Option<&String>| {
+            out.service_revisions()
+                .iter()
+                .find(|r| r.service_revision_arn() == arn.map(String::as_str))
+                .and_then(|r| r.task_definition())
+                .map(super::short_task_definition)
+        };
+        let known = (td(source), td(target));
+        if let Ok(mut cache) = self.revisions.lock() {
+            *cache = Some((deployment.to_string(), known.clone()));
+        }
+        known
     }
 
     /// The newest deployment's ARN with one of `statuses`; with None, of
