@@ -185,10 +185,15 @@ fn demo_args(
 /// Type the service name and, when the dialog asks for one (outside the
 /// change window), a reason; then Enter.
 fn confirm_dialog(app: &mut Running, reason: &str) -> TestResult {
-    app.send("auth-service")?;
+    confirm_as(app, "auth-service", reason)
+}
+
+/// `confirm_dialog` for the service `name`.
+fn confirm_as(app: &mut Running, name: &str, reason: &str) -> TestResult {
+    app.send(name)?;
     let screen = app
         .screen
-        .wait_for("the typed name", |s| s.contains("[auth-service]"))?;
+        .wait_for("the typed name", |s| s.contains(&format!("[{name}]")))?;
     if screen.contains("Reason:") {
         app.send("\t")?;
         app.send(reason)?;
@@ -2007,5 +2012,186 @@ fn the_baseline_one_console_recorded_is_used_by_another_home_s_rollback() -> Tes
         .wait_for("the dialog cancelled", |s| s.contains("nothing changed"))?;
     bob.send("q")?;
     assert!(bob.wait_exit("after q")?.success());
+    Ok(())
+}
+
+/// An ECS-native release: moto's ALB and rule, ECS at a fake endpoint that
+/// plays one canary deployment (moto has no service deployments) and moves
+/// the rule's weights as ECS would. The config names only the cluster and
+/// the service: the model, groups and rule are found from ECS.
+struct NativeRelease {
+    rt: tokio::runtime::Runtime,
+    layout: moto::Layout,
+    fake: common::fake_ecs::FakeEcs,
+    dir: tempfile::TempDir,
+}
+
+impl NativeRelease {
+    fn new(name: &str) -> Result<NativeRelease, Box<dyn std::error::Error>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let layout = rt.block_on(moto::layout(name))?;
+        let fake = rt.block_on(common::fake_ecs::FakeEcs::start(
+            &layout.sdk,
+            &layout.cluster,
+            &layout.stable,
+            &layout.stable_tg,
+            &layout.canary_tg,
+            &layout.rule,
+        ));
+        let dir = tempfile::tempdir()?;
+        std::fs::write(
+            dir.path().join("config.toml"),
+            format!(
+                "[aws]\nregion = \"eu-west-1\"\n\n[poll]\nfleet = \"1s\"\ntraffic = \"1s\"\n\n[[service]]\nname = \"auth-native\"\nenvironment = \"production\"\nprotected = true\ncluster = \"{}\"\nstable_service = \"{}\"\n",
+                layout.cluster, layout.stable
+            ),
+        )?;
+        Ok(NativeRelease {
+            rt,
+            layout,
+            fake,
+            dir,
+        })
+    }
+
+    /// The console, with ECS (only) at the fake endpoint: the SDK's
+    /// service-specific endpoint variable, over `AWS_ENDPOINT_URL` (moto).
+    fn console(&self) -> Result<(Running, std::path::PathBuf), Box<dyn std::error::Error>> {
+        let moto = std::env::var("FLIGHTDECK_MOTO_URL")?;
+        let journal = self.dir.path().join("journal.jsonl");
+        let config = self.dir.path().join("config.toml");
+        let args = [
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            journal.as_os_str(),
+        ];
+        let ecs = self.fake.uri();
+        let app = Running::start(
+            &args,
+            &[
+                ("USER", "e2e"),
+                ("AWS_ENDPOINT_URL", moto.as_str()),
+                ("AWS_ENDPOINT_URL_ECS", ecs.as_str()),
+            ],
+            ROWS,
+            COLS,
+        )?;
+        Ok((app, journal))
+    }
+
+    /// The console once it shows the canary at its PAUSE hook.
+    fn at_the_hook(&self) -> Result<(Running, std::path::PathBuf), Box<dyn std::error::Error>> {
+        let (mut app, journal) = self.console()?;
+        app.screen.wait_for("the native canary at its hook", |s| {
+            s.contains("ECS canary: 10% for 5m, then 100%")
+                && s.contains("hook pause-after-canary AWAITING ACTION")
+                && s.contains("10% canary")
+                && s.contains("auth:41 → auth:42")
+        })?;
+        Ok((app, journal))
+    }
+}
+
+#[test]
+fn an_ecs_native_canary_is_continued_past_its_hook_and_ecs_bakes_it_to_all_traffic() -> TestResult {
+    let release = NativeRelease::new("native-go")?;
+    let (mut app, journal) = release.at_the_hook()?;
+    // The weights belong to the strategy.
+    app.send("w")?;
+    app.screen.wait_for("w refused", |s| {
+        s.contains("the ECS canary strategy sets the weights")
+    })?;
+    app.send("]")?;
+    app.screen.wait_for("the continue dialog", |s| {
+        s.contains("Continue ECS deployment") && s.contains("ContinueServiceDeployment CONTINUE")
+    })?;
+    confirm_as(&mut app, "auth-native", "canary is clean")?;
+    // ECS bakes, then moves all traffic: the console follows.
+    app.screen.wait_for("ECS at 100 %", |s| {
+        s.contains("SUCCESSFUL") && s.contains("100% canary")
+    })?;
+    let arn = release
+        .fake
+        .state
+        .lock()
+        .map(|s| s.deployment_arn())
+        .map_err(|_| "fake state")?;
+    assert_eq!(
+        release.fake.requests("ContinueServiceDeployment"),
+        vec![serde_json::json!({
+            "serviceDeploymentArn": arn,
+            "hookId": common::fake_ecs::HOOK,
+            "action": "CONTINUE"
+        })]
+    );
+    let (split, _, _, _) = release.rt.block_on(release.layout.read_back())?;
+    assert_eq!((split.stable, split.canary), (0, 100));
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    let end = last_end_record(&journal, "continue")?;
+    assert_eq!(end["result"], "ok", "{end}");
+    assert_eq!(end["to"], "past hook pause-after-canary", "{end}");
+    let text = std::fs::read_to_string(&journal)?;
+    assert!(
+        text.contains("fake-ecs-ContinueServiceDeployment"),
+        "the request id is journaled: {text}"
+    );
+    let baseline = records(&journal)
+        .into_iter()
+        .find(|r| r["action"] == "baseline")
+        .ok_or("no baseline record")?;
+    assert_eq!(
+        (baseline["from"].as_str(), baseline["to"].as_str()),
+        (Some("auth:41"), Some("auth:42"))
+    );
+    Ok(())
+}
+
+#[test]
+fn an_ecs_native_canary_rolled_back_at_its_hook_ends_when_ecs_says_rollback_successful()
+-> TestResult {
+    let release = NativeRelease::new("native-back")?;
+    let (mut app, journal) = release.at_the_hook()?;
+    app.send("R")?;
+    app.screen.wait_for("the rollback dialog", |s| {
+        s.contains("ROLL BACK") && s.contains("ContinueServiceDeployment ROLLBACK")
+    })?;
+    confirm_as(&mut app, "auth-native", "p95 up")?;
+    // The rule is back at once; the change ends only when ECS says the
+    // rollback succeeded.
+    app.screen.wait_for("the rollback done", |s| {
+        s.contains("ROLLBACK SUCCESSFUL") && s.contains("  0% canary") && s.contains("rolled back")
+    })?;
+    assert_eq!(
+        release.fake.phase(),
+        Some(common::fake_ecs::Phase::RolledBack)
+    );
+    let requests = release.fake.requests("ContinueServiceDeployment");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["action"], "ROLLBACK");
+    assert!(release.fake.requests("StopServiceDeployment").is_empty());
+    let (split, _, _, _) = release.rt.block_on(release.layout.read_back())?;
+    assert_eq!((split.stable, split.canary), (100, 0));
+    // Nothing left to steer.
+    app.send("R")?;
+    app.screen
+        .wait_for("R refused", |s| s.contains("nothing to steer"))?;
+    app.send("q")?;
+    assert!(app.wait_exit("after q")?.success());
+    let end = last_end_record(&journal, "rollback")?;
+    assert_eq!(end["result"], "ok", "{end}");
+    let waited = records(&journal)
+        .into_iter()
+        .filter(|r| {
+            r["step"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("2/2 wait_rolled_back"))
+        })
+        .map(|r| r["result"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>();
+    assert_eq!(waited, ["started", "ok"]);
     Ok(())
 }

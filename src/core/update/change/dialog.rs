@@ -16,12 +16,20 @@ pub(in crate::core::update) fn summary(
 ) -> (String, Vec<String>) {
     let mut lines = Vec::new();
     // ECS-native: one call to ECS, which moves the traffic.
-    if model.native.is_some() && change.steps.iter().all(|s| matches!(s, Step::Native(_))) {
+    if model.native.is_some()
+        && change
+            .steps
+            .iter()
+            .all(|s| matches!(s, Step::Native(_) | Step::WaitNativeRolledBack { .. }))
+    {
         lines.push(format!("ECS deployment: {} → {}", change.from, change.to));
         lines.push(format!(
             "Service: {} in {} (ECS moves the traffic)",
             model.service.stable_service, model.service.cluster
         ));
+        if let Some(r) = &model.running {
+            lines.push(format!("Stops {} (after the call under way)", r.at()));
+        }
         let title = if change.kind == crate::core::change::ChangeKind::Continue {
             "Continue ECS deployment"
         } else {
