@@ -1630,3 +1630,74 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     );
     Ok(())
 }
+
+#[test]
+fn on_an_ecs_native_service_the_analysis_continues_a_passing_hook_and_rolls_back_a_failing_one()
+-> Result<(), Box<dyn std::error::Error>> {
+    use flightdeck::core::native::NativeCall;
+    let continues = |h: &Harness| {
+        h.calls
+            .iter()
+            .filter(|s| matches!(s, Step::Native(NativeCall::Continue { .. })))
+            .count()
+    };
+    // A good canary at the hook: held until a lookback of passes (5m ÷ 30s
+    // − 1 = 9), then continued once, automatically.
+    let mut h = Harness::new("good", tuesday(), false);
+    approve_in_world(&mut h);
+    h.run_for(5);
+    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
+    let now = h.model.now;
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(native_paused(
+        now,
+    )))));
+    h.run_for(2 * 60);
+    assert_eq!(continues(&h), 0, "too early: {:?}", h.model.journal);
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("passing verdicts in a row"), "{hold}");
+    h.run_for(5 * 60);
+    assert_eq!(continues(&h), 1, "{:?}", h.model.journal);
+    let continued = h
+        .changes()
+        .into_iter()
+        .find(|c| c.action == "continue")
+        .ok_or("no continue journaled")?;
+    assert!(continued.automatic);
+    assert_eq!(
+        continued.reason.as_deref(),
+        Some("analysis passing at the hook")
+    );
+    // ECS has not shown it continued yet: not continued twice.
+    h.run_for(60);
+    assert_eq!(continues(&h), 1);
+
+    // A failing canary at the hook: rolled back at the hook (the timeout
+    // action stays ECS's safety net).
+    let mut h = Harness::new("good", tuesday(), false);
+    approve_in_world(&mut h);
+    h.run_for(5);
+    // Its p95 (~135 ms) over a threshold of 50 ms: every verdict fails.
+    h.model.analysis_settings.max_p95_ms = 50.0;
+    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
+    let now = h.model.now;
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(native_paused(
+        now,
+    )))));
+    h.run_for(3 * 60);
+    assert!(
+        h.calls
+            .iter()
+            .any(|s| matches!(s, Step::Native(NativeCall::RollbackHook { .. }))),
+        "{:?}",
+        h.model.journal
+    );
+    assert_eq!(continues(&h), 0);
+    let rollback = h
+        .changes()
+        .into_iter()
+        .find(|c| c.action == "rollback")
+        .ok_or("no rollback journaled")?;
+    let reason = rollback.reason.clone().unwrap_or_default();
+    assert!(rollback.automatic && reason.contains("p95"), "{reason}");
+    Ok(())
+}

@@ -674,6 +674,9 @@ pub struct Model {
     pub lease_busy: Option<(Time, String)>,
     /// The hold last journaled, so each hold is recorded once.
     pub hold_noted: Option<String>,
+    /// An ECS-native deployment's hook awaiting action, and since when this
+    /// console has seen it await: the analysis judges the verdicts since.
+    pub native_hook_since: Option<(String, Time)>,
     /// Sources journaled as stale, until they answer again.
     pub stale_noted: Vec<String>,
     /// Watching only (the scriptable commands): no automation acts and
@@ -775,6 +778,7 @@ impl Model {
             unfinished: init.unfinished,
             lease_busy: None,
             hold_noted: None,
+            native_hook_since: None,
             stale_noted: Vec::new(),
             observer: false,
             via: "console",

@@ -75,10 +75,22 @@ pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     progress(model, ctx, fx);
 }
 
-/// Whether verdicts are being taken: a canary with traffic, mid-plan.
+/// Whether verdicts are being taken: a canary with traffic, mid-plan (or
+/// mid ECS-native deployment, not rolling back).
 pub fn analysing(model: &Model) -> bool {
-    matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull)
-        && model.canary_weight().unwrap_or(0) > 0
+    let moving = match native(model) {
+        Some(d) => d.under_way() && !d.status.starts_with("ROLLBACK"),
+        None => matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull),
+    };
+    moving && model.canary_weight().unwrap_or(0) > 0
+}
+
+/// The ECS-native deployment read, for a native service.
+fn native(model: &Model) -> Option<&crate::core::native::NativeDeployment> {
+    match model.native.as_ref().map(|l| l.value()) {
+        Some(Some(Some(d))) => Some(d),
+        _ => None,
+    }
 }
 
 fn run_analysis(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
@@ -234,7 +246,9 @@ pub fn hold_reason(model: &Model) -> Option<String> {
     if model.read_only {
         return Some("read-only".into());
     }
-    if !matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull) {
+    if model.native.is_none()
+        && !matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull)
+    {
         return None;
     }
     if let Some(r) = &model.running {
@@ -248,7 +262,11 @@ pub fn hold_reason(model: &Model) -> Option<String> {
     if let Some(hold) = outside_policy(model) {
         return Some(hold);
     }
-    let entered = model.plan_state.entered_at?;
+    // ECS-native: the verdicts since the hook was first seen awaiting.
+    let entered = match &model.native {
+        Some(_) => model.native_hook_since.as_ref().map(|(_, at)| *at)?,
+        None => model.plan_state.entered_at?,
+    };
     // The trailing bake is judged, not every verdict since the weight was
     // seen: the last bake ÷ interval − 1 verdicts at this weight (at least
     // one) must all have passed. A verdict that did not pass costs a fresh
@@ -282,6 +300,20 @@ pub fn hold_reason(model: &Model) -> Option<String> {
 /// interval in, so that many cover the whole bake), at least one.
 fn passes_needed(model: &Model) -> usize {
     let interval = model.analysis_settings.interval.as_secs().max(1);
+    // ECS-native, at a PAUSE hook: a lookback's worth of passes, and never
+    // so many that the hook's timeout action comes first.
+    if let Some(d) = native(model) {
+        let lookback = model.analysis_settings.lookback.as_secs();
+        let mut need = (lookback / interval).saturating_sub(1);
+        if let (Some(expires), Some((_, since))) = (
+            d.awaiting().and_then(|h| h.expires_at),
+            model.native_hook_since.as_ref(),
+        ) {
+            let window = u64::try_from((expires - *since).num_seconds()).unwrap_or(0);
+            need = need.min((window / interval).saturating_sub(2));
+        }
+        return usize::try_from(need).unwrap_or(usize::MAX).clamp(1, 400);
+    }
     let bake = model
         .plan_state
         .step
@@ -350,6 +382,21 @@ fn stop_held_automation(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 
 /// What the plan would do now, were nothing holding it.
 fn due(model: &Model) -> Option<Proposal> {
+    // ECS-native: a PAUSE hook awaiting action is continued (ECS bakes and
+    // moves the traffic itself).
+    if let Some(d) = native(model) {
+        let hook = d.awaiting()?;
+        // Continued already (ECS is yet to show it): not twice.
+        let continued = model.last_change.as_ref().is_some_and(|f| {
+            f.change.kind == ChangeKind::Continue
+                && f.result == "ok"
+                && f.change.to == format!("past hook {}", hook.id)
+        });
+        return (!continued && !d.status.starts_with("ROLLBACK")).then_some(Proposal::Advance);
+    }
+    if model.native.is_some() {
+        return None;
+    }
     let weight = model.canary_weight()?;
     match model.plan_state.phase {
         Phase::Progressing => {
@@ -394,6 +441,7 @@ fn progress(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
         return;
     }
     let reason = match proposal {
+        Proposal::Advance if model.native.is_some() => "analysis passing at the hook",
         Proposal::Promote => "plan complete, analysis passing",
         _ => "bake complete, analysis passing",
     };

@@ -166,6 +166,11 @@ pub(super) fn on_native(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     let Some(Some(Some(d))) = model.native.as_ref().map(|l| l.value()) else {
         return;
     };
+    // The hook awaiting action, from when it was first seen awaiting.
+    let awaiting = d.awaiting().map(|h| format!("{} {}", d.arn, h.id));
+    if awaiting.as_deref() != model.native_hook_since.as_ref().map(|(k, _)| k.as_str()) {
+        model.native_hook_since = awaiting.map(|k| (k, ctx.now));
+    }
     if !d.under_way() || d.status.starts_with("ROLLBACK") {
         return;
     }
