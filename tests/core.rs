@@ -1498,6 +1498,7 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     assert_eq!(status["native"]["strategy"], "canary");
     assert_eq!(status["native"]["awaiting"]["hook"], "pause-after-canary");
     assert_eq!(status["native"]["awaiting"]["timeout_action"], "ROLLBACK");
+    assert_eq!(status["native"]["source_task_definition"], "auth:41");
     // `w` and `P`: the strategy owns the weights.
     for key in ['w', 'P'] {
         h.key(Key::char(key));

@@ -150,8 +150,9 @@ pub fn status_json(model: &Model) -> Value {
             "doing": r.change.steps.get(r.index).map(|s| s.describe()),
         })
     });
-    // An ECS-native service: the deployment under way (absent for a
-    // stable/canary pair; null while none is under way or unread).
+    // An ECS-native service: the deployment under way, else the newest of
+    // the last day (absent for a stable/canary pair; null while none is
+    // known or unread).
     let native = model.native.as_ref().map(|l| {
         l.value().cloned().flatten().map(|d| {
             let awaiting = d.awaiting().map(|h| {
@@ -168,6 +169,8 @@ pub fn status_json(model: &Model) -> Value {
                 "strategy": crate::core::native::strategy_name(&d.strategy),
                 "source_revisions": d.source_revisions,
                 "target_revision": d.target_revision,
+                "source_task_definition": d.source_task_definition,
+                "target_task_definition": d.target_task_definition,
                 "awaiting": awaiting,
                 "rollback": d.rollback.as_ref().map(|(reason, to)| json!({"reason": reason, "to": to})),
             })
