@@ -90,7 +90,7 @@ pub struct Notice {
 fn is_change(action: &str) -> bool {
     matches!(
         action,
-        "set_weight" | "promote" | "rollback" | "approve" | "reject"
+        "set_weight" | "promote" | "rollback" | "approve" | "reject" | "continue"
     )
 }
 
@@ -554,6 +554,13 @@ mod tests {
 
     #[test]
     fn changes_start_and_end_once_each_and_steps_say_nothing() {
+        // An ECS-native hook continued is a change like any.
+        let continued = notice_for(&record("continue", "ok", true), "production")
+            .map(|n| (n.title, n.level));
+        assert_eq!(
+            continued,
+            Some((format!("continue done: {}", "auth-service"), Level::Info))
+        );
         let start = notice_for(&record("rollback", "started", false), "production");
         let end = notice_for(&record("rollback", "ok", false), "production");
         assert_eq!(start.as_ref().map(|n| n.key.as_str()), Some("c-1:started"));
