@@ -555,8 +555,8 @@ mod tests {
     #[test]
     fn changes_start_and_end_once_each_and_steps_say_nothing() {
         // An ECS-native hook continued is a change like any.
-        let continued = notice_for(&record("continue", "ok", true), "production")
-            .map(|n| (n.title, n.level));
+        let continued =
+            notice_for(&record("continue", "ok", true), "production").map(|n| (n.title, n.level));
         assert_eq!(
             continued,
             Some((format!("continue done: {}", "auth-service"), Level::Info))

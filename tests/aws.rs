@@ -640,6 +640,27 @@ async fn discovery_detects_an_ecs_native_service_and_reads_its_groups_and_rule_f
         "{:?}",
         found.found
     );
+    // `init` writes it as an ECS-native service (no canary service).
+    let init = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            "init",
+            "--dry-run",
+            "--cluster",
+            &l.cluster,
+            "--region",
+            "eu-west-1",
+        ])
+        .env("AWS_ENDPOINT_URL", std::env::var("FLIGHTDECK_MOTO_URL")?)
+        .env("AWS_ENDPOINT_URL_ECS", fake.uri())
+        .output()?;
+    let printed = String::from_utf8(init.stdout)?;
+    assert!(
+        init.status.success() && printed.contains("model = \"ecs-native\""),
+        "{printed}{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert!(!printed.contains("canary_service ="), "{printed}");
+    flightdeck::config::parse(std::path::Path::new("init.toml"), &printed)?;
     // model = "ecs-native" beside a running canary service: refused, named.
     if let Ok(mut state) = fake.state.lock() {
         state.also.push(format!("{}-canary", l.stable));

@@ -33,11 +33,12 @@ pub struct InitArgs {
     pub force: bool,
 }
 
-/// One stable/canary pair, and what discovery made of it.
+/// One stable/canary pair (or an ECS-native service: no canary), and what
+/// discovery made of it.
 struct Pair {
     cluster: String,
     stable: String,
-    canary: String,
+    canary: Option<String>,
     found: Result<Resolved, SourceError>,
 }
 
@@ -154,7 +155,28 @@ async fn survey(
             }
             let canary = canary_of(stable);
             if !names.contains(&canary) {
-                alone.push(format!("{cluster}/{stable}"));
+                // Alone: an ECS-native service (its deployments move its
+                // traffic), or not a release flightdeck can steer.
+                let wanted = Wanted {
+                    cluster: cluster.clone(),
+                    stable_service: stable.clone(),
+                    canary_service: None,
+                    canary_suffix: args.canary_suffix.clone(),
+                    listener: None,
+                    stable_target_group_arn: None,
+                    canary_target_group_arn: None,
+                    log_group: None,
+                    native: false,
+                };
+                match resolve(sdk, &wanted).await {
+                    Ok(found) if found.native => pairs.push(Pair {
+                        cluster: cluster.clone(),
+                        stable: stable.clone(),
+                        canary: None,
+                        found: Ok(found),
+                    }),
+                    _ => alone.push(format!("{cluster}/{stable}")),
+                }
                 continue;
             }
             let wanted = Wanted {
@@ -172,7 +194,7 @@ async fn survey(
             pairs.push(Pair {
                 cluster: cluster.clone(),
                 stable: stable.clone(),
-                canary,
+                canary: Some(canary),
                 found,
             });
         }
@@ -303,7 +325,17 @@ fn render(args: &InitArgs, region: Option<&str>, pairs: &[Pair], alone: &[String
         }
         let _ = writeln!(block, "cluster = {}", quoted(&pair.cluster));
         let _ = writeln!(block, "stable_service = {}", quoted(&pair.stable));
-        let _ = writeln!(block, "canary_service = {}", quoted(&pair.canary));
+        match &pair.canary {
+            Some(canary) => {
+                let _ = writeln!(block, "canary_service = {}", quoted(canary));
+            }
+            None => {
+                let _ = writeln!(
+                    block,
+                    "model = \"ecs-native\"            # its ECS deployments move the traffic"
+                );
+            }
+        }
         if args.canary_suffix != DEFAULT_CANARY_SUFFIX {
             let _ = writeln!(block, "canary_suffix = {}", quoted(&args.canary_suffix));
         }

@@ -217,6 +217,13 @@ impl State {
                 (200, json!({"services": services, "failures": failures}))
             }
             "ListTasks" => (200, json!({"taskArns": []})),
+            "ListServices" => {
+                let arns: Vec<String> = std::iter::once(&self.service)
+                    .chain(&self.also)
+                    .map(|n| self.region_arn(&format!("service/{}/{n}", self.cluster)))
+                    .collect();
+                (200, json!({"serviceArns": arns}))
+            }
             "DescribeTaskDefinition" => (
                 200,
                 json!({"taskDefinition": {

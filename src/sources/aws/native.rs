@@ -187,14 +187,20 @@ impl AwsNative {
             return (None, None);
         }
         self.count();
-        let Ok(out) = self
+        let out = match self
             .ecs
             .describe_service_revisions()
             .set_service_revision_arns(Some(arns))
             .send()
             .await
-        else {
-            return (None, None);
+            .map_err(|e| error("ecs:DescribeServiceRevisions", deployment, e))
+        {
+            Ok(out) => out,
+            Err(e) => {
+                // Shown by revision instead; asked again at the next read.
+                crate::debug_log::write("native", &e.to_string());
+                return (None, None);
+            }
         };
         let td = |arn: Option<&String>| {
             out.service_revisions()
