@@ -1514,6 +1514,28 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
             "{status}"
         );
     }
+    // The world moves under an open dialog: the hook is no longer awaiting
+    // at Enter (ECS moved on, or it timed out): nothing is called.
+    h.key(Key::char(']'));
+    assert!(matches!(h.model.overlay, Overlay::Confirm(_)));
+    let mut moved_on = native_paused(now);
+    moved_on.hooks[0].status = "SUCCEEDED".into();
+    moved_on.stage = Some("BAKE_TIME".into());
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(moved_on))));
+    let fx = h.confirm("too late");
+    h.carry_out(fx);
+    assert!(h.calls.is_empty(), "{:?}", h.calls);
+    let said = h
+        .model
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(said.contains("no lifecycle hook awaits action"), "{said}");
+    h.key(Key::plain(KeyCode::Esc));
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(native_paused(
+        now,
+    )))));
     // `]`: continue past the awaiting hook, confirmed like any change.
     h.key(Key::char(']'));
     let Overlay::Confirm(c) = &h.model.overlay else {

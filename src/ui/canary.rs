@@ -558,6 +558,19 @@ fn native_lines<'a>(
             ),
         ]));
     }
+    // The other hooks, with where each stands.
+    let others: Vec<String> = d
+        .hooks
+        .iter()
+        .filter(|h| h.status != "AWAITING_ACTION")
+        .map(|h| format!("{} {}", h.id, h.status.to_lowercase().replace('_', " ")))
+        .collect();
+    if !others.is_empty() {
+        lines.push(Line::from(Span::styled(
+            inert(&format!("hooks: {}", others.join(" · "))),
+            muted,
+        )));
+    }
     if let Some((reason, _)) = &d.rollback {
         let done = d.status == "ROLLBACK_SUCCESSFUL";
         lines.push(Line::from(Span::styled(
