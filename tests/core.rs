@@ -1313,12 +1313,7 @@ fn with_another_driver_in_the_seat_this_console_only_watches_until_it_takes_over
     // `:drive` without the name asks for it; nothing is taken yet.
     let fx = h.send(Msg::Command("drive".into()));
     assert!(!fx.iter().any(|e| matches!(e, Effect::TakeOverDriving)));
-    let status = h
-        .model
-        .status
-        .as_ref()
-        .map(|s| s.text.clone())
-        .unwrap_or_default();
+    let status = status(&h);
     assert!(status.contains("type `:drive auth-service`"), "{status}");
     assert!(
         status.contains("ci@runner-7 (drive) drives now"),
@@ -1493,22 +1488,17 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
         now,
     )))));
     // `status --json` (schema 1) says where the deployment stands.
-    let status = flightdeck::cli::status_json(&h.model);
-    assert_eq!(status["native"]["status"], "IN_PROGRESS", "{status}");
-    assert_eq!(status["native"]["strategy"], "canary");
-    assert_eq!(status["native"]["awaiting"]["hook"], "pause-after-canary");
-    assert_eq!(status["native"]["awaiting"]["timeout_action"], "ROLLBACK");
-    assert_eq!(status["native"]["source_task_definition"], "auth:41");
+    let json = flightdeck::cli::status_json(&h.model);
+    assert_eq!(json["native"]["status"], "IN_PROGRESS", "{json}");
+    assert_eq!(json["native"]["strategy"], "canary");
+    assert_eq!(json["native"]["awaiting"]["hook"], "pause-after-canary");
+    assert_eq!(json["native"]["awaiting"]["timeout_action"], "ROLLBACK");
+    assert_eq!(json["native"]["source_task_definition"], "auth:41");
     // `w` and `P`: the strategy owns the weights.
     for key in ['w', 'P'] {
         h.key(Key::char(key));
         assert!(matches!(h.model.overlay, Overlay::None));
-        let status = h
-            .model
-            .status
-            .as_ref()
-            .map(|s| s.text.clone())
-            .unwrap_or_default();
+        let status = status(&h);
         assert!(
             status.contains("canary strategy sets the weights"),
             "{status}"
@@ -1525,12 +1515,7 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     let fx = h.confirm("too late");
     h.carry_out(fx);
     assert!(h.calls.is_empty(), "{:?}", h.calls);
-    let said = h
-        .model
-        .status
-        .as_ref()
-        .map(|s| s.text.clone())
-        .unwrap_or_default();
+    let said = status(&h);
     assert!(said.contains("no lifecycle hook awaits action"), "{said}");
     h.key(Key::plain(KeyCode::Esc));
     h.send(flightdeck::core::msg::Msg::Native(Ok(Some(native_paused(
@@ -1641,12 +1626,7 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     // Nothing under way: nothing to continue.
     h.send(flightdeck::core::msg::Msg::Native(Ok(None)));
     h.key(Key::char(']'));
-    let status = h
-        .model
-        .status
-        .as_ref()
-        .map(|s| s.text.clone())
-        .unwrap_or_default();
+    let status = status(&h);
     assert!(
         status.contains("no ECS deployment is under way"),
         "{status}"
