@@ -640,6 +640,21 @@ async fn discovery_detects_an_ecs_native_service_and_reads_its_groups_and_rule_f
         "{:?}",
         found.found
     );
+    // With the ARNs given and no model, one DescribeServices still finds it
+    // native (weights written to ECS's rule would fight ECS).
+    let config = names_only(
+        &l,
+        &format!(
+            "listener_rule_arn = \"{}\"\nstable_target_group_arn = \"{}\"",
+            l.rule, l.stable_tg
+        ),
+    )?;
+    let found = resolve(&sdk, &config.service(None)?.into()).await?;
+    assert!(found.native, "{:?}", found.found);
+    assert_eq!(
+        found.canary_target_group_arn.as_deref(),
+        Some(l.canary_tg.as_str())
+    );
     // `init` writes it as an ECS-native service (no canary service).
     let init = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
         .args([

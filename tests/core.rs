@@ -1595,7 +1595,15 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     };
     h.send(split(90, 10));
     assert!(waiting(&h), "a split rule is not rolled back");
+    // Another deployment's ROLLBACK_SUCCESSFUL is not this rollback's end.
+    let mut other = rolling.clone();
+    other.arn.push_str("-older");
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(other))));
     h.send(split(100, 0));
+    assert!(waiting(&h), "another deployment's end ended the wait");
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(
+        rolling.clone(),
+    ))));
     assert!(h.model.running.is_none(), "rolled back: the change ends");
     let last = h.model.last_change.as_ref().ok_or("no change ended")?;
     assert_eq!(
@@ -1703,4 +1711,45 @@ fn on_an_ecs_native_service_the_analysis_continues_a_passing_hook_and_rolls_back
     let reason = rollback.reason.clone().unwrap_or_default();
     assert!(rollback.automatic && reason.contains("p95"), "{reason}");
     Ok(())
+}
+
+#[test]
+fn an_ecs_native_deployment_is_shown_from_its_source_group_after_ecs_swapped_the_groups() {
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("good", tuesday(), false);
+    approve_in_world(&mut h);
+    h.run_for(2);
+    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
+    let read = |stable, canary| Msg::Traffic {
+        started: tuesday(),
+        result: Ok(flightdeck::core::data::Forward {
+            stable_target_group: "tg-blue".into(),
+            canary_target_group: "tg-green".into(),
+            split: flightdeck::core::data::TrafficSplit { stable, canary },
+            stickiness: None,
+            other: Vec::new(),
+        }),
+    };
+    // The last deployment ended with all traffic on the alternate group.
+    h.send(Msg::Native(Ok(None)));
+    h.send(read(0, 100));
+    assert_eq!(
+        h.model.canary_weight(),
+        Some(100),
+        "configured roles so far"
+    );
+    // The next one moves from green (its source) back to blue: shown and
+    // judged from green, and automation holds (analysis by group would
+    // judge the wrong revision).
+    let now = h.model.now;
+    h.send(Msg::Native(Ok(Some(native_paused(now)))));
+    h.send(read(10, 90));
+    assert_eq!(h.model.canary_weight(), Some(10));
+    assert!(h.model.native_swapped);
+    assert!(!flightdeck::core::update::analysing(&h.model));
+    let hold = flightdeck::core::update::hold_reason(&h.model).unwrap_or_default();
+    assert!(hold.contains("swapped roles"), "{hold}");
+    // Its end shows it whole on blue: all on the new revision.
+    h.send(read(100, 0));
+    assert_eq!(h.model.canary_weight(), Some(100));
 }

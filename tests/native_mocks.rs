@@ -143,7 +143,32 @@ async fn read(
                 .set_service_deployments(d.clone().map(|d| vec![d]))
                 .build()
         });
-    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &recent, &describe]);
+    // The revisions' task definitions (read once per deployment).
+    let revisions = mock!(aws_sdk_ecs::Client::describe_service_revisions).then_output(|| {
+        aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput::builder(
+        )
+        .set_service_revisions(Some(
+            [(41, "auth:41"), (42, "auth:42")]
+                .iter()
+                .map(|(n, td)| {
+                    ecs::ServiceRevision::builder()
+                        .service_revision_arn(format!(
+                            "arn:aws:ecs:eu-west-1:123456789012:service-revision/suma/auth/{n}"
+                        ))
+                        .task_definition(format!(
+                            "arn:aws:ecs:eu-west-1:123456789012:task-definition/{td}"
+                        ))
+                        .build()
+                })
+                .collect(),
+        ))
+        .build()
+    });
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&list, &recent, &describe, &revisions]
+    );
     Ok(AwsNative::from_client(client, "suma".into(), "auth".into())
         .read_current()
         .await?)
@@ -167,6 +192,10 @@ async fn every_state_is_read_and_each_key_maps_to_its_call_or_a_reason() -> Test
     .await?
     .ok_or("pending")?;
     assert_eq!(pending.status, "PENDING");
+    assert_eq!(
+        (pending.source_name(), pending.target_name()),
+        ("auth:41".to_string(), "auth:42".to_string())
+    );
     assert_eq!(
         pending.strategy,
         Strategy::Canary {
@@ -333,5 +362,61 @@ async fn continue_rollback_and_stop_send_exactly_the_documented_requests() -> Te
     assert_eq!(cont.num_calls(), 1);
     assert_eq!(back.num_calls(), 1);
     assert_eq!(stop.num_calls(), 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_rollback_at_a_hook_that_no_longer_awaits_stops_the_deployment_instead() -> TestResult {
+    use aws_sdk_ecs::operation::continue_service_deployment::ContinueServiceDeploymentError;
+    let refused = mock!(aws_sdk_ecs::Client::continue_service_deployment)
+        .match_requests(|r| r.action() == Some(&ecs::DeploymentLifecycleHookAction::Rollback))
+        .then_error(|| {
+            ContinueServiceDeploymentError::InvalidParameterException(
+                ecs::error::InvalidParameterException::builder()
+                    .message("The lifecycle hook is not awaiting action")
+                    .build(),
+            )
+        });
+    let stop = mock!(aws_sdk_ecs::Client::stop_service_deployment)
+        .match_requests(|r| {
+            r.service_deployment_arn() == Some(ARN)
+                && r.stop_type() == Some(&ecs::StopServiceDeploymentStopType::Rollback)
+        })
+        .then_output(|| {
+            StopServiceDeploymentOutput::builder()
+                .service_deployment_arn(ARN)
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&refused, &stop]);
+    let native = AwsNative::from_client(client, "suma".into(), "auth".into());
+    native
+        .call(&NativeCall::RollbackHook {
+            deployment: ARN.into(),
+            hook: HOOK.into(),
+        })
+        .await?;
+    assert_eq!((refused.num_calls(), stop.num_calls()), (1, 1));
+    // A continue that ECS refuses is not turned into anything else.
+    let refused = mock!(aws_sdk_ecs::Client::continue_service_deployment).then_error(|| {
+        ContinueServiceDeploymentError::InvalidParameterException(
+            ecs::error::InvalidParameterException::builder()
+                .message("The lifecycle hook is not awaiting action")
+                .build(),
+        )
+    });
+    let stop = mock!(aws_sdk_ecs::Client::stop_service_deployment)
+        .then_output(|| StopServiceDeploymentOutput::builder().build());
+    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&refused, &stop]);
+    let native = AwsNative::from_client(client, "suma".into(), "auth".into());
+    let err = native
+        .call(&NativeCall::Continue {
+            deployment: ARN.into(),
+            hook: HOOK.into(),
+        })
+        .await
+        .err()
+        .ok_or("a refused continue succeeded")?;
+    assert!(err.to_string().contains("not awaiting"), "{err}");
+    assert_eq!(stop.num_calls(), 0);
     Ok(())
 }

@@ -559,27 +559,9 @@ pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, S
         }
     };
     let call = next_call(deployment, ask)?;
-    let short = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
-    let target = deployment
-        .target_task_definition
-        .clone()
-        .unwrap_or_else(|| {
-            deployment
-                .target_revision
-                .as_deref()
-                .map_or("?".to_string(), short)
-        });
-    let source = deployment
-        .source_task_definition
-        .clone()
-        .unwrap_or_else(|| {
-            deployment
-                .source_revisions
-                .first()
-                .map_or("?".to_string(), |r| short(r))
-        });
+    let (target, source) = (deployment.target_name(), deployment.source_name());
     let at = format!(
-        "revision {target}, {}{}",
+        "{target}, {}{}",
         deployment.status.to_lowercase(),
         deployment
             .stage
@@ -589,10 +571,9 @@ pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, S
     );
     let (kind, to) = match &call {
         NativeCall::Continue { hook, .. } => (ChangeKind::Continue, format!("past hook {hook}")),
-        NativeCall::RollbackHook { .. } | NativeCall::Stop { .. } => (
-            ChangeKind::Rollback,
-            format!("revision {source} (ECS rolls back)"),
-        ),
+        NativeCall::RollbackHook { .. } | NativeCall::Stop { .. } => {
+            (ChangeKind::Rollback, format!("{source} (ECS rolls back)"))
+        }
     };
     let mut steps = vec![Step::Native(call.clone())];
     if kind == ChangeKind::Rollback {

@@ -677,6 +677,17 @@ pub struct Model {
     /// An ECS-native deployment's hook awaiting action, and since when this
     /// console has seen it await: the analysis judges the verdicts since.
     pub native_hook_since: Option<(String, Time)>,
+    /// An ECS-native service's production group between deployments: the
+    /// one with all traffic while none was under way.
+    pub native_idle_group: Option<String>,
+    /// The source group of the deployment seen under way (its ARN, the
+    /// group): the idle group when it began. Traffic reads are turned so
+    /// that "stable" is this group, for the deployment's whole life.
+    pub native_source_group: Option<(String, String)>,
+    /// The groups have swapped roles since start (the configured canary
+    /// group is the production one): analysis keyed by target group would
+    /// judge the wrong revision, so automation holds.
+    pub native_swapped: bool,
     /// Sources journaled as stale, until they answer again.
     pub stale_noted: Vec<String>,
     /// Watching only (the scriptable commands): no automation acts and
@@ -730,6 +741,15 @@ pub struct ModelInit {
 }
 
 impl Model {
+    /// An ECS-native service's deployment as last read (the one under way,
+    /// else the newest of the last day), if any.
+    pub fn native_deployment(&self) -> Option<&super::native::NativeDeployment> {
+        match self.native.as_ref().map(|l| l.value()) {
+            Some(Some(Some(d))) => Some(d),
+            _ => None,
+        }
+    }
+
     pub fn new(init: ModelInit) -> Self {
         Model {
             service: init.service,
@@ -779,6 +799,9 @@ impl Model {
             lease_busy: None,
             hold_noted: None,
             native_hook_since: None,
+            native_idle_group: None,
+            native_source_group: None,
+            native_swapped: false,
             stale_noted: Vec::new(),
             observer: false,
             via: "console",

@@ -70,6 +70,34 @@ impl NativeDeployment {
     pub fn awaiting(&self) -> Option<&Hook> {
         self.hooks.iter().find(|h| h.status == "AWAITING_ACTION")
     }
+
+    /// ROLLBACK_REQUESTED, _IN_PROGRESS, _SUCCESSFUL or _FAILED.
+    pub fn rolling_back(&self) -> bool {
+        self.status.starts_with("ROLLBACK")
+    }
+
+    /// What it moves from, as an operator knows it: the source revision's
+    /// task definition, else the revision's id.
+    pub fn source_name(&self) -> String {
+        self.source_task_definition.clone().unwrap_or_else(|| {
+            self.source_revisions
+                .first()
+                .map_or("?".into(), |r| format!("revision {}", last_part(r)))
+        })
+    }
+
+    /// What it moves to (see `source_name`).
+    pub fn target_name(&self) -> String {
+        self.target_task_definition.clone().unwrap_or_else(|| {
+            self.target_revision
+                .as_deref()
+                .map_or("?".into(), |r| format!("revision {}", last_part(r)))
+        })
+    }
+}
+
+fn last_part(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
 }
 
 /// What a key asks of a native deployment, as the call that does it.
@@ -86,7 +114,7 @@ pub enum NativeCall {
 impl NativeCall {
     /// The call in plain words, for the dialog and the journal.
     pub fn describe(&self) -> String {
-        let short = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+        let short = last_part;
         match self {
             NativeCall::Continue { deployment, hook } => format!(
                 "ECS: continue deployment {} past hook {hook} (ContinueServiceDeployment CONTINUE)",
@@ -121,7 +149,7 @@ pub fn next_call(d: &NativeDeployment, ask: Ask) -> Result<NativeCall, String> {
             d.status.to_lowercase()
         ));
     }
-    let rolling_back = d.status.starts_with("ROLLBACK");
+    let rolling_back = d.rolling_back();
     match ask {
         Ask::Weight => Err(format!(
             "the ECS {} strategy sets the weights: continue, or roll back",

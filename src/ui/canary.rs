@@ -487,7 +487,7 @@ fn native_lines<'a>(
     };
     let Some(d) = deployment else {
         return vec![Line::from(Span::styled(
-            "ECS-native: no deployment under way",
+            "ECS-native: no deployment in the last day",
             muted,
         ))];
     };
@@ -504,7 +504,6 @@ fn native_lines<'a>(
         Strategy::Rolling => "ECS rolling".into(),
         Strategy::Other(s) => format!("ECS {}", s.to_lowercase()),
     };
-    let short = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
     let role = if d.status.contains("ROLLBACK") || d.status.contains("FAILED") {
         Role::Failing
     } else if d.under_way() {
@@ -518,18 +517,13 @@ fn native_lines<'a>(
             Span::styled(d.status.replace('_', " "), theme.style(role)),
             Span::styled(
                 inert(&format!(
-                    "{} · revision {} → {}",
+                    "{} · {} → {}",
                     d.stage
                         .as_ref()
                         .map(|s| format!(" · {}", s.to_lowercase().replace('_', " ")))
                         .unwrap_or_default(),
-                    d.source_task_definition.clone().unwrap_or_else(|| d
-                        .source_revisions
-                        .first()
-                        .map_or("?".into(), |r| short(r))),
-                    d.target_task_definition
-                        .clone()
-                        .unwrap_or_else(|| d.target_revision.as_deref().map_or("?".into(), short))
+                    d.source_name(),
+                    d.target_name()
                 )),
                 muted,
             ),
@@ -572,12 +566,13 @@ fn native_lines<'a>(
         )));
     }
     if let Some((reason, _)) = &d.rollback {
-        let done = d.status == "ROLLBACK_SUCCESSFUL";
+        let state = match d.status.as_str() {
+            "ROLLBACK_SUCCESSFUL" => "rolled back",
+            "ROLLBACK_FAILED" => "rollback FAILED",
+            _ => "rolling back",
+        };
         lines.push(Line::from(Span::styled(
-            inert(&format!(
-                "{}: {reason}",
-                if done { "rolled back" } else { "rolling back" }
-            )),
+            inert(&format!("{state}: {reason}")),
             theme.style(Role::Failing),
         )));
     }

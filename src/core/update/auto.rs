@@ -76,19 +76,22 @@ pub(super) fn on_tick(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 }
 
 /// Whether verdicts are being taken: a canary with traffic, mid-plan (or
-/// mid ECS-native deployment, not rolling back).
+/// mid ECS-native deployment, freshly read, not rolling back, with the
+/// groups in the roles they had at start).
 pub fn analysing(model: &Model) -> bool {
-    let moving = match native(model) {
-        Some(d) => d.under_way() && !d.status.starts_with("ROLLBACK"),
-        None => matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull),
+    let moving = if model.native.is_some() {
+        native_moving(model).is_some() && !model.native_swapped
+    } else {
+        matches!(model.plan_state.phase, Phase::Progressing | Phase::AtFull)
     };
     moving && model.canary_weight().unwrap_or(0) > 0
 }
 
-/// The ECS-native deployment read, for a native service.
-fn native(model: &Model) -> Option<&crate::core::native::NativeDeployment> {
-    match model.native.as_ref().map(|l| l.value()) {
-        Some(Some(Some(d))) => Some(d),
+/// An ECS-native deployment under way and not rolling back, as read at the
+/// last poll (a stale read is not acted on).
+fn native_moving(model: &Model) -> Option<&crate::core::native::NativeDeployment> {
+    match model.native.as_ref()? {
+        Loadable::Ready { value: Some(d), .. } if d.under_way() && !d.rolling_back() => Some(d),
         _ => None,
     }
 }
@@ -262,6 +265,18 @@ pub fn hold_reason(model: &Model) -> Option<String> {
     if let Some(hold) = outside_policy(model) {
         return Some(hold);
     }
+    if model.native.is_some() {
+        if model.native_swapped {
+            return Some(
+                "the target groups have swapped roles since the last deployment: analysis by group would judge the wrong revision; continue by hand (])".into(),
+            );
+        }
+        if model.canary_weight().unwrap_or(0) == 0 {
+            return Some(
+                "no production traffic on the new revision at this hook: nothing to judge; continue by hand (])".into(),
+            );
+        }
+    }
     // ECS-native: the verdicts since the hook was first seen awaiting.
     let entered = match &model.native {
         Some(_) => model.native_hook_since.as_ref().map(|(_, at)| *at)?,
@@ -302,7 +317,7 @@ fn passes_needed(model: &Model) -> usize {
     let interval = model.analysis_settings.interval.as_secs().max(1);
     // ECS-native, at a PAUSE hook: a lookback's worth of passes, and never
     // so many that the hook's timeout action comes first.
-    if let Some(d) = native(model) {
+    if let Some(d) = model.native_deployment() {
         let lookback = model.analysis_settings.lookback.as_secs();
         let mut need = (lookback / interval).saturating_sub(1);
         if let (Some(expires), Some((_, since))) = (
@@ -383,19 +398,20 @@ fn stop_held_automation(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
 /// What the plan would do now, were nothing holding it.
 fn due(model: &Model) -> Option<Proposal> {
     // ECS-native: a PAUSE hook awaiting action is continued (ECS bakes and
-    // moves the traffic itself).
-    if let Some(d) = native(model) {
-        let hook = d.awaiting()?;
-        // Continued already (ECS is yet to show it): not twice.
-        let continued = model.last_change.as_ref().is_some_and(|f| {
-            f.change.kind == ChangeKind::Continue
-                && f.result == "ok"
-                && f.change.to == format!("past hook {}", hook.id)
-        });
-        return (!continued && !d.status.starts_with("ROLLBACK")).then_some(Proposal::Advance);
-    }
+    // moves the traffic itself) — once: a read from before the continue
+    // still shows it awaiting.
     if model.native.is_some() {
-        return None;
+        let d = native_moving(model)?;
+        let hook = d.awaiting()?;
+        let call = crate::core::change::Step::Native(crate::core::native::NativeCall::Continue {
+            deployment: d.arn.clone(),
+            hook: hook.id.clone(),
+        });
+        let continued = model
+            .last_change
+            .as_ref()
+            .is_some_and(|f| f.result == "ok" && f.change.steps.contains(&call));
+        return (!continued).then_some(Proposal::Advance);
     }
     let weight = model.canary_weight()?;
     match model.plan_state.phase {

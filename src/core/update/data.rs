@@ -159,11 +159,69 @@ fn note_baseline(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     record_baseline(model, stable, release, seen_at, ctx, fx);
 }
 
+/// An ECS-native service's traffic read, turned so that "stable" is the
+/// deployment's source group (ECS swaps the groups' roles at every
+/// deployment): the group that held all traffic while none was under way,
+/// as seen when the deployment began; else the configured (primary) group.
+/// Other services' reads are left as they are.
+pub(super) fn native_oriented(model: &mut Model, forward: Forward) -> Forward {
+    if model.native.is_none() {
+        return forward;
+    }
+    let deployment = model
+        .native_deployment()
+        .map(|d| (d.arn.clone(), d.under_way()));
+    match &deployment {
+        Some((arn, true)) => {
+            if model
+                .native_source_group
+                .as_ref()
+                .is_none_or(|(seen, _)| seen != arn)
+                && let Some(group) = model.native_idle_group.clone()
+            {
+                model.native_source_group = Some((arn.clone(), group));
+            }
+        }
+        // Between deployments: which group is production now.
+        _ if model.native.as_ref().is_some_and(|l| l.value().is_some()) => {
+            match (forward.split.stable, forward.split.canary) {
+                (s, 0) if s > 0 => {
+                    model.native_idle_group = Some(forward.stable_target_group.clone())
+                }
+                (0, c) if c > 0 => {
+                    model.native_idle_group = Some(forward.canary_target_group.clone())
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    let swapped = match (&deployment, &model.native_source_group) {
+        (Some((arn, _)), Some((seen, group))) if arn == seen => {
+            *group == forward.canary_target_group
+        }
+        _ => false,
+    };
+    model.native_swapped = swapped;
+    if !swapped {
+        return forward;
+    }
+    Forward {
+        stable_target_group: forward.canary_target_group,
+        canary_target_group: forward.stable_target_group,
+        split: crate::core::data::TrafficSplit {
+            stable: forward.split.canary,
+            canary: forward.split.stable,
+        },
+        ..forward
+    }
+}
+
 /// An ECS-native deployment read: the first time a deployment under way
 /// is seen, its source revision's task definition is the baseline (ECS
 /// rolls back to that revision).
 pub(super) fn on_native(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
-    let Some(Some(Some(d))) = model.native.as_ref().map(|l| l.value()) else {
+    let Some(d) = model.native_deployment().cloned() else {
         return;
     };
     // The hook awaiting action, from when it was first seen awaiting.
@@ -171,22 +229,15 @@ pub(super) fn on_native(model: &mut Model, ctx: &Ctx, fx: &mut Vec<Effect>) {
     if awaiting.as_deref() != model.native_hook_since.as_ref().map(|(k, _)| k.as_str()) {
         model.native_hook_since = awaiting.map(|k| (k, ctx.now));
     }
-    if !d.under_way() || d.status.starts_with("ROLLBACK") {
+    if !d.under_way() || d.rolling_back() {
         return;
     }
-    let short = |arn: &str| format!("revision {}", arn.rsplit('/').next().unwrap_or(arn));
-    let Some(stable) = d
-        .source_task_definition
-        .clone()
-        .or_else(|| d.source_revisions.first().map(|r| short(r)))
-    else {
-        return;
-    };
-    let Some(release) = d
-        .target_task_definition
-        .clone()
-        .or_else(|| d.target_revision.as_deref().map(short))
-    else {
+    // Only by task definitions: a revision id now and its task definition
+    // at the next read would journal one baseline twice.
+    let (Some(stable), Some(release)) = (
+        d.source_task_definition.clone(),
+        d.target_task_definition.clone(),
+    ) else {
         return;
     };
     if model

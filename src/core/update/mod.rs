@@ -87,6 +87,7 @@ pub fn update(model: &mut Model, msg: Msg, ctx: &Ctx) -> Vec<Effect> {
         }
         Msg::Traffic { result, .. } => match result {
             Ok(forward) => {
+                let forward = data::native_oriented(model, forward);
                 data::on_traffic(model, forward, ctx);
                 data::complete_baseline(model, ctx, &mut fx);
                 if model.native.is_some() {

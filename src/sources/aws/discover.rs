@@ -72,9 +72,27 @@ pub async fn resolve(
     sdk: &aws_config::SdkConfig,
     service: &Wanted,
 ) -> Result<Resolved, SourceError> {
-    // Explicit ARNs: nothing is looked up (an ECS-native service always
-    // gives them).
+    // Explicit ARNs: nothing is looked up — but one DescribeServices when
+    // no canary service is named, in case the service is ECS-native (its
+    // rule is ECS's to move: writing weights there would fight it).
     if let (Some(listener), Some(stable)) = (&service.listener, &service.stable_target_group_arn) {
+        if service.canary_service.is_none() && !service.native {
+            let ecs = aws_sdk_ecs::Client::new(sdk);
+            let out = ecs
+                .describe_services()
+                .cluster(&service.cluster)
+                .services(&service.stable_service)
+                .send()
+                .await
+                .map_err(|e| error("ecs:DescribeServices", &service.cluster, e))?;
+            if let Some(found) = out.services().iter().find(|s| native_strategy(s).is_some()) {
+                return native(&ecs, service, found).await;
+            }
+        }
+        // A native service's alternate group is looked up when not given.
+        if service.native && service.canary_target_group_arn.is_none() {
+            return discovered(sdk, service).await;
+        }
         return Ok(Resolved {
             canary_service: service.canary_service.clone(),
             listener: listener.clone(),
@@ -85,6 +103,14 @@ pub async fn resolve(
             found: Vec::new(),
         });
     }
+    discovered(sdk, service).await
+}
+
+/// What the config leaves out, from AWS.
+async fn discovered(
+    sdk: &aws_config::SdkConfig,
+    service: &Wanted,
+) -> Result<Resolved, SourceError> {
     let ecs = aws_sdk_ecs::Client::new(sdk);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
     let mut found = Vec::new();
@@ -233,7 +259,11 @@ async fn native(
             } else {
                 Listener::Default(arn.to_string())
             };
-            found.push(format!("production listener rule {arn}"));
+            found.push(if matches!(listener, Listener::Rule(_)) {
+                format!("production listener rule {arn}")
+            } else {
+                format!("production listener {arn} (its default action)")
+            });
             listener
         }
     };

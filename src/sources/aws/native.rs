@@ -257,8 +257,38 @@ impl AwsNative {
             .map(str::to_string))
     }
 
-    /// Make `call`; the request id for the journal.
+    /// Make `call`; the request id for the journal. A rollback at a hook
+    /// that ECS refuses (the hook stopped awaiting: timed out, continued by
+    /// someone else) becomes StopServiceDeployment ROLLBACK: a rollback is
+    /// never lost to a race with the hook.
     pub async fn call(&self, call: &NativeCall) -> Result<RequestId, SourceError> {
+        let result = self.make(call).await;
+        match (call, result) {
+            (NativeCall::RollbackHook { deployment, .. }, Err(e))
+                if !matches!(
+                    e.kind,
+                    ErrorKind::Timeout
+                        | ErrorKind::Unavailable
+                        | ErrorKind::Throttled { .. }
+                        | ErrorKind::Auth
+                ) =>
+            {
+                crate::debug_log::write(
+                    "native",
+                    &format!(
+                        "rollback at the hook refused ({e}): stopping the deployment with a rollback"
+                    ),
+                );
+                self.make(&NativeCall::Stop {
+                    deployment: deployment.clone(),
+                })
+                .await
+            }
+            (_, result) => result,
+        }
+    }
+
+    async fn make(&self, call: &NativeCall) -> Result<RequestId, SourceError> {
         self.count();
         let (deployment, hook, action) = match call {
             NativeCall::Stop { deployment } => {

@@ -283,7 +283,9 @@ pub(in crate::core::update) fn step_failed(
         JournalKind::Error,
         format!("step {} {}: {word}{why}", index + 1, step.name()),
     );
-    let goes_on = kind == ChangeKind::Rollback && !matches!(step, Step::SetWeights { .. });
+    // A native rollback whose call failed has nothing to wait for.
+    let goes_on =
+        kind == ChangeKind::Rollback && !matches!(step, Step::SetWeights { .. } | Step::Native(_));
     if goes_on {
         next_step(model, ctx, fx);
     } else {
