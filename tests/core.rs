@@ -1577,6 +1577,22 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     h.send(flightdeck::core::msg::Msg::Native(Ok(Some(
         rolling.clone(),
     ))));
+    // ECS has moved the rule back but not finished: still waiting.
+    let now = h.model.now;
+    h.send(flightdeck::core::msg::Msg::Traffic {
+        started: now,
+        result: Ok(flightdeck::core::data::Forward {
+            stable_target_group: "tg-blue".into(),
+            canary_target_group: "tg-green".into(),
+            split: flightdeck::core::data::TrafficSplit {
+                stable: 100,
+                canary: 0,
+            },
+            stickiness: None,
+            other: Vec::new(),
+        }),
+    });
+    assert!(waiting(&h), "ROLLBACK_IN_PROGRESS is not the end");
     rolling.status = "ROLLBACK_SUCCESSFUL".into();
     h.run_for(1);
     h.send(flightdeck::core::msg::Msg::Native(Ok(Some(

@@ -77,16 +77,24 @@ pub async fn resolve(
     // rule is ECS's to move: writing weights there would fight it).
     if let (Some(listener), Some(stable)) = (&service.listener, &service.stable_target_group_arn) {
         if service.canary_service.is_none() && !service.native {
+            // Best effort: the console's own reads say what is wrong later.
             let ecs = aws_sdk_ecs::Client::new(sdk);
-            let out = ecs
+            match ecs
                 .describe_services()
                 .cluster(&service.cluster)
                 .services(&service.stable_service)
                 .send()
                 .await
-                .map_err(|e| error("ecs:DescribeServices", &service.cluster, e))?;
-            if let Some(found) = out.services().iter().find(|s| native_strategy(s).is_some()) {
-                return native(&ecs, service, found).await;
+                .map_err(|e| error("ecs:DescribeServices", &service.cluster, e))
+            {
+                Ok(out) => {
+                    if let Some(found) =
+                        out.services().iter().find(|s| native_strategy(s).is_some())
+                    {
+                        return native(&ecs, service, found).await;
+                    }
+                }
+                Err(e) => crate::debug_log::write("discovery", &e.to_string()),
             }
         }
         // A native service's alternate group is looked up when not given.
