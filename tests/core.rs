@@ -1473,6 +1473,7 @@ fn native_paused(now: flightdeck::core::model::Time) -> flightdeck::core::native
             timeout_action: Some("ROLLBACK".into()),
         }],
         rollback: None,
+        finished_at: None,
     }
 }
 

@@ -2111,7 +2111,9 @@ fn an_ecs_native_canary_is_continued_past_its_hook_and_ecs_bakes_it_to_all_traff
     confirm_as(&mut app, "auth-native", "canary is clean")?;
     // ECS bakes, then moves all traffic: the console follows.
     app.screen.wait_for("ECS at 100 %", |s| {
-        s.contains("SUCCESSFUL") && s.contains("100% canary")
+        s.contains("SUCCESSFUL")
+            && s.contains("100% canary")
+            && s.contains("s ago · clean up · auth:41 → auth:42")
     })?;
     let arn = release
         .fake

@@ -563,6 +563,7 @@ fn ecs_native_canary_linear_and_blue_green_in_the_canary_pane()
                     timeout_action: Some("ROLLBACK".into()),
                 }],
                 rollback: None,
+                finished_at: None,
             }),
             at: now,
         });

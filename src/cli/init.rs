@@ -175,6 +175,14 @@ async fn survey(
                         canary: None,
                         found: Ok(found),
                     }),
+                    // Native, but its groups or rule could not be read:
+                    // written commented out, with why.
+                    Err(e) if e.message.contains("advancedConfiguration") => pairs.push(Pair {
+                        cluster: cluster.clone(),
+                        stable: stable.clone(),
+                        canary: None,
+                        found: Err(e),
+                    }),
                     _ => alone.push(format!("{cluster}/{stable}")),
                 }
                 continue;

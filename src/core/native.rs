@@ -55,6 +55,8 @@ pub struct NativeDeployment {
     pub hooks: Vec<Hook>,
     /// Why and to which revision it rolls back, once it does.
     pub rollback: Option<(String, String)>,
+    /// When it ended (SUCCESSFUL, STOPPED, ROLLBACK_*), as ECS says.
+    pub finished_at: Option<Time>,
 }
 
 impl NativeDeployment {

@@ -517,7 +517,14 @@ fn native_lines<'a>(
             Span::styled(d.status.replace('_', " "), theme.style(role)),
             Span::styled(
                 inert(&format!(
-                    "{} · {} → {}",
+                    "{}{} · {} → {}",
+                    match d.finished_at {
+                        Some(at) if !d.under_way() => format!(
+                            " {} ago",
+                            humanize((model.now - at).to_std().unwrap_or_default())
+                        ),
+                        _ => String::new(),
+                    },
                     d.stage
                         .as_ref()
                         .map(|s| format!(" · {}", s.to_lowercase().replace('_', " ")))

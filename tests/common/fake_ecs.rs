@@ -44,6 +44,8 @@ pub struct State {
     /// service beside the native one, say.
     pub also: Vec<String>,
     created: f64,
+    /// When it ended (epoch seconds), once it has.
+    finished: Option<f64>,
     /// (operation, request body) of every request, in order.
     pub calls: Vec<(String, Value)>,
 }
@@ -69,11 +71,15 @@ impl State {
 
     /// Time moves the phase on.
     fn advance(&mut self) {
+        let before = self.phase;
         self.phase = match self.phase {
             Phase::Baking(until) if Instant::now() >= until => Phase::Done,
             Phase::RollingBack(until) if Instant::now() >= until => Phase::RolledBack,
             other => other,
         };
+        if before != self.phase {
+            self.finished = Some(epoch());
+        }
     }
 
     /// The production rule's weights (stable, canary) ECS sets now.
@@ -179,6 +185,9 @@ impl State {
         });
         if let Some(stage) = stage {
             d["lifecycleStage"] = json!(stage);
+        }
+        if let Some(at) = self.finished {
+            d["finishedAt"] = json!(at);
         }
         if matches!(self.phase, Phase::RollingBack(_) | Phase::RolledBack) {
             d["rollback"] = json!({
@@ -286,6 +295,13 @@ impl State {
     }
 }
 
+/// Now, in epoch seconds (whole).
+fn epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64().floor())
+}
+
 fn invalid(message: &str) -> (u16, Value) {
     (
         400,
@@ -342,9 +358,7 @@ impl FakeEcs {
         canary_tg: &str,
         rule: &str,
     ) -> FakeEcs {
-        let created = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64().floor());
+        let created = epoch();
         let state = Arc::new(Mutex::new(State {
             cluster: cluster.into(),
             service: service.into(),
@@ -354,6 +368,7 @@ impl FakeEcs {
             phase: Phase::Paused,
             also: Vec::new(),
             created,
+            finished: None,
             calls: Vec::new(),
         }));
         let server = wiremock::MockServer::start().await;

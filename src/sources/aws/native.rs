@@ -154,6 +154,7 @@ impl AwsNative {
                     timeout_action: h.timeout_action().map(|a| a.as_str().to_string()),
                 })
                 .collect(),
+            finished_at: time(d.finished_at().or(d.stopped_at())),
             rollback: d.rollback().map(|r| {
                 (
                     r.reason().unwrap_or_default().to_string(),
