@@ -604,6 +604,43 @@ impl BadCanary {
         )
     }
 
+    /// A good canary on a 10-minute first step, with `[team]` on `table`
+    /// (made here).
+    fn team(name: &str, table: &str) -> Result<BadCanary, Box<dyn std::error::Error>> {
+        let release = BadCanary::with(
+            name,
+            "0.1",
+            "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
+            &format!("[team]\ntable = \"{table}\""),
+        )?;
+        release.rt.block_on(
+            flightdeck::sources::team::Team::new(
+                &release.layout.sdk,
+                table,
+                "",
+                std::sync::Arc::new(flightdeck::sources::SystemClock),
+            )
+            .create_table(),
+        )?;
+        Ok(release)
+    }
+
+    /// The console of `who`, with a HOME (and a journal) of its own.
+    fn console_as(&self, who: &str) -> Result<Running, Box<dyn std::error::Error>> {
+        let home = self.dir.path().join(who);
+        std::fs::create_dir_all(&home)?;
+        let journal = home.join("journal.jsonl");
+        let config = self.dir.path().join("config.toml");
+        let args = [
+            OsStr::new("--config"),
+            config.as_os_str(),
+            OsStr::new("--journal"),
+            journal.as_os_str(),
+        ];
+        let home = home.to_string_lossy().to_string();
+        Running::start(&args, &[("USER", who), ("HOME", &home)], ROWS, COLS)
+    }
+
     fn with(
         name: &str,
         error_rate: &'static str,
@@ -1583,35 +1620,8 @@ fn with_the_team_table_cut_only_a_rollback_moves_and_its_records_reach_the_table
 #[test]
 fn two_consoles_on_two_homes_see_each_other_through_the_team_table() -> TestResult {
     let table = format!("team-two-{}", std::process::id());
-    let release = BadCanary::with(
-        "e2e-team-two",
-        "0.1",
-        "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
-        &format!("[team]\ntable = \"{table}\""),
-    )?;
-    release.rt.block_on(
-        flightdeck::sources::team::Team::new(
-            &release.layout.sdk,
-            &table,
-            "",
-            std::sync::Arc::new(flightdeck::sources::SystemClock),
-        )
-        .create_table(),
-    )?;
-    let config = release.dir.path().join("config.toml");
-    let console = |who: &str| -> Result<Running, Box<dyn std::error::Error>> {
-        let home = release.dir.path().join(who);
-        std::fs::create_dir_all(&home)?;
-        let journal = home.join("journal.jsonl");
-        let args = [
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("--journal"),
-            journal.as_os_str(),
-        ];
-        let home = home.to_string_lossy().to_string();
-        Running::start(&args, &[("USER", who), ("HOME", &home)], ROWS, COLS)
-    };
+    let release = BadCanary::team("e2e-team-two", &table)?;
+    let console = |who: &str| release.console_as(who);
     let mut ana = console("ana")?;
     let mut bob = console("bob")?;
     for (name, app) in [("ana", &mut ana), ("bob", &mut bob)] {
@@ -1929,35 +1939,8 @@ fn a_release_that_cannot_be_opened_leaves_the_operator_on_the_fleet_overview_say
 #[test]
 fn the_baseline_one_console_recorded_is_used_by_another_home_s_rollback() -> TestResult {
     let table = format!("team-base-{}", std::process::id());
-    let release = BadCanary::with(
-        "e2e-team-base",
-        "0.1",
-        "steps = [{ weight = 10, bake = \"10m\" }, { weight = 100 }]",
-        &format!("[team]\ntable = \"{table}\""),
-    )?;
-    release.rt.block_on(
-        flightdeck::sources::team::Team::new(
-            &release.layout.sdk,
-            &table,
-            "",
-            std::sync::Arc::new(flightdeck::sources::SystemClock),
-        )
-        .create_table(),
-    )?;
-    let config = release.dir.path().join("config.toml");
-    let console = |who: &str| -> Result<Running, Box<dyn std::error::Error>> {
-        let home = release.dir.path().join(who);
-        std::fs::create_dir_all(&home)?;
-        let journal = home.join("journal.jsonl");
-        let args = [
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("--journal"),
-            journal.as_os_str(),
-        ];
-        let home = home.to_string_lossy().to_string();
-        Running::start(&args, &[("USER", who), ("HOME", &home)], ROWS, COLS)
-    };
+    let release = BadCanary::team("e2e-team-base", &table)?;
+    let console = |who: &str| release.console_as(who);
     let family = release.layout.family.clone();
     // Ana sees the release under way: stable on :1, the canary on :2.
     let mut ana = console("ana")?;
