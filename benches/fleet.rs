@@ -43,19 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Each layout runs 10 tasks; the rest as more stable tasks.
     let more = tasks.saturating_sub(PAIRS * 10);
     let ecs = aws_sdk_ecs::Client::new(&layouts[0].sdk);
-    let net = moto::net()?;
-    let subnets: Vec<String> = net["subnets"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let sg = net["security_group"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (subnets, sg) = moto::awsvpc()?;
     let mut left = more;
     let mut i = 0;
     while left > 0 {

@@ -28,19 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn bench() -> Result<(), Box<dyn std::error::Error>> {
-    let net = moto::net()?;
-    let subnets: Vec<String> = net["subnets"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let sg = net["security_group"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let (subnets, sg) = moto::awsvpc()?;
     let mut fleets = Vec::new();
     let stamp = std::process::id();
     for r in 0..RELEASES {

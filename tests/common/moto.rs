@@ -83,6 +83,17 @@ pub fn net() -> Result<serde_json::Value, Error> {
     Ok(serde_json::from_str(&text)?)
 }
 
+/// The default VPC's subnets and security group in eu-west-1, for tasks
+/// run with awsvpc networking.
+pub fn awsvpc() -> Result<(Vec<String>, String), Error> {
+    let net = net()?;
+    let sg = net["security_group"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    Ok((strings(&net["subnets"]), sg))
+}
+
 fn strings(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
