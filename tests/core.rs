@@ -1612,6 +1612,11 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     };
     h.send(split(90, 10));
     assert!(waiting(&h), "a split rule is not rolled back");
+    h.send(split(0, 100));
+    assert!(
+        waiting(&h),
+        "all traffic on the target group is not rolled back"
+    );
     // Another deployment's ROLLBACK_SUCCESSFUL is not this rollback's end.
     let mut other = rolling.clone();
     other.arn.push_str("-older");
@@ -1769,4 +1774,69 @@ fn an_ecs_native_deployment_is_shown_from_its_source_group_after_ecs_swapped_the
     // Its end shows it whole on blue: all on the new revision.
     h.send(read(100, 0));
     assert_eq!(h.model.canary_weight(), Some(100));
+}
+
+#[test]
+fn a_native_rollback_that_takes_over_a_continue_in_flight_never_writes_the_rule_ecs_owns() {
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.run_for(2);
+    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
+    let now = h.model.now;
+    h.send(Msg::Native(Ok(Some(native_paused(now)))));
+    // Another console's continue may still land for 35 s.
+    let until = h.now + chrono::Duration::seconds(35);
+    h.lease_holder = Some(flightdeck::core::model::LeaseHolder {
+        operator: "ana".into(),
+        via: "console".into(),
+        change: "other".into(),
+        action: "continue".into(),
+        host: "bastion-1".into(),
+        pid: 42,
+        since: "2026-12-01T10:29:07Z".into(),
+        call_until: Some(until.to_rfc3339()),
+        started: None,
+    });
+    h.key(Key::char('R'));
+    let fx = h.confirm("error spike");
+    h.carry_out(fx);
+    let steps: Vec<&'static str> = h
+        .model
+        .running
+        .as_ref()
+        .map(|r| r.change.steps.iter().map(|s| s.name()).collect())
+        .unwrap_or_default();
+    assert_eq!(steps, ["rollback_deployment", "wait_rolled_back"]);
+    assert!(
+        !h.calls.iter().any(|s| matches!(s, Step::SetWeights { .. })),
+        "{:?}",
+        h.calls
+    );
+}
+
+#[test]
+fn a_stale_ecs_deployment_read_is_marked_and_never_continued() {
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.run_for(2);
+    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
+    let now = h.model.now;
+    h.send(Msg::Native(Ok(Some(native_paused(now)))));
+    h.run_for(3);
+    h.send(Msg::Native(Err(flightdeck::core::model::SourceError::new(
+        "ecs:DescribeServiceDeployments: cannot reach AWS",
+    ))));
+    h.key(Key::char(']'));
+    assert!(matches!(h.model.overlay, Overlay::None));
+    let said = status(&h);
+    assert!(said.contains("continue once it is read again"), "{said}");
+    // A rollback is still offered (ECS refuses what no longer applies).
+    h.key(Key::char('R'));
+    assert!(
+        matches!(h.model.overlay, Overlay::Confirm(_)),
+        "{}",
+        status(&h)
+    );
 }

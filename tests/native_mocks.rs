@@ -389,13 +389,18 @@ async fn a_rollback_at_a_hook_that_no_longer_awaits_stops_the_deployment_instead
         });
     let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&refused, &stop]);
     let native = AwsNative::from_client(client, "suma".into(), "auth".into());
-    native
+    let id = native
         .call(&NativeCall::RollbackHook {
             deployment: ARN.into(),
             hook: HOOK.into(),
         })
         .await?;
     assert_eq!((refused.num_calls(), stop.num_calls()), (1, 1));
+    // The journal's request id says the stop did it, and why.
+    assert!(
+        id.contains("StopServiceDeployment ROLLBACK") && id.contains("InvalidParameter"),
+        "{id}"
+    );
     // A continue that ECS refuses is not turned into anything else.
     let refused = mock!(aws_sdk_ecs::Client::continue_service_deployment).then_error(|| {
         ContinueServiceDeploymentError::InvalidParameterException(

@@ -94,8 +94,8 @@ pub enum Step {
     /// that awaits action, or stop the deployment with a rollback.
     Native(crate::core::native::NativeCall),
     /// Until ECS has finished rolling `deployment` back: ROLLBACK_SUCCESSFUL,
-    /// with the production rule sending all traffic to one target group
-    /// (the source revision's). ROLLBACK_FAILED or another end fails it.
+    /// with the production rule sending all traffic to the deployment's
+    /// source group. ROLLBACK_FAILED or another end fails it.
     WaitNativeRolledBack {
         deployment: String,
         timeout: Duration,
@@ -195,7 +195,7 @@ impl Step {
             ),
             Step::Native(call) => call.describe(),
             Step::WaitNativeRolledBack { timeout, .. } => format!(
-                "wait for ECS to finish the rollback: deployment ROLLBACK_SUCCESSFUL, all production traffic on one target group (up to {})",
+                "wait for ECS to finish the rollback: deployment ROLLBACK_SUCCESSFUL, all production traffic on the source group (up to {})",
                 humanize(*timeout)
             ),
         }
@@ -547,6 +547,17 @@ pub const NATIVE_ROLLBACK_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// (ECS moves the traffic), or why there is none.
 pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, String> {
     use crate::core::native::{NativeCall, next_call};
+    // A continue acts on what ECS says now: not on a stale read (a
+    // rollback may: ECS refuses it if it no longer applies, and a refused
+    // rollback at a hook becomes a stop).
+    if let (crate::core::native::Ask::Continue, Some(Loadable::Stale { at, error, .. })) =
+        (ask, model.native.as_ref())
+    {
+        return Err(format!(
+            "the ECS deployment was last read at {} ({error}): continue once it is read again",
+            at.format("%H:%M:%S UTC")
+        ));
+    }
     let deployment = match model.native.as_ref().map(|l| l.value()) {
         Some(Some(Some(d))) => d,
         Some(Some(None)) => {

@@ -485,11 +485,24 @@ fn native_lines<'a>(
             theme.style(Role::Stale),
         ))];
     };
+    // A read that failed since: what is shown is older than it looks.
+    let stale = match native {
+        crate::core::model::Loadable::Stale { at, error, .. } => Some(Line::from(Span::styled(
+            inert(&format!(
+                "STALE: ECS deployment as read {} ago ({error})",
+                humanize((model.now - *at).to_std().unwrap_or_default())
+            )),
+            theme.style(Role::Stale),
+        ))),
+        _ => None,
+    };
     let Some(d) = deployment else {
-        return vec![Line::from(Span::styled(
+        let mut lines: Vec<Line<'a>> = stale.into_iter().collect();
+        lines.push(Line::from(Span::styled(
             "ECS-native: no deployment in the last day",
             muted,
-        ))];
+        )));
+        return lines;
     };
     let plan = match &d.strategy {
         Strategy::Canary {
@@ -511,7 +524,8 @@ fn native_lines<'a>(
     } else {
         Role::Healthy
     };
-    let mut lines = vec![
+    let mut lines: Vec<Line<'a>> = stale.into_iter().collect();
+    lines.extend([
         Line::from(Span::styled(inert(&plan), theme.style(Role::Text))),
         Line::from(vec![
             Span::styled(d.status.replace('_', " "), theme.style(role)),
@@ -535,7 +549,7 @@ fn native_lines<'a>(
                 muted,
             ),
         ]),
-    ];
+    ]);
     if let Some(h) = d.awaiting() {
         let left = h
             .expires_at

@@ -381,6 +381,27 @@ fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
             " Enter open ",
         );
     }
+    // ECS-native: ECS owns the weights; `]` continues the awaiting hook.
+    if model.native.is_some() {
+        let hints = [
+            (Action::Help, "help"),
+            (Action::Advance, "continue"),
+            (
+                Action::Pause,
+                if model.plan_state.paused {
+                    "resume"
+                } else {
+                    "pause"
+                },
+            ),
+            (Action::Approve, "approve"),
+            (Action::Rollback, "rollback"),
+            (Action::Command, "cmd"),
+            (Action::Filter, "filter"),
+            (Action::Quit, "quit"),
+        ];
+        return hint_line(model, theme, &hints, "");
+    }
     let hints = [
         (Action::Help, "help"),
         (Action::Advance, "advance"),

@@ -280,10 +280,17 @@ impl AwsNative {
                         "rollback at the hook refused ({e}): stopping the deployment with a rollback"
                     ),
                 );
+                // The journal's request id says which call did it.
                 self.make(&NativeCall::Stop {
                     deployment: deployment.clone(),
                 })
                 .await
+                .map(|id| {
+                    format!(
+                        "{id} (StopServiceDeployment ROLLBACK: the hook no longer awaited: {})",
+                        crate::text::one_line(&e.message, 240)
+                    )
+                })
             }
             (_, result) => result,
         }

@@ -109,6 +109,12 @@ pub(in crate::core::update) fn on_begun(
 /// rollback waits for that moment after its own steps, then moves all
 /// traffic to stable and the canary to 0 again (both idempotent).
 fn guard_in_flight(model: &mut Model, previous: &LeaseHolder, ctx: &Ctx) {
+    // ECS owns an ECS-native service's rule and revisions: a late call of
+    // the other actor (a continue) meets ECS's rollback, which refuses it.
+    // Nothing of ours is set again.
+    if model.native.is_some() {
+        return;
+    }
     let Some(until) = previous
         .call_until
         .as_deref()

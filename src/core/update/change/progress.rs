@@ -645,9 +645,14 @@ fn native_rolled_back(
         Loadable::Ready { value, at } if *at >= started => Some(value.split),
         _ => None,
     };
-    let whole = split.is_some_and(|s| s.canary == 0 || s.stable == 0);
+    // Read so that "stable" is the deployment's source group.
+    let whole = split.is_some_and(|s| s.canary == 0 && s.stable > 0);
     let traffic = split.map_or("traffic not read yet".to_string(), |s| {
-        format!("rule {}/{}", s.stable, s.canary)
+        format!(
+            "source group {}%, target group {}%",
+            100 - s.canary_pct(),
+            s.canary_pct()
+        )
     });
     match d.status.as_str() {
         "ROLLBACK_SUCCESSFUL" => (whole, Some(format!("deployment rolled back; {traffic}"))),
