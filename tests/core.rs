@@ -1840,3 +1840,25 @@ fn a_stale_ecs_deployment_read_is_marked_and_never_continued() {
         status(&h)
     );
 }
+
+#[test]
+fn a_native_rollback_cut_short_by_a_quit_is_journaled_partial_not_ok() {
+    use flightdeck::core::msg::Msg;
+    let mut h = Harness::new("good", tuesday(), false);
+    h.model.analysis_settings.auto_advance = false;
+    h.run_for(2);
+    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
+    let now = h.model.now;
+    h.send(Msg::Native(Ok(Some(native_paused(now)))));
+    h.key(Key::char('R'));
+    let fx = h.confirm("error spike");
+    h.carry_out(fx);
+    let fx = h.send(Msg::Shutdown("SIGHUP".into()));
+    h.carry_out(fx);
+    let last = h.model.last_change.as_ref().map(|l| l.result.clone());
+    let result = last.unwrap_or_default();
+    assert!(
+        result.starts_with("partial: ECS was asked to roll back but not seen to finish"),
+        "{result}"
+    );
+}

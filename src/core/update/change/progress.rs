@@ -326,6 +326,12 @@ pub(in crate::core::update) fn skip_wait(model: &mut Model, ctx: &Ctx, fx: &mut 
             index + 1,
             step.describe()
         ));
+        // An ECS-native rollback is ECS's to finish: asked, not seen done.
+        if let Step::WaitNativeRolledBack { deployment, .. } = &step {
+            r.change.notes.push(format!(
+                "ECS was asked to roll back but not seen to finish ({why}): `aws ecs describe-service-deployments --service-deployment-arns {deployment}` says how it ended"
+            ));
+        }
     }
     next_step(model, ctx, fx);
 }
