@@ -1776,15 +1776,22 @@ fn an_ecs_native_deployment_is_shown_from_its_source_group_after_ecs_swapped_the
     assert_eq!(h.model.canary_weight(), Some(100));
 }
 
-#[test]
-fn a_native_rollback_that_takes_over_a_continue_in_flight_never_writes_the_rule_ecs_owns() {
-    use flightdeck::core::msg::Msg;
+/// A native canary at its PAUSE hook, automation off.
+fn at_native_hook() -> Harness {
     let mut h = Harness::new("good", tuesday(), false);
     h.model.analysis_settings.auto_advance = false;
     h.run_for(2);
     h.model.native = Some(flightdeck::core::model::Loadable::Loading);
     let now = h.model.now;
-    h.send(Msg::Native(Ok(Some(native_paused(now)))));
+    h.send(flightdeck::core::msg::Msg::Native(Ok(Some(native_paused(
+        now,
+    )))));
+    h
+}
+
+#[test]
+fn a_native_rollback_that_takes_over_a_continue_in_flight_never_writes_the_rule_ecs_owns() {
+    let mut h = at_native_hook();
     // Another console's continue may still land for 35 s.
     let until = h.now + chrono::Duration::seconds(35);
     h.lease_holder = Some(flightdeck::core::model::LeaseHolder {
@@ -1818,12 +1825,7 @@ fn a_native_rollback_that_takes_over_a_continue_in_flight_never_writes_the_rule_
 #[test]
 fn a_stale_ecs_deployment_read_is_marked_and_never_continued() {
     use flightdeck::core::msg::Msg;
-    let mut h = Harness::new("good", tuesday(), false);
-    h.model.analysis_settings.auto_advance = false;
-    h.run_for(2);
-    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
-    let now = h.model.now;
-    h.send(Msg::Native(Ok(Some(native_paused(now)))));
+    let mut h = at_native_hook();
     h.run_for(3);
     h.send(Msg::Native(Err(flightdeck::core::model::SourceError::new(
         "ecs:DescribeServiceDeployments: cannot reach AWS",
@@ -1844,12 +1846,7 @@ fn a_stale_ecs_deployment_read_is_marked_and_never_continued() {
 #[test]
 fn a_native_rollback_cut_short_by_a_quit_is_journaled_partial_not_ok() {
     use flightdeck::core::msg::Msg;
-    let mut h = Harness::new("good", tuesday(), false);
-    h.model.analysis_settings.auto_advance = false;
-    h.run_for(2);
-    h.model.native = Some(flightdeck::core::model::Loadable::Loading);
-    let now = h.model.now;
-    h.send(Msg::Native(Ok(Some(native_paused(now)))));
+    let mut h = at_native_hook();
     h.key(Key::char('R'));
     let fx = h.confirm("error spike");
     h.carry_out(fx);
