@@ -1495,6 +1495,9 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     assert_eq!(json["native"]["awaiting"]["hook"], "pause-after-canary");
     assert_eq!(json["native"]["awaiting"]["timeout_action"], "ROLLBACK");
     assert_eq!(json["native"]["source_task_definition"], "auth:41");
+    // ECS's strategy is the plan: ours is not described beside it.
+    assert_eq!(json["plan"]["phase"], "ecs-native", "{json}");
+    assert!(json["plan"]["steps"].is_null());
     // `w` and `P`: the strategy owns the weights.
     for key in ['w', 'P'] {
         h.key(Key::char(key));
@@ -1554,6 +1557,10 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     );
     let last = h.model.last_change.as_ref().ok_or("no change ended")?;
     assert_eq!(last.change.kind.action_name(), "continue");
+    assert_eq!(
+        last.change.from,
+        "auth:42 at post production traffic shift (in progress)"
+    );
     assert_eq!(last.result, "ok");
     // `R` at the hook: ContinueServiceDeployment ROLLBACK, then the wait
     // for ECS to end it: not done while ECS rolls back, nor when the

@@ -45,7 +45,19 @@ pub fn status_json(model: &Model) -> Value {
             "canary_pct": model.canary_weight(),
         })
     });
-    let plan = json!({
+    // An ECS-native service: ECS's strategy is the plan (see `native`).
+    let plan = if model.native.is_some() {
+        json!({
+            "phase": "ecs-native",
+            "step": null,
+            "steps": null,
+            "weight": model.canary_weight(),
+            "bake_left_s": null,
+            "paused": model.plan_state.paused,
+            "hold": hold_reason(model),
+        })
+    } else {
+        json!({
         "phase": model.plan_state.phase.label(),
         "step": model.plan_state.step.map(|s| s + 1),
         "steps": model.plan.steps.len(),
@@ -53,7 +65,8 @@ pub fn status_json(model: &Model) -> Value {
         "bake_left_s": model.plan_state.bake_left(&model.plan, now).map(|d| d.as_secs()),
         "paused": model.plan_state.paused,
         "hold": hold_reason(model),
-    });
+        })
+    };
     let verdicts: Vec<Value> = model
         .analysis
         .verdicts

@@ -571,14 +571,16 @@ pub fn native(model: &Model, ask: crate::core::native::Ask) -> Result<Planned, S
     };
     let call = next_call(deployment, ask)?;
     let (target, source) = (deployment.target_name(), deployment.source_name());
+    // e.g. "auth:42 at production traffic shift (in progress)".
+    let words = |s: &str| s.to_lowercase().replace('_', " ");
     let at = format!(
-        "{target}, {}{}",
-        deployment.status.to_lowercase(),
+        "{target}{} ({})",
         deployment
             .stage
             .as_ref()
-            .map(|s| format!(" at {}", s.to_lowercase()))
-            .unwrap_or_default()
+            .map(|s| format!(" at {}", words(s)))
+            .unwrap_or_default(),
+        words(&deployment.status)
     );
     let (kind, to) = match &call {
         NativeCall::Continue { hook, .. } => (ChangeKind::Continue, format!("past hook {hook}")),
