@@ -1447,6 +1447,25 @@ fn a_cluster_named_by_its_arn_is_the_same_identity_as_by_its_name() {
 
 /// An ECS-native canary deployment paused at its hook after the canary
 /// step, as the adapter reads it.
+/// A read of a native service's rule: blue (primary) and green
+/// (alternate) with these weights.
+fn blue_green_read(
+    started: flightdeck::core::model::Time,
+    stable: u16,
+    canary: u16,
+) -> flightdeck::core::msg::Msg {
+    flightdeck::core::msg::Msg::Traffic {
+        started,
+        result: Ok(flightdeck::core::data::Forward {
+            stable_target_group: "tg-blue".into(),
+            canary_target_group: "tg-green".into(),
+            split: flightdeck::core::data::TrafficSplit { stable, canary },
+            stickiness: None,
+            other: Vec::new(),
+        }),
+    }
+}
+
 fn native_paused(now: flightdeck::core::model::Time) -> flightdeck::core::native::NativeDeployment {
     use flightdeck::core::native::{Hook, NativeDeployment, Strategy};
     NativeDeployment {
@@ -1587,19 +1606,7 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
     ))));
     // ECS has moved the rule back but not finished: still waiting.
     let now = h.model.now;
-    h.send(flightdeck::core::msg::Msg::Traffic {
-        started: now,
-        result: Ok(flightdeck::core::data::Forward {
-            stable_target_group: "tg-blue".into(),
-            canary_target_group: "tg-green".into(),
-            split: flightdeck::core::data::TrafficSplit {
-                stable: 100,
-                canary: 0,
-            },
-            stickiness: None,
-            other: Vec::new(),
-        }),
-    });
+    h.send(blue_green_read(now, 100, 0));
     assert!(waiting(&h), "ROLLBACK_IN_PROGRESS is not the end");
     rolling.status = "ROLLBACK_SUCCESSFUL".into();
     h.run_for(1);
@@ -1607,16 +1614,7 @@ fn on_an_ecs_native_service_keys_are_native_calls_through_the_same_dialogs_and_j
         rolling.clone(),
     ))));
     let now = h.model.now;
-    let split = |stable, canary| flightdeck::core::msg::Msg::Traffic {
-        started: now,
-        result: Ok(flightdeck::core::data::Forward {
-            stable_target_group: "tg-blue".into(),
-            canary_target_group: "tg-green".into(),
-            split: flightdeck::core::data::TrafficSplit { stable, canary },
-            stickiness: None,
-            other: Vec::new(),
-        }),
-    };
+    let split = |stable, canary| blue_green_read(now, stable, canary);
     h.send(split(90, 10));
     assert!(waiting(&h), "a split rule is not rolled back");
     h.send(split(0, 100));
@@ -1749,16 +1747,7 @@ fn an_ecs_native_deployment_is_shown_from_its_source_group_after_ecs_swapped_the
     approve_in_world(&mut h);
     h.run_for(2);
     h.model.native = Some(flightdeck::core::model::Loadable::Loading);
-    let read = |stable, canary| Msg::Traffic {
-        started: tuesday(),
-        result: Ok(flightdeck::core::data::Forward {
-            stable_target_group: "tg-blue".into(),
-            canary_target_group: "tg-green".into(),
-            split: flightdeck::core::data::TrafficSplit { stable, canary },
-            stickiness: None,
-            other: Vec::new(),
-        }),
-    };
+    let read = |stable, canary| blue_green_read(tuesday(), stable, canary);
     // The last deployment ended with all traffic on the alternate group.
     h.send(Msg::Native(Ok(None)));
     h.send(read(0, 100));

@@ -308,28 +308,22 @@ async fn every_state_is_read_and_each_key_maps_to_its_call_or_a_reason() -> Test
 
 #[tokio::test(flavor = "current_thread")]
 async fn continue_rollback_and_stop_send_exactly_the_documented_requests() -> TestResult {
-    let cont = mock!(aws_sdk_ecs::Client::continue_service_deployment)
-        .match_requests(|r| {
-            r.service_deployment_arn() == Some(ARN)
-                && r.hook_id() == Some(HOOK)
-                && r.action() == Some(&ecs::DeploymentLifecycleHookAction::Continue)
-        })
-        .then_output(|| {
-            ContinueServiceDeploymentOutput::builder()
-                .service_deployment_arn(ARN)
-                .build()
-        });
-    let back = mock!(aws_sdk_ecs::Client::continue_service_deployment)
-        .match_requests(|r| {
-            r.service_deployment_arn() == Some(ARN)
-                && r.hook_id() == Some(HOOK)
-                && r.action() == Some(&ecs::DeploymentLifecycleHookAction::Rollback)
-        })
-        .then_output(|| {
-            ContinueServiceDeploymentOutput::builder()
-                .service_deployment_arn(ARN)
-                .build()
-        });
+    // ContinueServiceDeployment with exactly this hook and `action`.
+    let continued = |action: ecs::DeploymentLifecycleHookAction| {
+        mock!(aws_sdk_ecs::Client::continue_service_deployment)
+            .match_requests(move |r| {
+                r.service_deployment_arn() == Some(ARN)
+                    && r.hook_id() == Some(HOOK)
+                    && r.action() == Some(&action)
+            })
+            .then_output(|| {
+                ContinueServiceDeploymentOutput::builder()
+                    .service_deployment_arn(ARN)
+                    .build()
+            })
+    };
+    let cont = continued(ecs::DeploymentLifecycleHookAction::Continue);
+    let back = continued(ecs::DeploymentLifecycleHookAction::Rollback);
     let stop = mock!(aws_sdk_ecs::Client::stop_service_deployment)
         .match_requests(|r| {
             r.service_deployment_arn() == Some(ARN)
@@ -423,5 +417,58 @@ async fn a_rollback_at_a_hook_that_no_longer_awaits_stops_the_deployment_instead
         .ok_or("a refused continue succeeded")?;
     assert!(err.to_string().contains("not awaiting"), "{err}");
     assert_eq!(stop.num_calls(), 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_ended_deployment_is_described_once_then_only_listed() -> TestResult {
+    use ecs::ServiceDeploymentStatus as S;
+    let brief = || {
+        ListServiceDeploymentsOutput::builder()
+            .service_deployments(
+                ecs::ServiceDeploymentBrief::builder()
+                    .service_deployment_arn(ARN)
+                    .created_at(time(1_800_000_000))
+                    .build(),
+            )
+            .build()
+    };
+    let under_way = mock!(aws_sdk_ecs::Client::list_service_deployments)
+        .match_requests(|r| !r.status().is_empty())
+        .then_output(|| ListServiceDeploymentsOutput::builder().build());
+    let recent = mock!(aws_sdk_ecs::Client::list_service_deployments)
+        .match_requests(|r| r.status().is_empty())
+        .then_output(brief);
+    let describe = mock!(aws_sdk_ecs::Client::describe_service_deployments).then_output(|| {
+        DescribeServiceDeploymentsOutput::builder()
+            .service_deployments(deployment(
+                S::Successful,
+                None,
+                ecs::DeploymentStrategy::Canary,
+                None,
+            ))
+            .build()
+    });
+    let revisions = mock!(aws_sdk_ecs::Client::describe_service_revisions).then_output(|| {
+        aws_sdk_ecs::operation::describe_service_revisions::DescribeServiceRevisionsOutput::builder(
+        )
+        .build()
+    });
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&under_way, &recent, &describe, &revisions]
+    );
+    let native = AwsNative::from_client(client, "suma".into(), "auth".into());
+    for _ in 0..3 {
+        let d = native.read_current().await?.ok_or("no deployment")?;
+        assert_eq!(d.status, "SUCCESSFUL");
+    }
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "an ended deployment does not change"
+    );
+    assert_eq!((under_way.num_calls(), recent.num_calls()), (3, 3));
     Ok(())
 }

@@ -381,30 +381,12 @@ fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
             " Enter open ",
         );
     }
-    // ECS-native: ECS owns the weights; `]` continues the awaiting hook.
-    if model.native.is_some() {
-        let hints = [
-            (Action::Help, "help"),
-            (Action::Advance, "continue"),
-            (
-                Action::Pause,
-                if model.plan_state.paused {
-                    "resume"
-                } else {
-                    "pause"
-                },
-            ),
-            (Action::Approve, "approve"),
-            (Action::Rollback, "rollback"),
-            (Action::Command, "cmd"),
-            (Action::Filter, "filter"),
-            (Action::Quit, "quit"),
-        ];
-        return hint_line(model, theme, &hints, "");
-    }
-    let hints = [
+    // ECS-native: ECS owns the weights (no `w`, `P`); `]` continues the
+    // awaiting hook.
+    let native = model.native.is_some();
+    let hints: Vec<(Action, &str)> = [
         (Action::Help, "help"),
-        (Action::Advance, "advance"),
+        (Action::Advance, if native { "continue" } else { "advance" }),
         (Action::SetWeight, "weight"),
         (Action::Promote, "promote"),
         (
@@ -420,7 +402,10 @@ fn key_hints<'a>(model: &Model, theme: &Theme) -> Line<'a> {
         (Action::Command, "cmd"),
         (Action::Filter, "filter"),
         (Action::Quit, "quit"),
-    ];
+    ]
+    .into_iter()
+    .filter(|(a, _)| !native || !matches!(a, Action::SetWeight | Action::Promote))
+    .collect();
     hint_line(model, theme, &hints, "")
 }
 

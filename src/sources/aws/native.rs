@@ -32,6 +32,9 @@ pub struct AwsNative {
     /// The task definitions of the last deployment's source and target
     /// revisions (revisions do not change: read once per deployment).
     revisions: std::sync::Mutex<Option<(String, Revisions)>>,
+    /// The newest ended deployment, once read: it no longer changes, so an
+    /// idle poll lists and does not describe it again.
+    ended: std::sync::Mutex<Option<NativeDeployment>>,
 }
 
 /// Source and target task definitions, as read.
@@ -53,6 +56,7 @@ impl AwsNative {
             service,
             calls: Arc::new(AtomicU64::new(0)),
             revisions: std::sync::Mutex::new(None),
+            ended: std::sync::Mutex::new(None),
         }
     }
 
@@ -74,6 +78,11 @@ impl AwsNative {
         let mut arn = self.newest(Some(&under_way)).await?;
         if arn.is_none() {
             arn = self.newest(None).await?;
+            if let (Some(arn), Ok(ended)) = (&arn, self.ended.lock())
+                && let Some(d) = ended.as_ref().filter(|d| d.arn == *arn)
+            {
+                return Ok(Some(d.clone()));
+            }
         }
         let Some(arn) = arn else {
             return Ok(None);
@@ -128,7 +137,7 @@ impl AwsNative {
         let (source_task_definition, target_task_definition) = self
             .task_definitions(&arn, source_revisions.first(), target_revision.as_ref())
             .await;
-        Ok(Some(NativeDeployment {
+        let read = NativeDeployment {
             arn,
             source_task_definition,
             target_task_definition,
@@ -161,7 +170,13 @@ impl AwsNative {
                     r.service_revision_arn().unwrap_or_default().to_string(),
                 )
             }),
-        }))
+        };
+        if !read.under_way()
+            && let Ok(mut ended) = self.ended.lock()
+        {
+            *ended = Some(read.clone());
+        }
+        Ok(Some(read))
     }
 
     /// The task definitions of a deployment's source and target revisions
